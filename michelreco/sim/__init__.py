@@ -1,0 +1,1 @@
+"""Event simulator writing the challenge format with Supera-style labels (see docs/simulation.md)."""

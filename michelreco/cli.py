@@ -1,0 +1,224 @@
+"""Command-line entry points: ``find-michels`` and ``michelreco <command>``.
+
+Errors in the input end the command with one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from . import __version__
+from .errors import MichelrecoError
+
+__all__ = ["main", "find_michels_main"]
+
+EXIT_INPUT_ERROR = 2
+EXIT_EVENTS_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+
+def _default_workers() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+# ---------------------------------------------------------------------------------------------- find
+def _add_find_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", nargs="?", help="challenge events file (*_xyze_*.h5, dataset 'data')")
+    p.add_argument("-o", "--output", help="solution file to write (HDF5, one row of Michel voxel indices per event)")
+    p.add_argument("--workers", type=int, default=_default_workers(),
+                   help="worker processes (default: all cores, %(default)s here)")
+    p.add_argument("--config", help="finder parameters, a JSON or YAML mapping (e.g. a sweep's best.yaml)")
+    p.add_argument("--start", type=int, default=0, help="first event to process (default 0)")
+    p.add_argument("--stop", type=int, default=None, help="stop before this event (default: end of file)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--dataset-name", default="solution", help="name of the solution dataset (default: solution)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--demo", action="store_true",
+                   help="simulate a small sample in a temporary directory, run the finder on it and score it")
+    p.add_argument("--demo-events", type=int, default=200, help="events in the --demo sample (default 200)")
+
+
+def _finder_params(config_path) -> dict:
+    from .config import check_params, load_mapping
+    from .finder import MichelFinder
+
+    if config_path is None:
+        return {}
+    return check_params(load_mapping(config_path), MichelFinder().get_params(), where=str(config_path))
+
+
+def _run_find(args) -> int:
+    from .parallel import run_file
+
+    if args.workers < 1:
+        raise MichelrecoError("--workers must be at least 1")
+    params = _finder_params(args.config)
+    if args.demo:
+        return _run_demo(args, params)
+    if not args.input or not args.output:
+        raise MichelrecoError("give an INPUT file and -o OUTPUT (or --demo); see --help")
+    failures = run_file(args.input, args.output, params, workers=args.workers, start=args.start,
+                        stop=args.stop, force=args.force, progress=not args.quiet,
+                        output_dataset=args.dataset_name)
+    if failures:
+        print(f"{len(failures)} events failed and got empty rows; see {args.output}.errors.log", file=sys.stderr)
+        return EXIT_EVENTS_FAILED
+    return 0
+
+
+def _run_demo(args, params) -> int:
+    from .metrics import score_files
+    from .parallel import run_file
+    from .sim.generate import simulate_file
+
+    with tempfile.TemporaryDirectory(prefix="michelreco-demo-") as tmp:
+        prefix = Path(tmp) / "demo"
+        print(f"simulating {args.demo_events} events in {tmp} ...", file=sys.stderr)
+        paths = simulate_file(prefix, args.demo_events, seed=2025, workers=args.workers, progress=not args.quiet)
+        solution = Path(tmp) / "demo_solution.h5"
+        print("finding Michels ...", file=sys.stderr)
+        run_file(paths.xyze, solution, params, workers=args.workers, progress=not args.quiet)
+        table = score_files(solution, paths.labels)
+    _print_scores(table, f"demo: {args.demo_events} simulated events (seed 2025)")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- score
+def _print_scores(table, title: str) -> None:
+    c = table.pooled
+    print(title)
+    print(f"  events    {len(table)}")
+    print(f"  F1        {c.f1:.4f}")
+    print(f"  precision {c.precision:.4f}")
+    print(f"  recall    {c.recall:.4f}")
+    print(f"  TP {c.tp}  FP {c.fp}  FN {c.fn}")
+
+
+def _run_score(args) -> int:
+    from .metrics import score_files
+
+    table = score_files(args.solution, args.labels, dataset=args.dataset_name)
+    if args.per_event:
+        _write_per_event_csv(table, args.per_event)
+    if args.plot:
+        from .plots import plot_block_f1
+        plot_block_f1(table, args.block, args.plot)
+    if args.json:
+        out = {"events": len(table), **table.pooled.as_dict(),
+               "empty_events": int(table.empty.sum())}
+        print(json.dumps(out, indent=2))
+    else:
+        _print_scores(table, f"{args.solution} against {args.labels}")
+    return 0
+
+
+def _write_per_event_csv(table, path) -> None:
+    per = table.per_event()
+    tmp = Path(path).with_name(f".{Path(path).name}.partial")
+    with open(tmp, "w") as f:
+        f.write("event,tp,fp,fn,precision,recall,f1,empty\n")
+        for i in range(len(table)):
+            f.write(f"{i},{table.tp[i]},{table.fp[i]},{table.fn[i]},{per['precision'][i]:.6f},"
+                    f"{per['recall'][i]:.6f},{per['f1'][i]:.6f},{int(per['empty'][i])}\n")
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------------------- sim
+def _run_sim(args) -> int:
+    from .sim.generate import simulate_file
+
+    paths = simulate_file(args.out, args.events, seed=args.seed, workers=args.workers,
+                          grouped=args.grouped, force=args.force, progress=not args.quiet)
+    print(f"wrote {paths.xyze}, {paths.labels}, {paths.truth}")
+    return 0
+
+
+def _run_sim_stats(args) -> int:
+    from .sim.stats import print_sim_stats
+
+    print_sim_stats(args.prefix)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- main
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="michelreco", description="Classical Michel-electron finder for voxelized liquid-argon events.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("find", help="find Michel voxels in an events file (same as find-michels)",
+                       description="Find Michel voxels in an events file.")
+    _add_find_arguments(p)
+    p.set_defaults(run=_run_find)
+
+    p = sub.add_parser("score", help="score a solution file against labels (pooled precision/recall/F1)",
+                       description="Score a solution file against a label file: pooled F1 over all voxels.")
+    p.add_argument("solution", help="solution file (one row of Michel voxel indices per event)")
+    p.add_argument("labels", help="label file (*_label_*.h5, dataset 'labels')")
+    p.add_argument("--dataset-name", default=None, help="solution dataset (default: the file's only vlen int one)")
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.add_argument("--per-event", metavar="CSV", help="write per-event TP/FP/FN, precision, recall, F1")
+    p.add_argument("--plot", metavar="PNG", help="plot F1 per block of events (needs matplotlib)")
+    p.add_argument("--block", type=int, default=100, help="events per block for --plot (default 100)")
+    p.set_defaults(run=_run_score)
+
+    p = sub.add_parser("sim", help="simulate events in the challenge format, with labels and truth",
+                       description="Simulate events: writes PREFIX_xyze.h5, PREFIX_label.h5, PREFIX_truth.npz.")
+    p.add_argument("--events", type=int, required=True, help="number of events")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same bytes")
+    p.add_argument("--out", required=True, help="output prefix")
+    p.add_argument("--workers", type=int, default=_default_workers(), help="worker processes (default: all cores)")
+    p.add_argument("--grouped", action="store_true",
+                   help="order voxels by truth particle like the real files (default: random order)")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_sim)
+
+    p = sub.add_parser("sim-stats", help="calibration figures of a simulated sample beside the real targets",
+                       description="Print the DESIGN.md §3 calibration figures of a simulated sample.")
+    p.add_argument("prefix", help="prefix given to 'michelreco sim --out'")
+    p.set_defaults(run=_run_sim_stats)
+    return parser
+
+
+def _dispatch(parser: argparse.ArgumentParser, argv) -> int:
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (MichelrecoError, OSError) as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def main(argv=None) -> int:
+    """``michelreco COMMAND ...``"""
+    return _dispatch(_build_parser(), argv)
+
+
+def find_michels_main(argv=None) -> int:
+    """``find-michels INPUT -o OUTPUT ...``"""
+    parser = argparse.ArgumentParser(
+        prog="find-michels",
+        description="Find Michel-electron voxels in a challenge events file and write a solution file.",
+        epilog="Example: find-michels challenge_xyze_1e6.h5 -o solution.h5 --workers 8.  "
+               "Quick look: find-michels --demo")
+    _add_find_arguments(parser)
+    parser.set_defaults(run=_run_find)
+    return _dispatch(parser, argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

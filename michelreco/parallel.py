@@ -1,0 +1,121 @@
+"""Run the finder over a whole events file: event ranges, a pool of workers, ordered block-wise writing.
+
+Workers open the input file themselves (h5py objects cannot be pickled) and return solution rows for
+one range of events; only the parent writes. Any ``concurrent.futures.Executor`` can do the work.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .io import EVENTS_DATASET, RowWriter, _resolve_range, event_count, iter_events
+
+__all__ = ["RangeResult", "find_in_range", "run_file", "event_ranges"]
+
+
+@dataclass
+class RangeResult:
+    """Solution rows of events [start, stop) and the events whose finding raised."""
+
+    start: int
+    stop: int
+    rows: list = field(default_factory=list)
+    failures: list = field(default_factory=list)   # (event index, error text)
+
+
+def event_ranges(start: int, stop: int, chunk: int) -> list[tuple[int, int]]:
+    """Split [start, stop) into consecutive ranges of at most ``chunk`` events."""
+    return [(lo, min(lo + chunk, stop)) for lo in range(start, stop, chunk)]
+
+
+def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str = EVENTS_DATASET) -> RangeResult:
+    """Find Michels in events [start, stop) of ``path``; an event that raises gets an empty row."""
+    from .finder import MichelFinder
+
+    finder = MichelFinder(**params)
+    result = RangeResult(start, stop)
+    for i, xyze in iter_events(path, start, stop, dataset=dataset):
+        try:
+            row = finder.find(xyze)
+        except Exception as err:  # noqa: BLE001 - one bad event must not stop a 1M-event run
+            row = np.empty(0, np.int32)
+            result.failures.append((i, f"{type(err).__name__}: {err}"))
+        result.rows.append(row)
+    return result
+
+
+def run_file(input_path, output_path, params: dict | None = None, *, workers: int = 1,
+             start: int = 0, stop: int | None = None, force: bool = False, chunk: int = 500,
+             dataset: str = EVENTS_DATASET, executor: Executor | None = None, progress: bool = True,
+             output_dataset: str = "solution") -> list[tuple[int, str]]:
+    """Find Michels in events [start, stop) of ``input_path`` and write the solution to ``output_path``.
+
+    Returns the failed events as (index, error) pairs; they are also logged next to the output.
+    """
+    params = dict(params or {})
+    input_path, output_path = Path(input_path), Path(output_path)
+    if output_path.exists() and input_path.exists() and os.path.samefile(input_path, output_path):
+        raise InputError(f"{output_path}: is the input file; refusing to overwrite it")
+    n = event_count(input_path, dataset)
+    start, stop = _resolve_range(n, start, stop, input_path)
+    ranges = event_ranges(start, stop, chunk)
+    failures: list[tuple[int, str]] = []
+    bar = _progress_bar(stop - start, progress)
+    own_pool = executor is None and workers > 1
+    pool = ProcessPoolExecutor(max_workers=workers) if own_pool else executor
+    try:
+        with RowWriter(output_path, stop - start, dataset=output_dataset, force=force) as writer:
+            for result in _results_in_order(pool, str(input_path), ranges, params, dataset, workers):
+                for row in result.rows:
+                    writer.append(row)
+                failures.extend(result.failures)
+                bar.update(result.stop - result.start)
+    finally:
+        bar.close()
+        if own_pool:
+            pool.shutdown(cancel_futures=True)
+    if failures:
+        log = output_path.with_name(output_path.name + ".errors.log")
+        log.write_text("".join(f"{i}\t{msg}\n" for i, msg in failures))
+    return failures
+
+
+def _results_in_order(pool, path, ranges, params, dataset, workers):
+    """Yield RangeResults in range order, keeping at most 2 ranges per worker in flight."""
+    if pool is None:
+        for lo, hi in ranges:
+            yield find_in_range(path, lo, hi, params, dataset)
+        return
+    pending = deque()
+    todo = iter(ranges)
+    for lo, hi in todo:
+        pending.append(pool.submit(find_in_range, path, lo, hi, params, dataset))
+        if len(pending) >= 2 * max(workers, 1):
+            break
+    while pending:
+        yield pending.popleft().result()
+        nxt = next(todo, None)
+        if nxt is not None:
+            pending.append(pool.submit(find_in_range, path, *nxt, params, dataset))
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=total, unit="ev", smoothing=0.05, dynamic_ncols=True)

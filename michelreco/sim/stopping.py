@@ -207,7 +207,8 @@ def _table_row(mass_mev):
     best = 0
     bd = 1.0e300
     for i in range(TABLE_MASSES.size):
-        d = abs(math.log(mass_mev / TABLE_MASSES[i]))
+        r = mass_mev / TABLE_MASSES[i]
+        d = max(r, 1.0 / r)  # nearest in ratio, without a log per call
         if d < bd:
             bd = d
             best = i

@@ -25,6 +25,7 @@ __all__ = [
     "PDG_E", "PDG_GAMMA", "PDG_MU", "PDG_PI", "PDG_P", "PDG_N",
     "MICHEL_ENDPOINT_MEV", "MU_LIFETIME_US", "MU_MINUS_CAPTURE_RATE_PER_US",
     "MU_MINUS_DECAY_FRACTION", "PI_DECAY_MU_KE_MEV", "DEPOSIT_THRESHOLD_MEV",
+    "ALPHA_FS",
 ]
 
 # --- detector ---------------------------------------------------------------------------------
@@ -54,6 +55,7 @@ M_E = _pc["electron mass energy equivalent in MeV"][0]
 M_MU = _pc["muon mass energy equivalent in MeV"][0]
 M_P = _pc["proton mass energy equivalent in MeV"][0]
 M_PI = 139.57039                    # charged pion, PDG 2024
+ALPHA_FS = _pc["fine-structure constant"][0]  # CODATA 2018 via scipy: radiative corrections, mu- atom
 
 PDG_E, PDG_GAMMA, PDG_MU, PDG_PI, PDG_P, PDG_N = 11, 22, 13, 211, 2212, 2112
 

@@ -1,0 +1,701 @@
+"""Voxelization of the simulator's truth record and Supera-style semantic labels.
+
+``voxelize_and_label`` turns a particle table (``record.PARTICLE_DTYPE``) and its energy deposits
+(an (n, 5) array: x, y, z in mm, energy in MeV, particle id) into the challenge's voxels
+(3 mm cubes of the active volume [0, 2304)^3 mm, indices 0..767), their summed energies, one
+semantic label per voxel (0 shower, 1 track, 2 Michel, 3 delta, 4 low energy), the truth cluster
+that won each voxel, and one truth row per Michel electron.
+
+Truth clusters ("fragments")
+----------------------------
+Every particle belongs to exactly one fragment, named by its root particle's row in the table:
+
+- *track*: every particle that is neither an electron/positron nor a photon (mu, pi, p, n, ...)
+  is its own fragment.
+- *Michel core*: an electron with process DECAY whose parent has |pdg| 13, together with its
+  electron/positron descendants that are not below a photon (its own delta rays).
+- *delta core*: an electron with process IONI whose parent is a track particle, with its
+  electron descendants that are not below a photon.
+- *shower core*: a primary electron, positron or photon, or an electron made by a track particle
+  in any other way than muon decay or ionization, with its electron descendants not below a
+  photon (for a primary photon: its Compton, photo- and pair electrons).
+- *photon group*: a photon whose parent is a track particle or belongs to a core (brems, capture
+  and annihilation photons, brems of a Michel, of a delta, of a shower core), together with
+  **all** its descendants. Photons below a photon stay in the enclosing group.
+
+A fragment's voxels are the distinct voxels holding at least one of its kept deposits, whoever
+wins them in the end.
+
+Rules, applied in this order (each a function below)
+----------------------------------------------------
+1. ``rule_select_deposits``: drop deposits below the deposit threshold (0.05 MeV) and outside the
+   active volume.
+2. ``rule_fragments``: build the fragments above from the particle tree.
+3. ``rule_small_delta_joins_track``: a delta core with fewer than 3 voxels is relabelled track and
+   handed to its parent track's fragment.
+4. ``rule_photon_groups_touching``: a photon group hanging from a Michel, delta (one that
+   survived rule 3) or shower core joins that core (label and owner) when its voxels touch the
+   core's voxels, within 1 voxel (26-neighbourhood, Chebyshev distance <= 1, a shared voxel
+   included). Touching is transitive: a group touching an already merged group of the same core
+   also joins, i.e. the groups that join are those connected to the core in the touching graph
+   of the core and its own groups. Groups of other particles play no part.
+5. ``rule_detached_photon_size``: every photon group that did not join a core is low energy if it
+   has fewer than 10 voxels and shower otherwise (its own fragment owns it).
+6. ``rule_voxel_priority``: a voxel shared by several fragments takes the label of highest
+   priority, track > shower > Michel > delta > low energy; among fragments of that label the one
+   with the most energy in the voxel owns it (ties: the lower fragment id).
+7. ``rule_low_energy_absorption``: each connected piece (26-neighbourhood) of low-energy voxels
+   that touches voxels of another label takes the label of highest priority among the voxels it
+   touches; the owner is that of the touched voxel of that label with the lowest linear key.
+
+Energies of all kept deposits in a voxel are summed whatever their particle; they are summed as
+integers of 1e-9 MeV so that the result is exactly independent of the order of the deposits.
+
+Michel truth rows (``MICHEL_TRUTH_DTYPE``)
+-----------------------------------------
+One row per Michel electron of the table (process DECAY, |pdg| 11, parent |pdg| 13), in table
+order: ``index`` (row in the particle table), ``energy_mev`` (true kinetic energy),
+``n_label2`` (voxels labelled 2 whose owner is this Michel), ``n_core`` (voxels of the Michel
+core, whatever label they ended with), ``n_subtree`` (distinct voxels holding any kept deposit of
+the Michel or any of its descendants, all labels), ``label2_energy_mev`` (summed energy of its
+label-2 voxels), ``contained`` and ``muon_end_vox`` (the parent muon's end point in voxel units,
+float, ``end / 3 mm``; may lie outside 0..768).
+
+``contained`` is true when no energy of the Michel's subtree leaves the active volume: (a) none of
+the deposits at or above the deposit threshold of the Michel or of any descendant lies outside
+[0, 2304)^3 mm, and (b) every particle of the subtree (the Michel included) ends inside the
+active volume, which catches photons that leave the world without depositing anything.
+Deposits below the threshold are invisible wherever they are and do not count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from michelreco.sim.constants import (
+    DEPOSIT_THRESHOLD_MEV, GRID_VOXELS, PDG_E, PDG_GAMMA, PDG_MU, VOXEL_MM,
+)
+from michelreco.sim.record import PARTICLE_DTYPE, Process
+
+__all__ = [
+    "LABEL_SHOWER", "LABEL_TRACK", "LABEL_MICHEL", "LABEL_DELTA", "LABEL_LOW_ENERGY", "LABEL_NAMES",
+    "PRIORITY", "DELTA_MIN_VOXELS", "PHOTON_SHOWER_MIN_VOXELS", "MICHEL_TRUTH_DTYPE",
+    "LabelledEvent", "voxelize_and_label", "michel_mask",
+    "rule_select_deposits", "rule_fragments", "rule_small_delta_joins_track",
+    "rule_photon_groups_touching", "rule_detached_photon_size", "rule_voxel_priority",
+    "rule_low_energy_absorption",
+]
+
+LABEL_SHOWER, LABEL_TRACK, LABEL_MICHEL, LABEL_DELTA, LABEL_LOW_ENERGY = 0, 1, 2, 3, 4
+LABEL_NAMES = ("shower", "track", "Michel", "delta", "low energy")
+# Labels from highest to lowest priority when fragments share a voxel (DESIGN.md §2).
+PRIORITY = (LABEL_TRACK, LABEL_SHOWER, LABEL_MICHEL, LABEL_DELTA, LABEL_LOW_ENERGY)
+DELTA_MIN_VOXELS = 3            # delta rays with fewer voxels join their parent track
+PHOTON_SHOWER_MIN_VOXELS = 10   # detached photon activity with fewer voxels is low energy
+
+# rank of each label in PRIORITY (0 = highest), and back
+_RANK_OF_LABEL = np.empty(5, np.int8)
+_RANK_OF_LABEL[list(PRIORITY)] = np.arange(5, dtype=np.int8)
+_LABEL_OF_RANK = np.asarray(PRIORITY, dtype=np.int8)
+_RANK_LOW_ENERGY = int(_RANK_OF_LABEL[LABEL_LOW_ENERGY])
+
+# fragment kinds (stored at the fragment's root particle)
+KIND_NONE, KIND_TRACK, KIND_MICHEL, KIND_DELTA, KIND_SHOWER, KIND_PHOTON = 0, 1, 2, 3, 4, 5
+_LABEL_OF_KIND = np.array([-1, LABEL_TRACK, LABEL_MICHEL, LABEL_DELTA, LABEL_SHOWER, -1], np.int8)
+
+_E_QUANTUM_MEV = 1e-9           # energies are summed as integers of this unit (order-independent)
+
+MICHEL_TRUTH_DTYPE = np.dtype([
+    ("index", np.int32),             # row of the Michel electron in the particle table
+    ("energy_mev", np.float64),      # true kinetic energy, MeV
+    ("n_label2", np.int32),          # voxels labelled Michel and owned by this Michel
+    ("n_core", np.int32),            # voxels of the Michel core (electron and its own deltas)
+    ("n_subtree", np.int32),         # voxels of the Michel and all its descendants, all labels
+    ("label2_energy_mev", np.float64),  # summed energy of its label-2 voxels, MeV
+    ("contained", np.bool_),         # no energy of the subtree lost outside the active volume
+    ("muon_end_vox", np.float64, 3),  # parent muon's end point, voxel units (mm / 3 mm)
+])
+
+
+@dataclass(frozen=True)
+class LabelledEvent:
+    """Voxels of one simulated event with their Supera-style labels and Michel truth.
+
+    Attributes
+    ----------
+    coords : numpy.ndarray
+        (N, 3) int32 voxel indices 0..767, sorted by linear key ``(x * 768 + y) * 768 + z``.
+    energy : numpy.ndarray
+        (N,) float32 summed deposit energy per voxel, MeV.
+    label : numpy.ndarray
+        (N,) int32 semantic label: 0 shower, 1 track, 2 Michel, 3 delta, 4 low energy.
+    owner : numpy.ndarray
+        (N,) int32 particle-table row of the root of the truth cluster that won the voxel.
+    michels : numpy.ndarray
+        One ``MICHEL_TRUTH_DTYPE`` row per Michel electron in the particle table.
+    """
+
+    coords: np.ndarray
+    energy: np.ndarray
+    label: np.ndarray
+    owner: np.ndarray
+    michels: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.energy.shape[0])
+
+    def xyze(self) -> np.ndarray:
+        """Return the (N, 4) float32 array x, y, z (voxel units), energy (MeV) of the challenge files."""
+        out = np.empty((len(self), 4), np.float32)
+        out[:, :3] = self.coords
+        out[:, 3] = self.energy
+        return out
+
+
+def michel_mask(event: LabelledEvent) -> np.ndarray:
+    """Return the boolean mask of the Michel (label 2) voxels of ``event``."""
+    return event.label == LABEL_MICHEL
+
+
+# --------------------------------------------------------------------------------------------
+# numba kernels
+# --------------------------------------------------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def _hash_build(keys):
+    """Open-addressing table of non-negative int64 keys -> their index."""
+    size = 2
+    while size < 2 * keys.shape[0]:
+        size *= 2
+    table_k = np.full(size, -1, np.int64)
+    table_v = np.empty(size, np.int64)
+    mask = size - 1
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        h = ((k * 2654435761) ^ (k >> 15)) & mask   # keys < 768^3: no overflow
+        while table_k[h] != -1:
+            h = (h + 1) & mask
+        table_k[h] = k
+        table_v[h] = i
+    return table_k, table_v
+
+
+@njit(cache=True, nogil=True)
+def _hash_get(table_k, table_v, k):
+    mask = table_k.shape[0] - 1
+    h = ((k * 2654435761) ^ (k >> 15)) & mask
+    while table_k[h] != -1:
+        if table_k[h] == k:
+            return table_v[h]
+        h = (h + 1) & mask
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _find(uf, i):
+    while uf[i] != i:
+        uf[i] = uf[uf[i]]
+        i = uf[i]
+    return i
+
+
+@njit(cache=True, nogil=True)
+def _union(uf, a, b):
+    ra = _find(uf, a)
+    rb = _find(uf, b)
+    if ra != rb:
+        if ra < rb:
+            uf[rb] = ra
+        else:
+            uf[ra] = rb
+
+
+@njit(cache=True, nogil=True)
+def _fragment_kernel(parent, abs_pdg, process, pdg_e, pdg_gamma, pdg_mu, proc_decay, proc_ioni):
+    """Walk the particle tree (parents first) and assign fragments; see ``rule_fragments``."""
+    n = parent.shape[0]
+    frag = np.full(n, -1, np.int64)
+    kind = np.zeros(n, np.int8)
+    em_owner = np.full(n, -1, np.int64)
+    michel_of = np.full(n, -1, np.int64)
+    done = np.zeros(n, np.bool_)
+    stack = np.empty(n, np.int64)
+    for i in range(n):
+        if done[i]:
+            continue
+        top = 0
+        j = i
+        while j >= 0 and not done[j]:
+            if top >= n:
+                return frag, kind, em_owner, michel_of, False   # the parent links hold a cycle
+            stack[top] = j
+            top += 1
+            j = parent[j]
+        while top > 0:
+            top -= 1
+            j = stack[top]
+            p = parent[j]
+            a = abs_pdg[j]
+            em = a == pdg_e or a == pdg_gamma
+            if not em:
+                frag[j] = j
+                kind[j] = KIND_TRACK
+            elif p < 0:
+                frag[j] = j
+                kind[j] = KIND_SHOWER
+            else:
+                pa = abs_pdg[p]
+                if pa != pdg_e and pa != pdg_gamma:        # made by a track particle
+                    frag[j] = j
+                    if a == pdg_gamma:
+                        kind[j] = KIND_PHOTON
+                    elif process[j] == proc_decay and pa == pdg_mu:
+                        kind[j] = KIND_MICHEL
+                    elif process[j] == proc_ioni:
+                        kind[j] = KIND_DELTA
+                    else:
+                        kind[j] = KIND_SHOWER
+                else:
+                    fp = frag[p]
+                    if kind[fp] == KIND_PHOTON:            # anything below a photon stays in its group
+                        frag[j] = fp
+                    elif a == pdg_gamma:                   # photon off a core: a new group
+                        frag[j] = j
+                        kind[j] = KIND_PHOTON
+                        em_owner[j] = fp
+                    else:                                  # electron off a core electron: same core
+                        frag[j] = fp
+            if kind[j] == KIND_MICHEL:
+                michel_of[j] = j
+            elif p >= 0:
+                michel_of[j] = michel_of[p]
+            done[j] = True
+    return frag, kind, em_owner, michel_of, True
+
+
+@njit(cache=True, nogil=True)
+def _touch_kernel(vkeys, vstart, pair_frag, core_of_group, grid):
+    """Union fragments of a core with its photon groups when their voxels touch (Chebyshev <= 1).
+
+    Returns a bool per particle row: the group is connected to its core.
+    """
+    n_particles = core_of_group.shape[0]
+    uf = np.arange(n_particles)
+    table_k, table_v = _hash_build(vkeys)
+    g2 = grid * grid
+    for v in range(vkeys.shape[0]):
+        key = vkeys[v]
+        x = key // g2
+        y = (key // grid) % grid
+        z = key % grid
+        for ip in range(vstart[v], vstart[v + 1]):
+            g = pair_frag[ip]
+            core = core_of_group[g]
+            if core < 0:
+                continue
+            for dx in range(-1, 2):
+                nx = x + dx
+                if nx < 0 or nx >= grid:
+                    continue
+                for dy in range(-1, 2):
+                    ny = y + dy
+                    if ny < 0 or ny >= grid:
+                        continue
+                    for dz in range(-1, 2):
+                        nz = z + dz
+                        if nz < 0 or nz >= grid:
+                            continue
+                        w = _hash_get(table_k, table_v, (nx * grid + ny) * grid + nz)
+                        if w < 0:
+                            continue
+                        for jp in range(vstart[w], vstart[w + 1]):
+                            h = pair_frag[jp]
+                            if h == core or (h != g and core_of_group[h] == core):
+                                _union(uf, g, h)
+    joined = np.zeros(n_particles, np.bool_)
+    for g in range(n_particles):
+        core = core_of_group[g]
+        if core >= 0 and _find(uf, g) == _find(uf, core):
+            joined[g] = True
+    return joined
+
+
+@njit(cache=True, nogil=True)
+def _priority_kernel(vstart, pair_rank, pair_owner, pair_eq):
+    """Per voxel: the best (lowest) rank; among its pairs the most energetic, then lower owner."""
+    nv = vstart.shape[0] - 1
+    rank = np.empty(nv, np.int8)
+    owner = np.empty(nv, np.int64)
+    for v in range(nv):
+        b = vstart[v]
+        br, bo, be = pair_rank[b], pair_owner[b], pair_eq[b]
+        for ip in range(b + 1, vstart[v + 1]):
+            r, o, e = pair_rank[ip], pair_owner[ip], pair_eq[ip]
+            if r < br or (r == br and (e > be or (e == be and o < bo))):
+                br, bo, be = r, o, e
+        rank[v] = br
+        owner[v] = bo
+    return rank, owner
+
+
+@njit(cache=True, nogil=True)
+def _absorb_kernel(vkeys, rank, owner, grid, rank_le):
+    """Connected low-energy pieces take the best rank they touch (owner: lowest touched key)."""
+    nv = vkeys.shape[0]
+    table_k, table_v = _hash_build(vkeys)
+    g2 = grid * grid
+    uf = np.arange(nv)
+    le = np.flatnonzero(rank == rank_le)
+    best_rank = np.full(nv, rank_le, np.int8)
+    best_key = np.full(nv, -1, np.int64)
+    best_owner = np.full(nv, -1, np.int64)
+    # pass 1: connect the low-energy voxels
+    for v in le:
+        key = vkeys[v]
+        x, y, z = key // g2, (key // grid) % grid, key % grid
+        for dx in range(-1, 2):
+            for dy in range(-1, 2):
+                for dz in range(-1, 2):
+                    nx, ny, nz = x + dx, y + dy, z + dz
+                    if nx < 0 or nx >= grid or ny < 0 or ny >= grid or nz < 0 or nz >= grid:
+                        continue
+                    w = _hash_get(table_k, table_v, (nx * grid + ny) * grid + nz)
+                    if w >= 0 and rank[w] == rank_le:
+                        _union(uf, v, w)
+    # pass 2: the best touched label per piece
+    for v in le:
+        root = _find(uf, v)
+        key = vkeys[v]
+        x, y, z = key // g2, (key // grid) % grid, key % grid
+        for dx in range(-1, 2):
+            for dy in range(-1, 2):
+                for dz in range(-1, 2):
+                    nx, ny, nz = x + dx, y + dy, z + dz
+                    if nx < 0 or nx >= grid or ny < 0 or ny >= grid or nz < 0 or nz >= grid:
+                        continue
+                    nkey = (nx * grid + ny) * grid + nz
+                    w = _hash_get(table_k, table_v, nkey)
+                    if w < 0 or rank[w] == rank_le:
+                        continue
+                    r = rank[w]
+                    if r < best_rank[root] or (r == best_rank[root] and nkey < best_key[root]):
+                        best_rank[root] = r
+                        best_key[root] = nkey
+                        best_owner[root] = owner[w]
+    new_rank = rank.copy()
+    new_owner = owner.copy()
+    for v in le:
+        root = _find(uf, v)
+        if best_rank[root] != rank_le:
+            new_rank[v] = best_rank[root]
+            new_owner[v] = best_owner[root]
+    return new_rank, new_owner
+
+
+# --------------------------------------------------------------------------------------------
+# rules
+# --------------------------------------------------------------------------------------------
+
+def rule_select_deposits(deposits: np.ndarray, threshold_mev: float, voxel_mm: float,
+                         grid_voxels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rule 1: keep deposits at or above ``threshold_mev`` inside the active volume.
+
+    Parameters
+    ----------
+    deposits : numpy.ndarray
+        (n, 5) float64: x, y, z (mm), energy (MeV), particle id.
+    threshold_mev : float
+        Deposits with less energy (MeV) are dropped.
+    voxel_mm : float
+        Voxel pitch, mm.
+    grid_voxels : int
+        Voxels per side; the active volume is ``[0, voxel_mm * grid_voxels)`` mm per axis.
+
+    Returns
+    -------
+    keep : numpy.ndarray
+        (n,) bool, the kept deposits.
+    above : numpy.ndarray
+        (n,) bool, deposits at or above the threshold (inside the volume or not).
+    key : numpy.ndarray
+        (n_kept,) int64 linear voxel key ``(ix * G + iy) * G + iz`` of the kept deposits.
+    """
+    xyz = deposits[:, :3]
+    above = deposits[:, 3] >= threshold_mev
+    inside = np.all((xyz >= 0.0) & (xyz < voxel_mm * grid_voxels), axis=1)
+    keep = above & inside
+    ijk = np.floor(xyz[keep] / voxel_mm).astype(np.int64)
+    np.clip(ijk, 0, grid_voxels - 1, out=ijk)   # x just below the edge may round up to G
+    key = (ijk[:, 0] * grid_voxels + ijk[:, 1]) * grid_voxels + ijk[:, 2]
+    return keep, above, key
+
+
+def rule_fragments(particles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rule 2: split the particle tree into fragments (track, Michel/delta/shower core, photon group).
+
+    Parameters
+    ----------
+    particles : numpy.ndarray
+        Particle table of ``PARTICLE_DTYPE``; ``id`` must equal the row number.
+
+    Returns
+    -------
+    frag : numpy.ndarray
+        (P,) int64 root row of each particle's fragment.
+    kind : numpy.ndarray
+        (P,) int8 fragment kind (``KIND_*``) at root rows, 0 elsewhere.
+    core_of_group : numpy.ndarray
+        (P,) int64, for photon-group roots hanging from a Michel, delta or shower core: that core's
+        row; -1 elsewhere.
+    michel_of : numpy.ndarray
+        (P,) int64 row of the nearest Michel electron among the particle and its ancestors, or -1.
+    """
+    parent = particles["parent"].astype(np.int64)
+    frag, kind, em_owner, michel_of, ok = _fragment_kernel(
+        parent, np.abs(particles["pdg"]).astype(np.int64), particles["process"].astype(np.int64),
+        PDG_E, PDG_GAMMA, PDG_MU, int(Process.DECAY), int(Process.IONI))
+    if not ok:
+        raise ValueError("the particle table's parent links contain a cycle")
+    return frag, kind, em_owner, michel_of
+
+
+def rule_small_delta_joins_track(kind: np.ndarray, parent: np.ndarray, frag_label: np.ndarray,
+                                 frag_owner: np.ndarray, frag_nvox: np.ndarray,
+                                 min_voxels: int) -> np.ndarray:
+    """Rule 3: delta cores with fewer than ``min_voxels`` voxels become track, owned by the parent.
+
+    ``frag_label`` and ``frag_owner`` (indexed by root row) are updated in place.
+
+    Returns
+    -------
+    numpy.ndarray
+        (P,) bool, the demoted delta roots.
+    """
+    small = (kind == KIND_DELTA) & (frag_nvox < min_voxels)
+    frag_label[small] = LABEL_TRACK
+    frag_owner[small] = parent[small]      # the parent of a delta core is a track fragment root
+    return small
+
+
+def rule_photon_groups_touching(core_of_group: np.ndarray, demoted: np.ndarray, vkeys: np.ndarray,
+                                vstart: np.ndarray, pair_frag: np.ndarray, frag_label: np.ndarray,
+                                frag_owner: np.ndarray, grid_voxels: int) -> np.ndarray:
+    """Rule 4: photon groups touching their core (transitively through its groups) join the core.
+
+    ``frag_label`` and ``frag_owner`` are updated in place; a delta core demoted by rule 3 takes
+    no groups.
+
+    Returns
+    -------
+    numpy.ndarray
+        (P,) bool, the photon-group roots that joined their core.
+    """
+    core = core_of_group.copy()
+    has_core = core >= 0
+    core[has_core & demoted[np.maximum(core, 0)]] = -1
+    joined = _touch_kernel(vkeys, vstart, pair_frag, core, grid_voxels)
+    frag_label[joined] = frag_label[core[joined]]
+    frag_owner[joined] = core[joined]
+    return joined
+
+
+def rule_detached_photon_size(kind: np.ndarray, joined: np.ndarray, frag_label: np.ndarray,
+                              frag_nvox: np.ndarray, min_voxels: int) -> None:
+    """Rule 5: photon groups not joined to a core: low energy below ``min_voxels`` voxels, else shower.
+
+    ``frag_label`` is updated in place (the group keeps itself as owner).
+    """
+    detached = (kind == KIND_PHOTON) & ~joined
+    frag_label[detached] = np.where(frag_nvox[detached] < min_voxels, LABEL_LOW_ENERGY, LABEL_SHOWER)
+
+
+def rule_voxel_priority(vstart: np.ndarray, pair_label: np.ndarray, pair_owner: np.ndarray,
+                        pair_eq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rule 6: a shared voxel takes the highest-priority label; the most energetic such cluster owns it.
+
+    Returns
+    -------
+    rank : numpy.ndarray
+        (N,) int8 priority rank of the voxel's label (index into ``PRIORITY``).
+    owner : numpy.ndarray
+        (N,) int64 owning fragment root.
+    """
+    return _priority_kernel(vstart, _RANK_OF_LABEL[pair_label], pair_owner, pair_eq)
+
+
+def rule_low_energy_absorption(vkeys: np.ndarray, rank: np.ndarray, owner: np.ndarray,
+                               grid_voxels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rule 7: a connected low-energy piece touching other labels takes the highest-priority one.
+
+    Returns
+    -------
+    rank, owner : numpy.ndarray
+        New per-voxel priority ranks and owners.
+    """
+    return _absorb_kernel(vkeys, rank, owner, grid_voxels, _RANK_LOW_ENERGY)
+
+
+# --------------------------------------------------------------------------------------------
+# driver
+# --------------------------------------------------------------------------------------------
+
+def _check_inputs(particles: np.ndarray, deposits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    particles = np.asarray(particles)
+    if particles.dtype != PARTICLE_DTYPE:
+        particles = particles.astype(PARTICLE_DTYPE)
+    deposits = np.asarray(deposits, dtype=np.float64)
+    if deposits.ndim != 2 or deposits.shape[1] != 5:
+        raise ValueError(f"deposits must be an (n, 5) array, got shape {deposits.shape}")
+    n = particles.shape[0]
+    if not np.array_equal(particles["id"], np.arange(n)):
+        raise ValueError("particle ids must equal their row numbers")
+    par = particles["parent"]
+    if np.any((par < -1) | (par >= n)):
+        raise ValueError("particle parent out of range")
+    pid = deposits[:, 4]
+    if pid.size and (np.any(pid != np.round(pid)) or pid.min() < 0 or pid.max() >= n):
+        raise ValueError("deposit particle ids must be rows of the particle table")
+    return particles, deposits
+
+
+def voxelize_and_label(particles: np.ndarray, deposits: np.ndarray, *,
+                       deposit_threshold_mev: float = DEPOSIT_THRESHOLD_MEV,
+                       delta_min_voxels: int = DELTA_MIN_VOXELS,
+                       photon_shower_min_voxels: int = PHOTON_SHOWER_MIN_VOXELS,
+                       voxel_mm: float = VOXEL_MM,
+                       grid_voxels: int = GRID_VOXELS) -> LabelledEvent:
+    """Voxelize an event's deposits and label the voxels with the Supera rules (see module doc).
+
+    Parameters
+    ----------
+    particles : numpy.ndarray
+        Particle table of ``record.PARTICLE_DTYPE`` (ids equal row numbers).
+    deposits : numpy.ndarray
+        (n, 5) float64: x, y, z (mm, world frame), energy (MeV), particle id.
+    deposit_threshold_mev : float, optional
+        Deposits below this energy (MeV) are dropped before voxelization (default 0.05 MeV).
+    delta_min_voxels : int, optional
+        Delta rays with fewer voxels join their parent track (default 3).
+    photon_shower_min_voxels : int, optional
+        Detached photon groups with fewer voxels are low energy, others shower (default 10).
+    voxel_mm : float, optional
+        Voxel pitch in mm (default 3 mm).
+    grid_voxels : int, optional
+        Voxels per side of the active volume (default 768).
+
+    Returns
+    -------
+    LabelledEvent
+        Voxels sorted by linear key, their energies, labels, owners and the Michel truth rows.
+
+    Raises
+    ------
+    ValueError
+        On a malformed truth record (ids not row numbers, parents or deposit ids out of range,
+        cyclic parent links, deposits not (n, 5)).
+    """
+    particles, deposits = _check_inputs(particles, deposits)
+    n_part = particles.shape[0]
+    parent = particles["parent"].astype(np.int64)
+
+    keep, above, key = rule_select_deposits(deposits, deposit_threshold_mev, voxel_mm, grid_voxels)
+    frag, kind, core_of_group, michel_of = rule_fragments(particles)
+
+    # voxelize: one sort of (voxel, fragment) keys gives both voxels and per-fragment voxel sets
+    pid = deposits[keep, 4].astype(np.int64)
+    dfrag = frag[pid]
+    eq = np.rint(deposits[keep, 3] / _E_QUANTUM_MEV).astype(np.int64)
+    pk = key * max(n_part, 1) + dfrag
+    order = np.argsort(pk)
+    pk = pk[order]
+    if pk.size:
+        new_pair = np.empty(pk.size, np.bool_)
+        new_pair[0] = True
+        np.not_equal(pk[1:], pk[:-1], out=new_pair[1:])
+        pstart = np.flatnonzero(new_pair)
+        pair_eq = np.add.reduceat(eq[order], pstart)
+    else:
+        pstart = np.zeros(0, np.int64)
+        pair_eq = np.zeros(0, np.int64)
+    pair_key = pk[pstart] // max(n_part, 1)
+    pair_frag = pk[pstart] - pair_key * max(n_part, 1)
+    if pair_key.size:
+        new_vox = np.empty(pair_key.size, np.bool_)
+        new_vox[0] = True
+        np.not_equal(pair_key[1:], pair_key[:-1], out=new_vox[1:])
+        vfirst = np.flatnonzero(new_vox)
+    else:
+        vfirst = np.zeros(0, np.int64)
+    vkeys = pair_key[vfirst]
+    vstart = np.append(vfirst, pair_key.size).astype(np.int64)
+    frag_nvox = np.bincount(pair_frag, minlength=n_part)   # pairs are distinct (voxel, fragment)
+
+    frag_label = _LABEL_OF_KIND[kind].copy()
+    frag_owner = np.arange(n_part, dtype=np.int64)
+    demoted = rule_small_delta_joins_track(kind, parent, frag_label, frag_owner, frag_nvox,
+                                           delta_min_voxels)
+    joined = rule_photon_groups_touching(core_of_group, demoted, vkeys, vstart, pair_frag,
+                                         frag_label, frag_owner, grid_voxels)
+    rule_detached_photon_size(kind, joined, frag_label, frag_nvox, photon_shower_min_voxels)
+    rank, owner = rule_voxel_priority(vstart, frag_label[pair_frag], frag_owner[pair_frag], pair_eq)
+    rank, owner = rule_low_energy_absorption(vkeys, rank, owner, grid_voxels)
+
+    g2 = grid_voxels * grid_voxels
+    coords = np.stack([vkeys // g2, (vkeys // grid_voxels) % grid_voxels, vkeys % grid_voxels],
+                      axis=1).astype(np.int32)
+    vox_eq = np.add.reduceat(pair_eq, vfirst) if vfirst.size else np.zeros(0, np.int64)
+    energy = (vox_eq * _E_QUANTUM_MEV).astype(np.float32)
+    label = _LABEL_OF_RANK[rank].astype(np.int32)
+    owner = owner.astype(np.int32)
+
+    michels = _michel_truth(particles, parent, deposits, keep, above, michel_of, pair_frag, vstart,
+                            label, owner, energy, voxel_mm, grid_voxels)
+    return LabelledEvent(coords=coords, energy=energy, label=label, owner=owner, michels=michels)
+
+
+def _michel_truth(particles, parent, deposits, keep, above, michel_of, pair_frag, vstart, label,
+                  owner, energy, voxel_mm, grid_voxels) -> np.ndarray:
+    """Build the ``MICHEL_TRUTH_DTYPE`` rows (see the module docstring for the definitions)."""
+    n_part = particles.shape[0]
+    is_michel = michel_of == np.arange(n_part)
+    idx = np.flatnonzero(is_michel)
+    m = idx.size
+    rows = np.zeros(m, MICHEL_TRUTH_DTYPE)
+    if m == 0:
+        return rows
+    row_of = np.full(n_part + 1, -1, np.int64)   # the extra last entry maps an index of -1 to -1
+    row_of[idx] = np.arange(m)
+    rows["index"] = idx
+    rows["energy_mev"] = particles["energy"][idx]
+    rows["muon_end_vox"] = particles["end"][parent[idx]] / voxel_mm
+
+    lab2 = label == LABEL_MICHEL
+    mo = row_of[owner[lab2]]
+    ok = mo >= 0
+    rows["n_label2"] = np.bincount(mo[ok], minlength=m)
+    rows["label2_energy_mev"] = np.bincount(mo[ok], weights=energy[lab2][ok].astype(np.float64),
+                                            minlength=m)
+    core_rows = row_of[pair_frag]
+    rows["n_core"] = np.bincount(core_rows[core_rows >= 0], minlength=m)
+
+    # subtree: distinct (voxel, Michel) among the pairs; a fragment lies wholly in one subtree
+    pair_vox = np.repeat(np.arange(vstart.size - 1), np.diff(vstart))
+    sub = row_of[michel_of[pair_frag]]
+    has = sub >= 0
+    sub_keys = np.unique(pair_vox[has] * m + sub[has])
+    rows["n_subtree"] = np.bincount(sub_keys % m, minlength=m)
+
+    # containment: (a) no visible deposit of the subtree outside, (b) every subtree particle ends inside
+    lost = np.zeros(m, np.bool_)
+    out_dep = above & ~keep
+    dep_m = row_of[michel_of[deposits[out_dep, 4].astype(np.int64)]]
+    lost[dep_m[dep_m >= 0]] = True
+    end = particles["end"]
+    end_out = ~np.all((end >= 0.0) & (end < voxel_mm * grid_voxels), axis=1)
+    part_m = row_of[michel_of[end_out]]
+    lost[part_m[part_m >= 0]] = True
+    rows["contained"] = ~lost
+    return rows

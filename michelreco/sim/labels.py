@@ -82,7 +82,9 @@ from michelreco.sim.record import PARTICLE_DTYPE, Process
 
 __all__ = [
     "LABEL_SHOWER", "LABEL_TRACK", "LABEL_MICHEL", "LABEL_DELTA", "LABEL_LOW_ENERGY", "LABEL_NAMES",
-    "PRIORITY", "DELTA_MIN_VOXELS", "PHOTON_SHOWER_MIN_VOXELS", "MICHEL_TRUTH_DTYPE",
+    "PRIORITY", "KIND_NONE", "KIND_TRACK", "KIND_MICHEL", "KIND_DELTA", "KIND_SHOWER",
+    "KIND_PHOTON",
+    "DELTA_MIN_VOXELS", "PHOTON_SHOWER_MIN_VOXELS", "MICHEL_TRUTH_DTYPE",
     "LabelledEvent", "voxelize_and_label", "michel_mask",
     "rule_select_deposits", "rule_fragments", "rule_small_delta_joins_track",
     "rule_photon_groups_touching", "rule_detached_photon_size", "rule_voxel_priority",
@@ -148,7 +150,7 @@ class LabelledEvent:
         return int(self.energy.shape[0])
 
     def xyze(self) -> np.ndarray:
-        """Return the (N, 4) float32 array x, y, z (voxel units), energy (MeV) of the challenge files."""
+        """Return the challenge-format (N, 4) float32 array: x, y, z (voxel units), energy (MeV)."""
         out = np.empty((len(self), 4), np.float32)
         out[:, :3] = self.coords
         out[:, 3] = self.energy
@@ -260,7 +262,7 @@ def _fragment_kernel(parent, abs_pdg, process, pdg_e, pdg_gamma, pdg_mu, proc_de
                         kind[j] = KIND_SHOWER
                 else:
                     fp = frag[p]
-                    if kind[fp] == KIND_PHOTON:            # anything below a photon stays in its group
+                    if kind[fp] == KIND_PHOTON:            # below a photon: stays in its group
                         frag[j] = fp
                     elif a == pdg_gamma:                   # photon off a core: a new group
                         frag[j] = j
@@ -434,7 +436,7 @@ def rule_select_deposits(deposits: np.ndarray, threshold_mev: float, voxel_mm: f
 
 
 def rule_fragments(particles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Rule 2: split the particle tree into fragments (track, Michel/delta/shower core, photon group).
+    """Rule 2: split the particle tree into fragments (track, Michel/delta/shower core, photon).
 
     Parameters
     ----------
@@ -504,17 +506,18 @@ def rule_photon_groups_touching(core_of_group: np.ndarray, demoted: np.ndarray, 
 
 def rule_detached_photon_size(kind: np.ndarray, joined: np.ndarray, frag_label: np.ndarray,
                               frag_nvox: np.ndarray, min_voxels: int) -> None:
-    """Rule 5: photon groups not joined to a core: low energy below ``min_voxels`` voxels, else shower.
+    """Rule 5: unjoined photon groups: low energy below ``min_voxels`` voxels, else shower.
 
     ``frag_label`` is updated in place (the group keeps itself as owner).
     """
     detached = (kind == KIND_PHOTON) & ~joined
-    frag_label[detached] = np.where(frag_nvox[detached] < min_voxels, LABEL_LOW_ENERGY, LABEL_SHOWER)
+    frag_label[detached] = np.where(frag_nvox[detached] < min_voxels,
+                                    LABEL_LOW_ENERGY, LABEL_SHOWER)
 
 
 def rule_voxel_priority(vstart: np.ndarray, pair_label: np.ndarray, pair_owner: np.ndarray,
                         pair_eq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rule 6: a shared voxel takes the highest-priority label; the most energetic such cluster owns it.
+    """Rule 6: a shared voxel takes the highest-priority label; its most energetic cluster owns it.
 
     Returns
     -------
@@ -688,7 +691,7 @@ def _michel_truth(particles, parent, deposits, keep, above, michel_of, pair_frag
     sub_keys = np.unique(pair_vox[has] * m + sub[has])
     rows["n_subtree"] = np.bincount(sub_keys % m, minlength=m)
 
-    # containment: (a) no visible deposit of the subtree outside, (b) every subtree particle ends inside
+    # containment: (a) no visible subtree deposit outside, (b) every subtree particle ends inside
     lost = np.zeros(m, np.bool_)
     out_dep = above & ~keep
     dep_m = row_of[michel_of[deposits[out_dep, 4].astype(np.int64)]]

@@ -21,7 +21,8 @@ class Event:
         self.deps = []
 
     def add(self, pdg, parent=-1, process=Process.PRIMARY, energy=10.0, end=(1000.0,) * 3):
-        self.parts.append((len(self.parts), parent, pdg, int(process), energy, (0.0, 0.0, 0.0), end))
+        row = (len(self.parts), parent, pdg, int(process), energy, (0.0, 0.0, 0.0), end)
+        self.parts.append(row)
         return len(self.parts) - 1
 
     def fill(self, pid, voxels, e=0.5):
@@ -126,9 +127,10 @@ def test_brem_photon_touching_michel_is_michel_detached_by_size():
     c_touch = ev.add(E, parent=g_touch, process=Process.COMPT, energy=2.0)
     touch_vox = line((150, 120, 101), (1, 0, 0), 3)
     ev.fill(c_touch, touch_vox, 0.3)
-    # transitively touching: touches the first group only (Chebyshev 2 from every Michel voxel)
+    # transitively touching: touches the first group only (Chebyshev >= 4 from every Michel
+    # voxel); 12 voxels, so it would be shower if it did not join
     g_chain = ev.add(GAMMA, parent=mich, process=Process.BREM, energy=1.0)
-    chain_vox = line((153, 121, 101), (1, 0, 0), 2)
+    chain_vox = blob((153, 121, 101), 12)
     ev.fill(g_chain, chain_vox, 0.3)
     # detached: a 2-voxel gap from everything
     g_small = ev.add(GAMMA, parent=mich, process=Process.BREM, energy=1.0)
@@ -150,7 +152,8 @@ def test_brem_photon_touching_michel_is_michel_detached_by_size():
     m = res.michels[0]
     assert m["n_label2"] == len(mich_vox) - 1 + len(touch_vox) + len(chain_vox)
     assert m["n_core"] == len(mich_vox)
-    assert m["n_subtree"] == len(mich_vox) + len(touch_vox) + len(chain_vox) + len(small_vox) + len(big_vox)
+    parts = (mich_vox, touch_vox, chain_vox, small_vox, big_vox)
+    assert m["n_subtree"] == sum(len(v) for v in parts)
     assert m["contained"]
     label2 = (res.label == LABEL_MICHEL) & (res.owner == mich)
     assert m["label2_energy_mev"] == pytest.approx(res.energy[label2].sum(), rel=1e-6)
@@ -292,7 +295,7 @@ def test_dropped_deposits_and_energy_sums():
     p = ev.add(P, energy=50.0)
     edge = 768 * VOXEL_MM
     kept = [((1.0, 1.0, 1.0), 0.3), ((1.5, 2.0, 2.9), 0.2),                 # same voxel (0, 0, 0)
-            ((edge - 1e-9, 10.0, 10.0), DEPOSIT_THRESHOLD_MEV),             # at threshold, last voxel
+            ((edge - 1e-9, 10.0, 10.0), DEPOSIT_THRESHOLD_MEV),     # at threshold, last voxel
             ((0.0, 0.0, 30.0), 0.1)]
     dropped = [((-0.1, 5.0, 5.0), 1.0), ((edge, 5.0, 5.0), 1.0), ((5.0, edge + 3, 5.0), 1.0),
                ((5.0, 5.0, 5.0), 0.999 * DEPOSIT_THRESHOLD_MEV)]

@@ -17,7 +17,7 @@ import numpy as np
 from .errors import InputError
 from .io import EVENTS_DATASET, RowWriter, _resolve_range, event_count, iter_events
 
-__all__ = ["RangeResult", "find_in_range", "run_file", "event_ranges"]
+__all__ = ["RangeResult", "find_in_range", "run_file", "event_ranges", "ordered_results", "progress_bar"]
 
 
 @dataclass
@@ -67,12 +67,13 @@ def run_file(input_path, output_path, params: dict | None = None, *, workers: in
     start, stop = _resolve_range(n, start, stop, input_path)
     ranges = event_ranges(start, stop, chunk)
     failures: list[tuple[int, str]] = []
-    bar = _progress_bar(stop - start, progress)
+    bar = progress_bar(stop - start, progress)
     own_pool = executor is None and workers > 1
     pool = ProcessPoolExecutor(max_workers=workers) if own_pool else executor
     try:
         with RowWriter(output_path, stop - start, dataset=output_dataset, force=force) as writer:
-            for result in _results_in_order(pool, str(input_path), ranges, params, dataset, workers):
+            tasks = [(str(input_path), lo, hi, params, dataset) for lo, hi in ranges]
+            for result in ordered_results(pool, find_in_range, workers, tasks):
                 for row in result.rows:
                     writer.append(row)
                 failures.extend(result.failures)
@@ -87,23 +88,23 @@ def run_file(input_path, output_path, params: dict | None = None, *, workers: in
     return failures
 
 
-def _results_in_order(pool, path, ranges, params, dataset, workers):
-    """Yield RangeResults in range order, keeping at most 2 ranges per worker in flight."""
+def ordered_results(pool: Executor | None, fn, workers: int, tasks: list[tuple]):
+    """Yield ``fn(*task)`` for each task in order, at most 2 tasks per worker in flight; ``pool=None`` runs here."""
     if pool is None:
-        for lo, hi in ranges:
-            yield find_in_range(path, lo, hi, params, dataset)
+        for task in tasks:
+            yield fn(*task)
         return
-    pending = deque()
-    todo = iter(ranges)
-    for lo, hi in todo:
-        pending.append(pool.submit(find_in_range, path, lo, hi, params, dataset))
+    pending: deque = deque()
+    todo = iter(tasks)
+    for task in todo:
+        pending.append(pool.submit(fn, *task))
         if len(pending) >= 2 * max(workers, 1):
             break
     while pending:
         yield pending.popleft().result()
-        nxt = next(todo, None)
-        if nxt is not None:
-            pending.append(pool.submit(find_in_range, path, *nxt, params, dataset))
+        task = next(todo, None)
+        if task is not None:
+            pending.append(pool.submit(fn, *task))
 
 
 class _NoBar:
@@ -114,8 +115,9 @@ class _NoBar:
         pass
 
 
-def _progress_bar(total: int, enabled: bool):
+def progress_bar(total: int, enabled: bool = True, unit: str = "ev"):
+    """A tqdm bar (rate and ETA) over ``total`` items, or a silent stand-in when disabled."""
     if not enabled:
         return _NoBar()
     from tqdm import tqdm
-    return tqdm(total=total, unit="ev", smoothing=0.05, dynamic_ncols=True)
+    return tqdm(total=total, unit=unit, smoothing=0.05, dynamic_ncols=True)

@@ -125,7 +125,7 @@ def _core(mass, charge, pos, direction, t_start, world_lo, world_hi, step_mm, de
             f = np.random.random()
             dep = _grow(dep, nd + 1)
             dx, dy, dz = x + f * r_now * ux, y + f * r_now * uy, z + f * r_now * uz
-            if _inside(dx, dy, dz, world_lo, world_hi):
+            if t > 0.0 and _inside(dx, dy, dz, world_lo, world_hi):
                 dep[nd, 0], dep[nd, 1], dep[nd, 2], dep[nd, 3] = dx, dy, dz, t
                 nd += 1
             x += r_now * ux

@@ -183,7 +183,7 @@ def _build_tables():
     u = _U_MIN + _DU * np.arange(_N_GRID)
     n_m = TABLE_MASSES.size
     dedx = np.empty((n_m, _N_GRID))
-    rng = np.empty((n_m, _N_GRID))
+    rtab = np.empty((n_m, _N_GRID))
     for i in range(n_m):
         m = TABLE_MASSES[i]
         t = m * np.exp(u)
@@ -191,9 +191,9 @@ def _build_tables():
         dedx[i] = s
         # first point: S ~ sqrt(T) below it, so R(T0) = 2 T0 / S0
         integrand = t / s  # dR/du = T / S
-        rng[i, 0] = 2.0 * t[0] / s[0]
-        rng[i, 1:] = rng[i, 0] + np.cumsum(0.5 * (integrand[1:] + integrand[:-1]) * _DU)
-    return dedx, rng
+        rtab[i, 0] = 2.0 * t[0] / s[0]
+        rtab[i, 1:] = rtab[i, 0] + np.cumsum(0.5 * (integrand[1:] + integrand[:-1]) * _DU)
+    return dedx, rtab
 
 
 _DEDX_TABLE, _RANGE_TABLE = _build_tables()

@@ -1,4 +1,4 @@
-"""Electron/photon transport against the liquid-argon reference numbers of DESIGN.md §4 and the PDG."""
+"""Electron/photon transport against the LAr reference numbers of DESIGN.md §4 and the PDG."""
 
 import numpy as np
 import pytest
@@ -20,8 +20,8 @@ CSDA_MEV = np.array([5.0, 10.0, 20.0, 30.0, 50.0])
 CSDA_CM = np.array([2.2, 4.1, 7.1, 9.5, 13.4])
 
 
-def _balance(energy, dep, par, primary):
-    """Deposited + escaped energy, with the rest mass made in conversions / released in annihilation."""
+def _balance(dep, par, primary):
+    """Deposited + escaped energy, plus rest mass made in conversions, minus that annihilated."""
     n_conv_pos = np.sum((par[:, 3] == Process.CONV) & (par[:, 2] == -PDG_E))
     n_annih = np.sum(par[:, 3] == Process.ANNIHIL) / 2.0
     return dep[:, 3].sum() + par[:, 11].sum() + primary[3] + 2.0 * M_E * (n_conv_pos - n_annih)
@@ -51,7 +51,7 @@ def test_energy_conservation(pdg, energy, half_world, group_below):
     for _ in range(5):
         dep, par, primary = em.simulate_em_ext(pdg, ORIGIN, ZDIR, energy, lo, hi,
                                                group_below=group_below)
-        assert _balance(energy, dep, par, primary) == pytest.approx(energy, rel=1e-6)
+        assert _balance(dep, par, primary) == pytest.approx(energy, rel=1e-6)
         assert np.all(dep[:, :3] >= lo) and np.all(dep[:, :3] <= hi)
         assert np.all(dep[:, 3] > 0.0)
     if half_world < 1000.0:
@@ -76,7 +76,7 @@ def test_photon_mean_free_path():
     # DESIGN.md §4 gives a band, 20-30 cm at 10-50 MeV: accept it widened by 15%.
     lam20 = _first_interaction_distances(20.0, 3000).mean() / 10.0
     assert 20.0 * 0.85 < lam20 < 30.0 * 1.15
-    # high energy: pair production dominates, mean free path -> 9/7 X0 (PDG eq. 34.31); the
+    # high energy: pair production dominates, mean free path -> 9/7 X0 (PDG); the
     # coefficient itself (a full shower per sample would be too slow), 5% tolerance
     lam_he = 1.0 / em.photon_attenuation_per_mm(50000.0)
     assert lam_he == pytest.approx(9.0 / 7.0 * LAR_X0_MM, rel=0.05)
@@ -115,7 +115,7 @@ def test_1gev_shower_profile_and_containment():
         in_2rm += w[np.hypot(dep[:, 0], dep[:, 1]) < 2.0 * LAR_MOLIERE_MM].sum()
         # a real cascade: many generations of photons and charged particles
         assert par.shape[0] > 200
-    # gamma-distribution profile (PDG eq. 34.36) from its moments: t_max = (a - 1)/b
+    # PDG gamma-distribution longitudinal profile, from its moments: t_max = (a - 1)/b
     mean = depth_w / total
     var = depth2_w / total - mean ** 2
     b = mean / var

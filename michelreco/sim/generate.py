@@ -52,21 +52,24 @@ class EventConfig:
     """
 
     vertices: tuple[int, int] = (1, 3)
+    # (pdg, weight, min KE, max KE) of vertex particles, drawn flat in KE
     particles_per_vertex: tuple[int, int] = (1, 5)
-    # (pdg, weight, min KE, max KE) of vertex particles
     vertex_species: tuple = ((PDG_E, 0.12, 10.0, 1000.0), (-PDG_E, 0.04, 10.0, 1000.0),
                              (PDG_GAMMA, 0.14, 10.0, 1000.0), (PDG_MU, 0.14, 20.0, 1000.0),
                              (-PDG_MU, 0.14, 20.0, 1000.0), (PDG_PI, 0.12, 20.0, 1000.0),
                              (-PDG_PI, 0.10, 20.0, 1000.0), (PDG_P, 0.20, 20.0, 600.0))
     rain: tuple[int, int] = (1, 4)
-    rain_species: tuple = ((-PDG_MU, 0.47, 50.0, 2000.0), (PDG_MU, 0.38, 50.0, 2000.0),
-                           (PDG_P, 0.15, 50.0, 600.0))
+    # rain species, drawn log-uniform in KE: the falling cosmic spectrum, and many low-energy muons
+    # stop in the margin around the active volume, so only their Michel enters
+    rain_species: tuple = ((-PDG_MU, 0.47, 30.0, 3000.0), (PDG_MU, 0.38, 30.0, 3000.0),
+                           (PDG_P, 0.15, 30.0, 600.0))
 
 
-def _choose_species(rng: np.random.Generator, species) -> tuple[int, float]:
+def _choose_species(rng: np.random.Generator, species, log: bool = False) -> tuple[int, float]:
     weights = np.array([s[1] for s in species])
     pdg, _, lo, hi = species[rng.choice(len(species), p=weights / weights.sum())]
-    return pdg, rng.uniform(lo, hi)
+    energy = np.exp(rng.uniform(np.log(lo), np.log(hi))) if log else rng.uniform(lo, hi)
+    return pdg, energy
 
 
 def _isotropic(rng: np.random.Generator) -> np.ndarray:
@@ -83,7 +86,7 @@ def primaries(rng: np.random.Generator, config: EventConfig = EventConfig()) -> 
             pdg, energy = _choose_species(rng, config.vertex_species)
             out.append((pdg, vertex.copy(), _isotropic(rng), energy))
     for _ in range(rng.integers(config.rain[0], config.rain[1] + 1)):
-        pdg, energy = _choose_species(rng, config.rain_species)
+        pdg, energy = _choose_species(rng, config.rain_species, log=True)
         # enter through a world face, aimed at a random point of the active volume
         start = rng.uniform(WORLD_LO, WORLD_HI)
         axis = rng.integers(3)

@@ -334,15 +334,18 @@ def _containment_event(escape=None):
         ev.raw(g, (2400.0, 1000.0, 1000.0), 0.5 * DEPOSIT_THRESHOLD_MEV)
     elif escape == "muon_outside":                # the parent's own deposits do not matter
         ev.raw(mu, (-10.0, 300.0, 300.0), 1.0)
+    elif escape == "electron_outside":            # the Michel electron itself leaves the volume
+        ev.raw(mich, (2400.0, 300.0, 300.0), 0.5)
     return ev.label().michels[0]
 
 
-@pytest.mark.parametrize("escape,contained", [
-    (None, True), ("photon_leaves_world", False), ("deposit_outside", False),
-    ("invisible_outside", True), ("muon_outside", True)])
-def test_michel_containment(escape, contained):
+@pytest.mark.parametrize("escape,contained,subtree_contained", [
+    (None, True, True), ("photon_leaves_world", True, False), ("deposit_outside", True, False),
+    ("invisible_outside", True, True), ("muon_outside", True, True), ("electron_outside", False, False)])
+def test_michel_containment(escape, contained, subtree_contained):
     row = _containment_event(escape)
     assert row["contained"] == contained
+    assert row["subtree_contained"] == subtree_contained
     assert row["n_subtree"] == 20 + 3
 
 

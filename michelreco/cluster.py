@@ -556,8 +556,8 @@ def hdbscan_voxels(coords: np.ndarray, min_cluster_size: int = 5,
     Returns
     -------
     labels : ndarray of int64, shape (N,)
-        ``hdbscan``'s labels (its own numbering), -1 for noise. Inputs with fewer than
-        two voxels, or fewer voxels than the core neighbourhood needs, are all noise.
+        ``hdbscan``'s labels (its own numbering), -1 for noise. Fewer than two voxels
+        are all noise.
     """
     import hdbscan  # heavy import, only when asked for
 
@@ -570,9 +570,8 @@ def hdbscan_voxels(coords: np.ndarray, min_cluster_size: int = 5,
         raise ValueError(f"min_samples must be None or an integer >= 1, got {min_samples!r}")
     xyz = _check_coords(coords)
     n = xyz.shape[0]
-    need = min_cluster_size if min_samples is None else min_samples
-    if n < 2 or n <= need:
-        # hdbscan's core distances need more points than the neighbourhood size
+    if n < 2:
+        # hdbscan's neighbour query fails on a single point; one voxel is never a cluster
         return np.full(n, -1, dtype=np.int64)
     model = hdbscan.HDBSCAN(min_cluster_size=int(min_cluster_size),
                             min_samples=None if min_samples is None else int(min_samples),

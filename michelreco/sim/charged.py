@@ -24,6 +24,13 @@ near the end of the range, until it stops or leaves the world box. Per step:
 The particle stops when its residual range falls below ``FINAL_RANGE_MM`` (the remaining energy
 is deposited along that last bit of range) or leaves the world box.
 
+**Deposits follow the path through the voxel grid.** A step's energy is not put at one point: the
+straight step segment is cut at the 3 mm voxel planes (``VOXEL_MM``, world coordinates; the active
+volume starts at 0 mm, so the planes are the multiples of 3 mm) and every piece gets the share of
+the step's energy proportional to its length, deposited at the piece's midpoint. A voxel that the
+track only clips at a corner then receives a small energy, as Geant4 steps voxelized along their
+path do, instead of all or nothing (see :func:`deposit_along_segment`, also used by ``em``).
+
 Units: mm, MeV. Directions are unit vectors.
 """
 
@@ -33,12 +40,13 @@ import numpy as np
 from numba import njit
 
 from michelreco.sim.constants import (
-    K_MEV_CM2_MOL, LAR_DENSITY_G_CM3, LAR_X0_MM, LAR_Z_OVER_A, M_E, PDG_E,
+    K_MEV_CM2_MOL, LAR_DENSITY_G_CM3, LAR_X0_MM, LAR_Z_OVER_A, M_E, PDG_E, VOXEL_MM,
 )
 from michelreco.sim.record import Process
 from michelreco.sim.stopping import csda_range_mm, kinetic_energy_from_range, wmax_mev
 
-__all__ = ["FINAL_RANGE_MM", "DR_OVER_RANGE", "transport_charged", "transport_charged_stats"]
+__all__ = ["FINAL_RANGE_MM", "DR_OVER_RANGE", "deposit_along_segment", "transport_charged",
+           "transport_charged_stats"]
 
 FINAL_RANGE_MM = 0.1      # last step: the particle is stopped with its residual range (Geant4-like)
 DR_OVER_RANGE = 0.2       # near the end a step is at most this fraction of the residual range
@@ -98,6 +106,94 @@ def _grow(a, n_needed):
 
 
 @njit(cache=True, nogil=True)
+def _plane_crossing(p0, d):
+    """First voxel-plane crossing parameter and the parameter spacing along one axis.
+
+    The segment is ``p0 + t d``, ``t`` in [0, 1]; planes are the multiples of ``VOXEL_MM``.
+    Returns (inf, inf) when the segment is parallel to the planes.
+    """
+    if d > 0.0:
+        return ((math.floor(p0 / VOXEL_MM) + 1.0) * VOXEL_MM - p0) / d, VOXEL_MM / d
+    if d < 0.0:
+        # a start exactly on a plane going down crosses it at t = 0 (empty first piece, skipped)
+        return (math.floor(p0 / VOXEL_MM) * VOXEL_MM - p0) / d, -VOXEL_MM / d
+    return math.inf, math.inf
+
+
+@njit(cache=True, nogil=True)
+def deposit_along_segment(dep: np.ndarray, nd: int, x0: float, y0: float, z0: float, x1: float,
+                          y1: float, z1: float, energy: float, pid: float, world_lo: np.ndarray,
+                          world_hi: np.ndarray):
+    """Append the energy of a straight step to ``dep``, split at the voxel planes it crosses.
+
+    Each piece of the segment between consecutive crossings of the 3 mm voxel planes (multiples
+    of ``VOXEL_MM`` on every axis, world coordinates) gets ``energy`` times its length fraction
+    and is stored at its midpoint, so the piece lies inside one voxel. The pieces sum to
+    ``energy`` (the last one takes the remainder). Pieces whose midpoint is outside the world
+    box are not stored. A zero-length segment gives one deposit at its point.
+
+    Parameters
+    ----------
+    dep : ndarray, shape (cap, 4) or (cap, 5)
+        Deposit buffer: x, y, z (mm), energy (MeV) and, with 5 columns, a particle id.
+    nd : int
+        Rows of ``dep`` already filled.
+    x0, y0, z0, x1, y1, z1 : float
+        Start and end of the step, mm.
+    energy : float
+        Energy deposited along the step, MeV.
+    pid : float
+        Particle id written to column 4 when ``dep`` has 5 columns.
+    world_lo, world_hi : ndarray, shape (3,)
+        World box, mm.
+
+    Returns
+    -------
+    dep : ndarray
+        The buffer (a larger copy when it had to grow).
+    nd : int
+        Rows filled after appending.
+    """
+    dx, dy, dz = x1 - x0, y1 - y0, z1 - z0
+    tx, dtx = _plane_crossing(x0, dx)
+    ty, dty = _plane_crossing(y0, dy)
+    tz, dtz = _plane_crossing(z0, dz)
+    t = 0.0
+    given = 0.0
+    while True:
+        tn = min(tx, ty, tz)
+        last = tn >= 1.0
+        if last:
+            tn = 1.0
+        if tn > t:
+            e = energy - given if last else energy * (tn - t)
+            if e > 0.0:
+                tm = 0.5 * (t + tn)
+                px, py, pz = x0 + tm * dx, y0 + tm * dy, z0 + tm * dz
+                given += e
+                if _inside(px, py, pz, world_lo, world_hi):
+                    if nd >= dep.shape[0]:
+                        big = np.empty((2 * dep.shape[0] + 8, dep.shape[1]))
+                        big[:nd] = dep[:nd]
+                        dep = big
+                    dep[nd, 0], dep[nd, 1], dep[nd, 2], dep[nd, 3] = px, py, pz, e
+                    if dep.shape[1] > 4:
+                        dep[nd, 4] = pid
+                    nd += 1
+            t = tn
+        if last:
+            break
+        # advance past the plane just crossed (several axes can cross at the same point)
+        if tx <= tn:
+            tx += dtx
+        if ty <= tn:
+            ty += dty
+        if tz <= tn:
+            tz += dtz
+    return dep, nd
+
+
+@njit(cache=True, nogil=True)
 def _core(mass, charge, pos, direction, t_start, world_lo, world_hi, step_mm, delta_cut_mev):
     z2 = charge * charge
     x, y, z = pos[0], pos[1], pos[2]
@@ -105,7 +201,8 @@ def _core(mass, charge, pos, direction, t_start, world_lo, world_hi, step_mm, de
     ux, uy, uz = direction[0] / nrm, direction[1] / nrm, direction[2] / nrm
     t = t_start
     r_now = csda_range_mm(t, mass, charge)
-    cap = int(min(r_now, 8000.0) / step_mm) + 64
+    # a 1 mm step crosses about half a voxel plane on average: room for ~2 pieces per step
+    cap = 2 * int(min(r_now, 8000.0) / step_mm) + 64
     dep = np.empty((cap, 4))
     nd = 0
     sec = np.empty((8, 9))
@@ -122,12 +219,9 @@ def _core(mass, charge, pos, direction, t_start, world_lo, world_hi, step_mm, de
             s = max(DR_OVER_RANGE * r_now, FINAL_RANGE_MM)
         if s >= r_now:
             # last step: all remaining energy along the residual range
-            f = np.random.random()
-            dep = _grow(dep, nd + 1)
-            dx, dy, dz = x + f * r_now * ux, y + f * r_now * uy, z + f * r_now * uz
-            if t > 0.0 and _inside(dx, dy, dz, world_lo, world_hi):
-                dep[nd, 0], dep[nd, 1], dep[nd, 2], dep[nd, 3] = dx, dy, dz, t
-                nd += 1
+            if t > 0.0:
+                dep, nd = deposit_along_segment(dep, nd, x, y, z, x + r_now * ux, y + r_now * uy,
+                                                z + r_now * uz, t, -1.0, world_lo, world_hi)
             x += r_now * ux
             y += r_now * uy
             z += r_now * uz
@@ -188,13 +282,10 @@ def _core(mass, charge, pos, direction, t_start, world_lo, world_hi, step_mm, de
         x += s * ux + disp_a * e1x + disp_b * e2x
         y += s * uy + disp_a * e1y + disp_b * e2y
         z += s * uz + disp_a * e1z + disp_b * e2z
-        # --- deposit at a uniform point of the step (fills voxels along the track evenly)
-        f = np.random.random()
-        dx, dy, dz = x0s + f * (x - x0s), y0s + f * (y - y0s), z0s + f * (z - z0s)
-        if de > 0.0 and _inside(dx, dy, dz, world_lo, world_hi):
-            dep = _grow(dep, nd + 1)
-            dep[nd, 0], dep[nd, 1], dep[nd, 2], dep[nd, 3] = dx, dy, dz, de
-            nd += 1
+        # --- deposit along the step, shared among the voxels it crosses by path length
+        if de > 0.0:
+            dep, nd = deposit_along_segment(dep, nd, x0s, y0s, z0s, x, y, z, de, -1.0,
+                                            world_lo, world_hi)
         # --- new direction: proper 3D deflection by the space angle
         th = math.sqrt(tha * tha + thb * thb)
         if th > 0.0:

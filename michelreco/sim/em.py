@@ -36,8 +36,13 @@ Photons:
 
 Output layout
 -------------
-``deposits``: (n, 5) float64, ``x, y, z`` (mm), energy (MeV), local particle id (as float),
-one row per step at a random point along the step. Local id ``-1`` is the particle the caller
+``deposits``: (n, 5) float64, ``x, y, z`` (mm), energy (MeV), local particle id (as float).
+An electron step's energy is split along the straight step at the 3 mm voxel planes (multiples of
+``VOXEL_MM``), each piece getting the share proportional to its length, stored at its midpoint
+(:func:`michelreco.sim.charged.deposit_along_segment`): voxels clipped by a track get small
+energies, as when Geant4 steps are voxelized along their path. Point-like deposits (photons below
+``photon_cut``, local Compton/photo-electrons, the energy left by a stopping electron) are single
+rows. Local id ``-1`` is the particle the caller
 gave; ``0 .. m-1`` are the rows of ``particles``. Deposits are kept everywhere in the world box
 (the caller crops to the active volume); nothing is ever deposited outside the world box.
 
@@ -64,6 +69,7 @@ from .constants import (
     K_MEV_CM2_MOL, LAR_DENSITY_G_CM3, LAR_I_MEV, LAR_X0_MM, LAR_Z, LAR_Z_OVER_A, M_E, PDG_E,
     PDG_GAMMA, STERNHEIMER,
 )
+from .charged import deposit_along_segment
 from .record import PARTICLE_DTYPE, Process
 
 __all__ = [
@@ -299,7 +305,8 @@ def _lepton_step(st: np.ndarray, positron: bool, k_cut: float, delta_cut: float,
     status : int
         0 alive, 1 stopped (T deposited), 2 left the world (``st[6]`` is the escaping energy).
     de, dx, dy, dz : float
-        Energy deposited in the step (MeV) and where.
+        Energy deposited in the step (MeV) and the step's start point (mm); the energy is spread
+        along the straight segment from there to the new position ``st[0:3]``.
     kind : int
         Secondary made at the end of the step: 0 none, 1 brem photon, 2 delta electron.
     se, sux, suy, suz : float
@@ -335,8 +342,8 @@ def _lepton_step(st: np.ndarray, positron: bool, k_cut: float, delta_cut: float,
     stopped = t - de <= e_stop
     if stopped:
         de = t
-    f = np.random.random() * s
-    dx, dy, dz = x + f * ux, y + f * uy, z + f * uz
+    # the step's start: the caller spreads ``de`` along the segment to the new position
+    dx, dy, dz = x, y, z
     x += s * ux
     y += s * uy
     z += s * uz
@@ -766,10 +773,8 @@ def simulate_em_ext(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: fl
                 (status, de, dx, dy, dz, kind, se, sux, suy, suz) = _lepton_step(
                     st, positron, k_cut, delta_cut, e_stop, step_max, max_loss_frac, lo, hi)
                 if de > 0.0:
-                    if nd >= dep.shape[0]:
-                        dep = _grow(dep)
-                    dep[nd, 0], dep[nd, 1], dep[nd, 2], dep[nd, 3], dep[nd, 4] = dx, dy, dz, de, lid
-                    nd += 1
+                    dep, nd = deposit_along_segment(dep, nd, dx, dy, dz, st[0], st[1], st[2], de,
+                                                    lid, lo, hi)
                 if kind != 0:
                     if npar >= par.shape[0]:
                         par = _grow(par)

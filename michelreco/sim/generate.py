@@ -1,9 +1,10 @@
 """Event generation: primaries like the challenge's generator, transport, labels, and files.
 
 An event is a few "multi-particle vertex" interactions (particles of flat kinetic energy, isotropic, from
-a vertex uniform in the active volume) plus cosmic-like "rain" (muons and protons entering the world from
-its faces). Particles live in a world larger than the active volume by ``WORLD_MARGIN_MM`` on every side,
-so tracks enter and leave, and some muons stop outside with only their Michel entering (DESIGN.md §2).
+a vertex uniform in the active volume) plus cosmic-like "rain" (muons and protons, each from its own
+point of the world box, see ``EventConfig``). Particles live in a world larger than the active volume by
+``WORLD_MARGIN_MM`` on every side, so tracks enter and leave, and some muons stop outside with only their
+Michel entering (DESIGN.md §2).
 
 Each event is seeded by ``(seed, event index)`` alone, so the output does not depend on how events are
 shared among worker processes: the same seed gives the same bytes.
@@ -47,8 +48,18 @@ TRUTH_MICHEL_DTYPE = np.dtype([("event", np.int64)] + MICHEL_TRUTH_DTYPE.descr +
 class EventConfig:
     """What an event holds. Energies are kinetic, MeV (photons: energy); counts are inclusive ranges.
 
-    The vertex species and energy ranges follow the challenge generator (DESIGN.md §2); the rain is
-    cosmic-like: mostly muons (mu+/mu- about 1.25), some protons, aimed through the active volume.
+    The vertex species and energy ranges follow the challenge generator (DESIGN.md §2). The rain is
+    cosmic-like in content: mostly muons (mu+/mu- about 1.25, the sea-level charge ratio), some
+    protons, with a falling (log-uniform) kinetic-energy spectrum. Where rain starts
+    (``rain_start``):
+
+    - ``"world"`` (default): like the challenge generator's rain block (ParticleBomb "MPR"), each
+      rain particle starts at a point uniform in the whole world box (the active volume grown by
+      ``WORLD_MARGIN_MM`` on every side), in an isotropic direction. Muons that start and stop in
+      the margin close to the active volume put only their Michel into the image, and tracks
+      start and end anywhere, as in the real images.
+    - ``"faces"``: each rain particle starts on a world face, aimed at a uniform point of the
+      active volume (every rain track crosses into the image unless it stops first).
     """
 
     vertices: tuple[int, int] = (1, 3)
@@ -58,11 +69,12 @@ class EventConfig:
                              (PDG_GAMMA, 0.14, 10.0, 1000.0), (PDG_MU, 0.14, 20.0, 1000.0),
                              (-PDG_MU, 0.14, 20.0, 1000.0), (PDG_PI, 0.12, 20.0, 1000.0),
                              (-PDG_PI, 0.10, 20.0, 1000.0), (PDG_P, 0.20, 20.0, 600.0))
-    rain: tuple[int, int] = (1, 4)
+    rain: tuple[int, int] = (1, 5)
     # rain species, drawn log-uniform in KE: the falling cosmic spectrum, and many low-energy muons
     # stop in the margin around the active volume, so only their Michel enters
     rain_species: tuple = ((-PDG_MU, 0.47, 30.0, 3000.0), (PDG_MU, 0.38, 30.0, 3000.0),
                            (PDG_P, 0.15, 30.0, 600.0))
+    rain_start: str = "world"
 
 
 def _choose_species(rng: np.random.Generator, species, log: bool = False) -> tuple[int, float]:
@@ -87,12 +99,18 @@ def primaries(rng: np.random.Generator, config: EventConfig = EventConfig()) -> 
             out.append((pdg, vertex.copy(), _isotropic(rng), energy))
     for _ in range(rng.integers(config.rain[0], config.rain[1] + 1)):
         pdg, energy = _choose_species(rng, config.rain_species, log=True)
-        # enter through a world face, aimed at a random point of the active volume
         start = rng.uniform(WORLD_LO, WORLD_HI)
-        axis = rng.integers(3)
-        start[axis] = WORLD_LO[axis] if rng.random() < 0.5 else WORLD_HI[axis]
-        target = rng.uniform(0.0, ACTIVE_MM, 3)
-        direction = (target - start) / np.linalg.norm(target - start)
+        if config.rain_start == "world":
+            # anywhere in the world box, isotropic
+            direction = _isotropic(rng)
+        elif config.rain_start == "faces":
+            # enter through a world face, aimed at a random point of the active volume
+            axis = rng.integers(3)
+            start[axis] = WORLD_LO[axis] if rng.random() < 0.5 else WORLD_HI[axis]
+            target = rng.uniform(0.0, ACTIVE_MM, 3)
+            direction = (target - start) / np.linalg.norm(target - start)
+        else:
+            raise InputError(f"rain_start must be 'world' or 'faces', not {config.rain_start!r}")
         out.append((pdg, start, direction, energy))
     return out
 

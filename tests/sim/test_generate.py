@@ -11,17 +11,36 @@ from michelreco.sim.stats import sim_stats
 
 def test_primaries_layout():
     rng = np.random.default_rng(3)
-    cfg = EventConfig()
-    for _ in range(50):
-        prims = primaries(rng, cfg)
-        n_vertex = len(prims) - sum(1 for p in prims if np.any(np.abs(p[1] - ACTIVE_MM / 2) >= ACTIVE_MM / 2))
-        assert 1 <= n_vertex <= 15
-        for pdg, pos, d, e in prims:
-            assert np.isclose(np.linalg.norm(d), 1.0) and e > 0
-            outside = np.any((pos < 0) | (pos > ACTIVE_MM))
-            if outside:   # rain starts on a world face and points into the active volume
-                assert np.isclose(np.abs(pos - ACTIVE_MM / 2).max(), ACTIVE_MM / 2 + WORLD_MARGIN_MM)
-                assert abs(pdg) in (13, 2212)
+    world = ACTIVE_MM + 2 * WORLD_MARGIN_MM
+    starts, dirs, n_rain_total = [], [], 0
+    for cfg in (EventConfig(), EventConfig(rain_start="faces")):
+        for _ in range(300):
+            prims = primaries(rng, cfg)
+            for pdg, pos, d, e in prims:
+                assert np.isclose(np.linalg.norm(d), 1.0) and e > 0
+                assert np.all(pos >= -WORLD_MARGIN_MM) and np.all(pos <= ACTIVE_MM + WORLD_MARGIN_MM)
+                if np.any((pos < 0) | (pos > ACTIVE_MM)):      # only rain starts outside
+                    assert abs(pdg) in (13, 2212)
+                    if cfg.rain_start == "faces":   # on a world face, pointing into the volume
+                        assert np.isclose(np.abs(pos - ACTIVE_MM / 2).max(), world / 2)
+                    else:
+                        starts.append(pos)
+                        dirs.append(d)
+    # default rain: uniform in the world box, so the fraction starting outside the active volume
+    # is 1 - (2304/3104)^3 of all rain = 0.59; those starting outside are spread over the margin
+    starts = np.array(starts)
+    inner = np.abs(starts - ACTIVE_MM / 2).max(axis=1)
+    # uniform in the shell: P(max-norm distance to centre < r) grows like r^3
+    frac = np.mean(inner < (ACTIVE_MM / 2 + WORLD_MARGIN_MM / 2))
+    expect = (((ACTIVE_MM + WORLD_MARGIN_MM) ** 3 - ACTIVE_MM ** 3)
+              / ((ACTIVE_MM + 2 * WORLD_MARGIN_MM) ** 3 - ACTIVE_MM ** 3))
+    assert frac == pytest.approx(expect, abs=0.06)
+    # isotropic directions: mean direction ~ 0 and <uz^2> = 1/3
+    dirs = np.array(dirs)
+    assert np.abs(dirs.mean(axis=0)).max() < 0.1
+    assert np.mean(dirs[:, 2] ** 2) == pytest.approx(1 / 3, abs=0.05)
+    with pytest.raises(Exception, match="rain_start"):
+        primaries(rng, EventConfig(rain_start="sky"))
 
 
 def test_event_is_a_function_of_seed_and_index_only():

@@ -48,12 +48,17 @@ def _add_find_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _finder_params(config_path) -> dict:
-    from .config import check_params, load_mapping
+    from .config import load_mapping
     from .finder import MichelFinder
 
     if config_path is None:
         return {}
-    return check_params(load_mapping(config_path), MichelFinder().get_params(), where=str(config_path))
+    params = load_mapping(config_path)
+    try:
+        MichelFinder(**params)          # validates names, types and the rule set
+    except MichelrecoError as err:
+        raise MichelrecoError(f"{config_path}: {err}") from None
+    return params
 
 
 def _run_find(args) -> int:

@@ -53,6 +53,7 @@ __all__ = [
     "connected_components_voxels",
     "hdbscan_voxels",
     "DBSCANVoxels",
+    "voxel_graph",
 ]
 
 DEFAULT_EPS_VOXELS = 1.8
@@ -688,3 +689,57 @@ class DBSCANVoxels:
 
     def __repr__(self) -> str:
         return f"DBSCANVoxels(eps={self.eps!r}, min_samples={self.min_samples!r})"
+
+
+@njit(cache=True, nogil=True)
+def _csr_from_edges(n, ea, eb):
+    """Symmetric CSR neighbour lists (indptr, indices) from unordered pairs."""
+    deg = np.zeros(n + 1, dtype=np.int64)
+    for k in range(ea.shape[0]):
+        deg[ea[k] + 1] += 1
+        deg[eb[k] + 1] += 1
+    for i in range(n):
+        deg[i + 1] += deg[i]
+    fill = deg[:-1].copy()
+    nbrs = np.empty(deg[n], dtype=np.int32)
+    for k in range(ea.shape[0]):
+        a, b = ea[k], eb[k]
+        nbrs[fill[a]] = b
+        fill[a] += 1
+        nbrs[fill[b]] = a
+        fill[b] += 1
+    return deg, nbrs
+
+
+def voxel_graph(coords: np.ndarray, eps: float = DEFAULT_EPS_VOXELS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Connected components and neighbour lists of unique voxels, from one neighbour search.
+
+    Parameters
+    ----------
+    coords : array_like, shape (N, 3)
+        Unique voxel indices.
+    eps : float, optional
+        Neighbour radius in voxel units (default 1.8: the 26-neighbourhood).
+
+    Returns
+    -------
+    labels : ndarray of int64, shape (N,)
+        Connected component of each voxel, as ``dbscan_voxels(coords, eps, 1)``.
+    indptr : ndarray of int64, shape (N + 1,)
+        Neighbours of voxel i are ``indices[indptr[i]:indptr[i + 1]]``.
+    indices : ndarray of int32
+        Concatenated neighbour lists.
+    """
+    eps, _ = _check_params(eps, 1)
+    xyz = _check_coords(coords)
+    n = xyz.shape[0]
+    if n == 0:
+        return np.empty(0, np.int64), np.zeros(1, np.int64), np.empty(0, np.int32)
+    uxyz, count, _, tkeys, tvals, shift = _unique_voxels(xyz)
+    if uxyz.shape[0] != n:
+        raise ValueError("voxel_graph needs unique voxels (the challenge files have no duplicates)")
+    offsets, key_offsets, reach = _half_offsets(eps)
+    ea, eb = _grid_edges(uxyz, tkeys, tvals, shift, offsets, key_offsets, reach)
+    labels, _ = _labels_from_edges(count, ea, eb, 1)
+    indptr, indices = _csr_from_edges(n, ea, eb)
+    return labels, indptr, indices

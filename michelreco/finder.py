@@ -1,25 +1,140 @@
-"""MichelFinder: the classical Michel-electron finder (placeholder until the rule-based finder lands)."""
+"""MichelFinder: clusters, skeletons, Bragg peaks and rules, from an (N, 4) event to Michel voxel indices.
+
+Steps (``docs/algorithm.md``):
+
+1. drop voxels at or below ``energy_threshold_mev``; sort the rest by position (the finder never depends
+   on the order of the input array);
+2. cluster touching voxels (``cluster.voxel_graph``: DBSCAN with min_samples 1 and radius ``eps_voxels``);
+3. for each cluster of at least ``min_cluster_voxels`` voxels, build its skeleton, walk in from every free
+   end, find the Bragg peak nearest the end and cut there (``candidates.event_candidates``);
+4. judge every candidate with the rule set (``rules``); the voxels of the candidates that pass every rule
+   are the Michel voxels.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from sklearn.base import BaseEstimator
 
-__all__ = ["MichelFinder"]
+from .candidates import FEATURES, event_candidates
+from .cluster import voxel_graph
+from .config import check_params
+from .errors import InputError
+from .rules import PARAMETERS, RuleSet
+
+__all__ = ["PIPELINE_PARAMETERS", "MichelFinder"]
+
+GRID = 768
+
+# Clustering and candidate-building parameters: (default, unit, meaning).
+PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
+    "energy_threshold_mev": (0.0, "MeV", "ignore voxels at or below this energy"),
+    "eps_voxels": (1.8, "voxels", "clustering radius (1.8: the 26 touching voxels)"),
+    "min_cluster_voxels": (12, "voxels", "smaller clusters are not analysed"),
+    "min_branch_hops": (6, "voxels", "a skeleton branch must reach this far from the skeleton"),
+    "max_chains": (24, "", "skeleton chains per cluster at most"),
+    "window_nodes": (5, "nodes", "sliding window of the dE/ds profile (about 3 mm per node)"),
+    "max_peak_from_end_mm": (180.0, "mm", "look for the Bragg peak this far from a free end (Michel "
+                             "electron range is at most ~13 cm)"),
+    "baseline_gap_mm": (30.0, "mm", "skip this much track after the peak before measuring the muon dE/ds"),
+    "baseline_mm": (120.0, "mm", "measure the muon's truncated-mean dE/ds over this length"),
+    "muon_pca_mm": (60.0, "mm", "track length beyond the peak used for the muon's PCA"),
+    "junction_window_mm": (45.0, "mm", "a skeleton junction this close to the peak may reveal a crossing track"),
+    "rise_lo_mm": (10.0, "mm", "start of the stretch beyond the peak where a stopping track's dE/ds rises"),
+    "rise_hi_mm": (30.0, "mm", "end of that stretch"),
+}
 
 
-class MichelFinder(BaseEstimator):
-    """Find the Michel-electron voxels of one event.
+def _defaults() -> dict[str, Any]:
+    out = {name: spec[0] for name, spec in PIPELINE_PARAMETERS.items()}
+    out.update({name: p.default for name, p in PARAMETERS.items()})
+    return out
 
-    Parameters
-    ----------
-    min_energy_mev : float, default 0.0
-        Voxels at or below this energy are ignored.
+
+class MichelFinder:
+    """Find the Michel-electron voxels of an event, scikit-learn style.
+
+    Every parameter of ``PIPELINE_PARAMETERS`` and ``rules.PARAMETERS`` is a keyword argument with
+    that default; ``rules`` optionally replaces the rule set (``rules.DEFAULT_RULES`` layout). A sweep
+    is a grid of parameter dicts: ``MichelFinder(**params)``.
+
+    Examples
+    --------
+    >>> finder = MichelFinder(min_bragg_ratio=1.8)
+    >>> finder.get_params()["min_bragg_ratio"]
+    1.8
     """
 
-    def __init__(self, min_energy_mev: float = 0.0):
-        self.min_energy_mev = min_energy_mev
+    def __init__(self, rules: dict | None = None, **params: Any):
+        self._params = _defaults()
+        self._rules_data = rules
+        self._rules = RuleSet(rules)
+        self.set_params(**params)
+
+    # -- scikit-learn parameter protocol ------------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """All parameters (and ``rules`` when a custom rule set was given)."""
+        out = dict(self._params)
+        if self._rules_data is not None:
+            out["rules"] = self._rules_data
+        return out
+
+    def set_params(self, **params: Any) -> MichelFinder:
+        """Set parameters by name; unknown names or wrong types raise InputError."""
+        if "rules" in params:
+            self._rules_data = params.pop("rules")
+            self._rules = RuleSet(self._rules_data)
+        self._params.update(check_params(params, _defaults(), where="MichelFinder"))
+        return self
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self._params.items() if v != _defaults()[k]}
+        return f"MichelFinder({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    # -- finding ----------------------------------------------------------------------------------
+    def _prepare(self, xyze: np.ndarray):
+        """Kept voxels sorted by position: (original indices, xyz float64, energy float64)."""
+        xyze = np.asarray(xyze)
+        if xyze.ndim != 2 or xyze.shape[1] != 4:
+            raise InputError(f"an event must be an (N, 4) array of x, y, z, energy; got shape {xyze.shape}")
+        keep = np.flatnonzero(xyze[:, 3] > self._params["energy_threshold_mev"])
+        xyz = xyze[keep, :3].astype(np.int64)
+        key = (xyz[:, 0] * GRID + xyz[:, 1]) * GRID + xyz[:, 2]
+        order = np.argsort(key, kind="stable")
+        return keep[order], xyz[order], xyze[keep[order], 3].astype(np.float64)
+
+    def _candidates(self, xyze: np.ndarray):
+        p = self._params
+        index, xyz, energy = self._prepare(xyze)
+        labels, indptr, nbrs = voxel_graph(xyz, p["eps_voxels"])
+        feats, ptr, vox = event_candidates(
+            xyz.astype(np.float64), energy, labels, indptr, nbrs, int(p["min_cluster_voxels"]),
+            int(p["min_branch_hops"]), int(p["max_chains"]), int(p["window_nodes"]),
+            p["max_peak_from_end_mm"], p["baseline_gap_mm"], p["baseline_mm"], p["muon_pca_mm"],
+            p["junction_window_mm"], p["rise_lo_mm"], p["rise_hi_mm"])
+        return index, feats, ptr, vox
 
     def find(self, xyze: np.ndarray) -> np.ndarray:
-        """Indices (int32) of the Michel voxels of an (N, 4) event."""
-        return np.empty(0, dtype=np.int32)
+        """Indices (int32, ascending) of the Michel voxels of an (N, 4) event."""
+        index, feats, ptr, vox = self._candidates(xyze)
+        ok = np.flatnonzero(self._rules.passed(feats, self._params))
+        if ok.size == 0:
+            return np.empty(0, np.int32)
+        chosen = np.concatenate([vox[ptr[c]:ptr[c + 1]] for c in ok])
+        return np.unique(index[chosen]).astype(np.int32)
+
+    def explain(self, xyze: np.ndarray) -> list[dict]:
+        """One record per candidate: its features, each rule's verdict with reason, and the decision."""
+        index, feats, ptr, vox = self._candidates(xyze)
+        records = []
+        for c in range(feats.shape[0]):
+            reasons = self._rules.reasons(feats[c], self._params)
+            records.append({
+                "candidate": c,
+                "features": {name: float(feats[c, k]) for k, name in enumerate(FEATURES)},
+                "rules": reasons,
+                "michel": all(r == "pass" for r in reasons.values()),
+                "voxels": np.sort(index[vox[ptr[c]:ptr[c + 1]]]).tolist(),
+            })
+        return records

@@ -1,0 +1,139 @@
+"""The rule engine: named rules over candidate features, with parameters that carry defaults and units.
+
+A rule set is data: a mapping of rule names to lists of conditions ``[feature, op, parameter]``, where
+``feature`` is one of ``candidates.FEATURES``, ``op`` is ``">="`` or ``"<="``, and ``parameter`` names a
+value in ``PARAMETERS`` (overridable per finder). A candidate passes a rule when all its conditions hold,
+and is a Michel when it passes every rule of the set. Nothing is ever evaluated as code: the only
+operations are the two comparisons of ``OPS``.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .candidates import FEATURES
+from .errors import InputError
+
+__all__ = ["Parameter", "PARAMETERS", "DEFAULT_RULES", "OPS", "RuleSet"]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A rule parameter: default value, unit and meaning."""
+
+    default: float
+    unit: str
+    doc: str
+
+
+PARAMETERS: dict[str, Parameter] = {
+    "min_muon_length_mm": Parameter(60.0, "mm", "track path beyond the Bragg peak (the muon) at least this long"),
+    "min_muon_linearity": Parameter(0.6, "", "PCA linearity of the muon's last centimetres at least this"),
+    "max_muon_width_mm": Parameter(2.5, "mm", "transverse rms of the muon's last centimetres at most this "
+                                   "(a track, not a shower)"),
+    "max_muon_branches": Parameter(0.0, "", "skeleton branches joining the muon's last centimetres at most"),
+    "min_rise_ratio": Parameter(1.2, "", "dE/ds 1-3 cm before the stop over the muon baseline at least this "
+                                "(the rising Bragg curve)"),
+    "min_bragg_ratio": Parameter(1.5, "", "peak dE/ds over the muon's truncated-mean dE/ds at least this"),
+    "min_peak_dedx_mev_cm": Parameter(5.0, "MeV/cm", "smoothed dE/ds at the peak at least this"),
+    "min_baseline_dedx_mev_cm": Parameter(1.2, "MeV/cm", "muon dE/ds at least this (not a faint shower twig)"),
+    "max_baseline_dedx_mev_cm": Parameter(4.5, "MeV/cm", "muon dE/ds at most this (a minimum-ionizing "
+                                          "track, not a proton)"),
+    "max_attach_gap_mm": Parameter(6.0, "mm", "nearest candidate voxel at most this far from the peak"),
+    "min_michel_voxels": Parameter(4.0, "voxels", "candidate at least this many voxels"),
+    "max_michel_voxels": Parameter(400.0, "voxels", "candidate at most this many voxels"),
+    "min_michel_energy_mev": Parameter(1.5, "MeV", "candidate energy at least this"),
+    "max_michel_energy_mev": Parameter(60.0, "MeV", "candidate energy at most this (Michel endpoint 52.8 MeV "
+                                       "plus resolution)"),
+    "max_crossing_mm": Parameter(30.0, "mm", "track continuing past the junction next to the peak at most "
+                                 "this long (the muon must end at the peak)"),
+    "max_michel_linear_extent_mm": Parameter(250.0, "mm", "candidate's straight extent at most this "
+                                             "(not a long straight track)"),
+}
+
+OPS = {">=": operator.ge, "<=": operator.le}
+
+# The default rule set (data). Each condition: [feature, op, parameter].
+DEFAULT_RULES: dict[str, list[list[str]]] = {
+    "stopping_track": [["muon_length_mm", ">=", "min_muon_length_mm"],
+                       ["muon_linearity", ">=", "min_muon_linearity"],
+                       ["muon_width_mm", "<=", "max_muon_width_mm"],
+                       ["muon_branches", "<=", "max_muon_branches"]],
+    "bragg_peak": [["bragg_ratio", ">=", "min_bragg_ratio"],
+                   ["peak_dedx", ">=", "min_peak_dedx_mev_cm"],
+                   ["rise_ratio", ">=", "min_rise_ratio"],
+                   ["baseline_dedx", ">=", "min_baseline_dedx_mev_cm"],
+                   ["baseline_dedx", "<=", "max_baseline_dedx_mev_cm"]],
+    "attached": [["attach_gap_mm", "<=", "max_attach_gap_mm"]],
+    "track_ends_at_peak": [["crossing_mm", "<=", "max_crossing_mm"]],
+    "electron_size": [["n_voxels", ">=", "min_michel_voxels"],
+                      ["n_voxels", "<=", "max_michel_voxels"],
+                      ["energy_mev", ">=", "min_michel_energy_mev"],
+                      ["energy_mev", "<=", "max_michel_energy_mev"]],
+    "not_a_track": [["linear_extent_mm", "<=", "max_michel_linear_extent_mm"]],
+}
+
+_COLUMN = {name: k for k, name in enumerate(FEATURES)}
+
+
+class RuleSet:
+    """A validated rule set; ``evaluate`` judges a whole feature table at once.
+
+    Parameters
+    ----------
+    rules : mapping, optional
+        Rule name -> list of ``[feature, op, parameter]`` conditions (default ``DEFAULT_RULES``).
+    """
+
+    def __init__(self, rules: dict | None = None):
+        rules = DEFAULT_RULES if rules is None else rules
+        if not isinstance(rules, dict) or not rules:
+            raise InputError("a rule set must be a non-empty mapping of rule names to condition lists")
+        self.rules: dict[str, list[tuple[int, str, str]]] = {}
+        for name, conditions in rules.items():
+            if not isinstance(conditions, list) or not conditions:
+                raise InputError(f"rule '{name}': expected a non-empty list of [feature, op, parameter]")
+            checked = []
+            for cond in conditions:
+                if not (isinstance(cond, (list, tuple)) and len(cond) == 3):
+                    raise InputError(f"rule '{name}': condition {cond!r} is not [feature, op, parameter]")
+                feature, op, param = cond
+                if feature not in _COLUMN:
+                    raise InputError(f"rule '{name}': unknown feature '{feature}' (known: {', '.join(FEATURES)})")
+                if op not in OPS:
+                    raise InputError(f"rule '{name}': unknown operator '{op}' (use >= or <=)")
+                if param not in PARAMETERS:
+                    raise InputError(f"rule '{name}': unknown parameter '{param}'")
+                checked.append((_COLUMN[feature], op, param))
+            self.rules[name] = checked
+
+    def evaluate(self, features: np.ndarray, params: dict) -> dict[str, np.ndarray]:
+        """Pass/fail of every rule for every candidate (rows of ``features``)."""
+        out = {}
+        for name, conditions in self.rules.items():
+            ok = np.ones(features.shape[0], bool)
+            for col, op, param in conditions:
+                ok &= OPS[op](features[:, col], params[param])
+            out[name] = ok
+        return out
+
+    def passed(self, features: np.ndarray, params: dict) -> np.ndarray:
+        """Candidates that pass every rule."""
+        ok = np.ones(features.shape[0], bool)
+        for verdict in self.evaluate(features, params).values():
+            ok &= verdict
+        return ok
+
+    def reasons(self, row: np.ndarray, params: dict) -> dict[str, str]:
+        """For one candidate, each rule's verdict: "pass" or the first failed condition, with numbers."""
+        out = {}
+        for name, conditions in self.rules.items():
+            out[name] = "pass"
+            for col, op, param in conditions:
+                if not OPS[op](row[col], params[param]):
+                    out[name] = f"fail: {FEATURES[col]} = {row[col]:.4g}, needs {op} {param} = {params[param]:g}"
+                    break
+        return out

@@ -1,0 +1,320 @@
+"""Track geometry and calorimetry: skeletons of voxel clusters, dE/ds profiles, Bragg peaks, PCA.
+
+A cluster of touching voxels usually holds a stopping muon *and* its Michel electron, so the finder
+splits clusters along their skeleton:
+
+1. **Skeleton** (``cluster_skeleton``): the geodesic diameter of the cluster (two breadth-first
+   sweeps over the voxel graph) is the first chain; then, repeatedly, the voxel farthest from the
+   skeleton starts a new chain that runs back to it (a branch), until no voxel is more than
+   ``min_branch_hops`` away. Every voxel is assigned to its nearest skeleton node. Chains are
+   ordered voxel paths, so a curved track is followed where a single PCA axis is not.
+2. **Profile** (``end_profile``): from a free end of a chain, inwards, the energy of the voxels
+   assigned to each node and the path length s (mm) give dE/ds (MeV/cm) in a sliding window.
+3. **Bragg peak** (``find_bragg_peak``): the maximum of the smoothed dE/ds within a given path
+   length of the end, compared with the truncated-mean dE/ds of the track beyond it. A stopping
+   muon has its peak where it stops; whatever lies between that peak and the free end (the part
+   "after" the muon) is the Michel candidate.
+4. **PCA** (``pca_axis``): principal axis, linearity (1 - λ2/λ1) and extent of a set of points.
+
+All kernels are numba ``njit(cache=True, nogil=True)``, serial, and take voxels sorted by their
+linear key so that ties are broken by position, never by the order of the input array.
+Lengths are in voxel units inside the kernels and in mm at the interface (1 voxel = 3 mm).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["VOXEL_MM", "pca_axis", "cluster_skeleton", "end_order", "end_profile", "find_bragg_peak",
+           "path_length_mm", "truncated_mean", "window_mean"]
+
+VOXEL_MM = 3.0
+
+
+@njit(cache=True, nogil=True)
+def pca_axis(points: np.ndarray, weights: np.ndarray):
+    """Weighted principal axis of (n, 3) points: (centre, unit axis, linearity 1 - λ2/λ1, extent along axis).
+
+    The extent is max - min of the projections, in the points' units. Fewer than two points give
+    linearity 0 and extent 0.
+    """
+    n = points.shape[0]
+    centre = np.zeros(3)
+    axis = np.array([1.0, 0.0, 0.0])
+    if n < 2:
+        if n == 1:
+            centre[:] = points[0]
+        return centre, axis, 0.0, 0.0
+    wsum = 0.0
+    for i in range(n):
+        wsum += weights[i]
+        for a in range(3):
+            centre[a] += weights[i] * points[i, a]
+    if wsum <= 0:
+        return centre, axis, 0.0, 0.0
+    centre /= wsum
+    cov = np.zeros((3, 3))
+    for i in range(n):
+        for a in range(3):
+            da = points[i, a] - centre[a]
+            for b in range(a, 3):
+                cov[a, b] += weights[i] * da * (points[i, b] - centre[b])
+    for a in range(3):
+        for b in range(a):
+            cov[a, b] = cov[b, a]
+    cov /= wsum
+    vals, vecs = np.linalg.eigh(cov)
+    axis = vecs[:, 2].copy()
+    lin = 1.0 - vals[1] / vals[2] if vals[2] > 1e-12 else 0.0
+    lo = 1e300
+    hi = -1e300
+    for i in range(n):
+        p = 0.0
+        for a in range(3):
+            p += (points[i, a] - centre[a]) * axis[a]
+        lo = min(lo, p)
+        hi = max(hi, p)
+    return centre, axis, lin, hi - lo
+
+
+@njit(cache=True, nogil=True)
+def truncated_mean(values: np.ndarray, lo_frac: float, hi_frac: float) -> float:
+    """Mean of the values between the lo_frac and hi_frac quantiles (robust against Landau tails)."""
+    n = values.shape[0]
+    if n == 0:
+        return 0.0
+    s = np.sort(values)
+    a = int(lo_frac * n)
+    b = max(int(np.ceil(hi_frac * n)), a + 1)
+    return s[a:b].mean()
+
+
+@njit(cache=True, nogil=True)
+def _bfs(indptr, nbrs, sources, allowed, dist, pred, root, queue):
+    """Breadth-first search from ``sources`` through voxels with ``allowed``; distances in hops.
+
+    ``dist`` must hold -1 (or a larger value, for incremental updates) on voxels to visit; a voxel is
+    relaxed only when the new distance is smaller. ``root`` receives the source each voxel hangs from.
+    Returns the last voxel dequeued with the largest distance, lowest index on ties.
+    """
+    head = 0
+    tail = 0
+    for s in sources:
+        dist[s] = 0
+        pred[s] = -1
+        root[s] = s
+        queue[tail] = s
+        tail += 1
+    far = sources[0]
+    while head < tail:
+        v = queue[head]
+        head += 1
+        dv = dist[v]
+        if dv > dist[far] or (dv == dist[far] and v < far):
+            far = v
+        for k in range(indptr[v], indptr[v + 1]):
+            w = nbrs[k]
+            if not allowed[w]:
+                continue
+            if dist[w] < 0 or dist[w] > dv + 1:
+                dist[w] = dv + 1
+                pred[w] = v
+                root[w] = root[v]
+                queue[tail] = w
+                tail += 1
+                if tail == queue.shape[0]:   # incremental updates can enqueue a voxel twice
+                    queue2 = np.empty(2 * queue.shape[0], queue.dtype)
+                    queue2[:tail] = queue[:tail]
+                    queue = queue2
+    return far
+
+
+@njit(cache=True, nogil=True)
+def cluster_skeleton(members, indptr, nbrs, n_total, min_branch_hops, max_chains):
+    """Skeleton chains of one cluster and the nearest skeleton node of every member voxel.
+
+    Parameters
+    ----------
+    members : int64 array
+        Voxel indices of the cluster, ascending.
+    indptr, nbrs : CSR neighbour lists of the event (``cluster.voxel_graph``).
+    n_total : int
+        Voxels in the event.
+    min_branch_hops : int
+        A branch is added while some voxel is at least this many hops from the skeleton.
+    max_chains : int
+        At most this many chains (the first is the diameter).
+
+    Returns
+    -------
+    chain_nodes : int64 array
+        Voxel indices of all chains, concatenated; chain c is ``chain_nodes[chain_ptr[c]:chain_ptr[c+1]]``,
+        ordered from its free end (for the first chain: from one end to the other).
+    chain_ptr : int64 array
+    chain_junction : int64 array
+        For each chain, the skeleton node its last node touches (-1 for the first chain).
+    root : int64 array (n_total,)
+        Nearest skeleton node of each member voxel (-1 for non-members).
+    """
+    allowed = np.zeros(n_total, np.bool_)
+    for v in members:
+        allowed[v] = True
+    dist = np.full(n_total, -1, np.int64)
+    pred = np.full(n_total, -1, np.int64)
+    root = np.full(n_total, -1, np.int64)
+    queue = np.empty(2 * members.shape[0] + 8, np.int64)
+    src = np.empty(1, np.int64)
+    # double sweep: an extreme voxel a, then the voxel b farthest from it; the path b -> a
+    src[0] = members[0]
+    a = _bfs(indptr, nbrs, src, allowed, dist, pred, root, queue)
+    for v in members:
+        dist[v] = -1
+    src[0] = a
+    b = _bfs(indptr, nbrs, src, allowed, dist, pred, root, queue)
+    chain_nodes = np.empty(members.shape[0], np.int64)
+    n_nodes = 0
+    v = b
+    while v != -1:
+        chain_nodes[n_nodes] = v
+        n_nodes += 1
+        v = pred[v]
+    chain_ptr = np.zeros(max_chains + 1, np.int64)
+    chain_junction = np.full(max_chains, -1, np.int64)
+    chain_ptr[1] = n_nodes
+    n_chains = 1
+    # distances to the skeleton, updated as chains are added
+    for v in members:
+        dist[v] = -1
+    far = _bfs(indptr, nbrs, chain_nodes[:n_nodes], allowed, dist, pred, root, queue)
+    while n_chains < max_chains and dist[far] >= min_branch_hops:
+        start = n_nodes
+        v = far
+        while dist[v] > 0:
+            chain_nodes[n_nodes] = v
+            n_nodes += 1
+            v = pred[v]
+        chain_junction[n_chains] = v
+        n_chains += 1
+        chain_ptr[n_chains] = n_nodes
+        _bfs(indptr, nbrs, chain_nodes[start:n_nodes], allowed, dist, pred, root, queue)
+        far = members[0]
+        for w in members:
+            if dist[w] > dist[far]:
+                far = w
+    return chain_nodes[:n_nodes].copy(), chain_ptr[:n_chains + 1].copy(), chain_junction[:n_chains].copy(), root
+
+
+@njit(cache=True, nogil=True)
+def end_order(chain_nodes, chain_ptr, chain_junction, chain, reverse):
+    """Skeleton nodes walked from a free end of ``chain`` inwards, and what the walk left aside.
+
+    The first chain is walked from its first node (``reverse=False``) or its last (``True``). A branch
+    is walked from its free end to its junction, then on along the chain holding the junction, in the
+    direction with more nodes (the track the branch hangs from).
+
+    Returns (walk, junction index in the walk or -1, the nodes of the junction's chain in the other
+    direction, first the one next to the junction).
+    """
+    lo = chain_ptr[chain]
+    hi = chain_ptr[chain + 1]
+    own = chain_nodes[lo:hi]
+    if reverse:
+        own = own[::-1].copy()
+    j = chain_junction[chain]
+    empty = np.empty(0, np.int64)
+    if j < 0:
+        return own.copy(), -1, empty
+    for c in range(chain_ptr.shape[0] - 1):
+        for k in range(chain_ptr[c], chain_ptr[c + 1]):
+            if chain_nodes[k] == j:
+                before = k - chain_ptr[c]
+                after = chain_ptr[c + 1] - 1 - k
+                if after >= before:
+                    rest = chain_nodes[k:chain_ptr[c + 1]]
+                    other = chain_nodes[chain_ptr[c]:k][::-1].copy()
+                else:
+                    rest = chain_nodes[chain_ptr[c]:k + 1][::-1]
+                    other = chain_nodes[k + 1:chain_ptr[c + 1]].copy()
+                out = np.empty(own.shape[0] + rest.shape[0], np.int64)
+                out[:own.shape[0]] = own
+                out[own.shape[0]:] = rest
+                return out, own.shape[0], other
+    return own.copy(), -1, empty
+
+
+@njit(cache=True, nogil=True)
+def path_length_mm(nodes, xyz, start):
+    """Length (mm) of the path ``start`` -> nodes[0] -> nodes[1] -> ... through voxel centres."""
+    total = 0.0
+    prev = start
+    for v in nodes:
+        d = 0.0
+        for a in range(3):
+            d += (xyz[v, a] - xyz[prev, a]) ** 2
+        total += np.sqrt(d)
+        prev = v
+    return total * VOXEL_MM
+
+
+@njit(cache=True, nogil=True)
+def end_profile(order, xyz, node_energy, window_nodes):
+    """Path length s (mm) of each node from the end, and the smoothed dE/ds (MeV/cm) along ``order``.
+
+    dE/ds at node k is the energy of the voxels assigned to nodes k-h..k+h over the path length they
+    span (at least one voxel), h = ``window_nodes`` // 2.
+    """
+    n = order.shape[0]
+    s = np.zeros(n)
+    for k in range(1, n):
+        d = 0.0
+        for a in range(3):
+            d += (xyz[order[k], a] - xyz[order[k - 1], a]) ** 2
+        s[k] = s[k - 1] + np.sqrt(d) * VOXEL_MM
+    cum = np.zeros(n + 1)
+    for k in range(n):
+        cum[k + 1] = cum[k] + node_energy[order[k]]
+    h = window_nodes // 2
+    dedx = np.zeros(n)
+    for k in range(n):
+        a = max(k - h, 0)
+        b = min(k + h, n - 1)
+        length = max(s[b] - s[a], VOXEL_MM) + VOXEL_MM   # each node stands for about one voxel of path
+        dedx[k] = (cum[b + 1] - cum[a]) / length * 10.0
+    return s, dedx
+
+
+@njit(cache=True, nogil=True)
+def window_mean(s, dedx, lo_mm, hi_mm):
+    """Truncated mean (10-60% quantiles, against delta-ray bumps) of dE/ds over lo_mm <= s <= hi_mm; 0 if empty."""
+    cnt = 0
+    for k in range(s.shape[0]):
+        if lo_mm <= s[k] <= hi_mm:
+            cnt += 1
+    if cnt == 0:
+        return 0.0
+    vals = np.empty(cnt)
+    cnt = 0
+    for k in range(s.shape[0]):
+        if lo_mm <= s[k] <= hi_mm:
+            vals[cnt] = dedx[k]
+            cnt += 1
+    return truncated_mean(vals, 0.1, 0.6)
+
+
+@njit(cache=True, nogil=True)
+def find_bragg_peak(s, dedx, max_end_mm, gap_mm, baseline_mm):
+    """Node of the dE/ds maximum within ``max_end_mm`` of the end, and the track's baseline beyond it.
+
+    Returns (peak index, peak dE/ds, baseline dE/ds, track length beyond the peak in mm). The baseline is
+    ``window_mean`` over [peak + gap, peak + gap + baseline] mm.
+    """
+    n = s.shape[0]
+    best = 0
+    for k in range(n):
+        if s[k] > max_end_mm:
+            break
+        if dedx[k] > dedx[best]:
+            best = k
+    base = window_mean(s, dedx, s[best] + gap_mm, s[best] + gap_mm + baseline_mm)
+    return best, dedx[best], base, s[n - 1] - s[best]

@@ -40,12 +40,16 @@ FEATURES = (
     "tortuosity",         # candidate's skeleton path length over the straight end-to-peak distance
     "muon_branches",      # skeleton branches joining the track within muon_pca_mm beyond the peak
     "muon_width_mm",      # transverse rms of the voxels of that stretch of track: small for a track
+    "drop_ratio",         # peak dE/ds over the truncated-mean dE/ds 0.5-2.5 cm after the stop, on the
+                          # candidate's side: a single electron after a Bragg peak, not a shower carrying on
+    "michel_cos",         # cosine between the muon's direction at its stop and the candidate's start
+                          # (isotropic for a Michel, near +1 for a shower carrying on)
     "peak_x", "peak_y", "peak_z",   # Bragg-peak voxel, voxel units
 )
 _F = {name: k for k, name in enumerate(FEATURES)}
 F_CLUSTER, F_PEAK, F_BASE, F_RATIO, F_MULEN, F_MULIN = 0, 1, 2, 3, 4, 5
 F_NVOX, F_E, F_EXT, F_LIN, F_LINEXT, F_GAP, F_MDEDX, F_CROSS = 6, 7, 8, 9, 10, 11, 12, 13
-F_RISE, F_THICK, F_TORT, F_BRANCH, F_WIDTH, F_PX = 14, 15, 16, 17, 18, 19
+F_RISE, F_THICK, F_TORT, F_BRANCH, F_WIDTH, F_DROP, F_COS, F_PX = 14, 15, 16, 17, 18, 19, 20, 21
 
 
 @njit(cache=True, nogil=True)
@@ -60,6 +64,27 @@ def _descendant_nodes(chain_nodes, chain_ptr, chain_junction, seed_nodes, n_tota
             for k in range(chain_ptr[c], chain_ptr[c + 1]):
                 mark[chain_nodes[k]] = True
     return mark
+
+
+@njit(cache=True, nogil=True)
+def _direction_cos(muon_back, peak, pts, start_mm):
+    """Cosine between muon_back -> peak and peak -> centroid of the points within start_mm of the peak."""
+    u = peak - muon_back
+    c = np.zeros(3)
+    k = 0
+    for i in range(pts.shape[0]):
+        d = pts[i] - peak
+        if np.sqrt((d * d).sum()) * VOXEL_MM <= start_mm:
+            c += pts[i]
+            k += 1
+    if k == 0:
+        return 0.0
+    w = c / k - peak
+    nu = np.sqrt((u * u).sum())
+    nw = np.sqrt((w * w).sum())
+    if nu == 0.0 or nw == 0.0:
+        return 0.0
+    return (u * w).sum() / (nu * nw)
 
 
 @njit(cache=True, nogil=True)
@@ -97,7 +122,7 @@ def _voxels_per_node(walk, s, lo_mm, hi_mm, node_count):
 @njit(cache=True, nogil=True)
 def event_candidates(xyz, energy, labels, indptr, nbrs, min_cluster_voxels, min_branch_hops, max_chains,
                      window_nodes, max_peak_from_end_mm, baseline_gap_mm, baseline_mm, muon_pca_mm,
-                     junction_window_mm, rise_lo_mm, rise_hi_mm):
+                     junction_window_mm, rise_lo_mm, rise_hi_mm, start_mm, drop_lo_mm, drop_hi_mm):
     """Candidates of one event (voxels sorted by key): features (C, len(FEATURES)), voxel lists (ptr, idx)."""
     n = xyz.shape[0]
     nf = len(FEATURES)
@@ -229,6 +254,9 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, min_cluster_voxels, min_
                 straight = np.sqrt(((xyz[walk[0]] - xyz[pv]) ** 2).sum()) * VOXEL_MM
                 f[F_TORT] = s[p] / max(straight, VOXEL_MM)
                 f[F_BRANCH] = n_branch
+                post = window_mean(s, dedx, s[p] - drop_hi_mm, s[p] - drop_lo_mm)
+                f[F_DROP] = peak / post if post > 0 else 0.0
+                f[F_COS] = _direction_cos(xyz[walk[m_end]], xyz[pv], pts, start_mm)
                 f[F_WIDTH] = width
                 f[F_PX] = xyz[pv, 0]
                 f[F_PX + 1] = xyz[pv, 1]

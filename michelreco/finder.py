@@ -43,6 +43,9 @@ PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
     "junction_window_mm": (45.0, "mm", "a skeleton junction this close to the peak may reveal a crossing track"),
     "rise_lo_mm": (10.0, "mm", "start of the stretch beyond the peak where a stopping track's dE/ds rises"),
     "rise_hi_mm": (30.0, "mm", "end of that stretch"),
+    "drop_lo_mm": (5.0, "mm", "start of the stretch after the stop where the candidate's dE/ds is measured"),
+    "drop_hi_mm": (25.0, "mm", "end of that stretch"),
+    "start_mm": (30.0, "mm", "the candidate's direction is taken over its voxels this close to the peak"),
 }
 
 
@@ -112,7 +115,8 @@ class MichelFinder:
             xyz.astype(np.float64), energy, labels, indptr, nbrs, int(p["min_cluster_voxels"]),
             int(p["min_branch_hops"]), int(p["max_chains"]), int(p["window_nodes"]),
             p["max_peak_from_end_mm"], p["baseline_gap_mm"], p["baseline_mm"], p["muon_pca_mm"],
-            p["junction_window_mm"], p["rise_lo_mm"], p["rise_hi_mm"])
+            p["junction_window_mm"], p["rise_lo_mm"], p["rise_hi_mm"], p["start_mm"],
+            p["drop_lo_mm"], p["drop_hi_mm"])
         return index, feats, ptr, vox
 
     def find(self, xyze: np.ndarray) -> np.ndarray:

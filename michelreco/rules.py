@@ -2,8 +2,9 @@
 
 A rule set is data: a mapping of rule names to lists of conditions ``[feature, op, parameter]``, where
 ``feature`` is one of ``candidates.FEATURES``, ``op`` is ``">="`` or ``"<="``, and ``parameter`` names a
-value in ``PARAMETERS`` (overridable per finder). A candidate passes a rule when all its conditions hold,
-and is a Michel when it passes every rule of the set. Nothing is ever evaluated as code: the only
+value in ``PARAMETERS`` (overridable per finder). A candidate passes a rule when all its conditions hold
+(or, for a rule written ``{"any": [conditions]}``, when at least one holds), and is a Michel when it
+passes every rule of the set. Nothing is ever evaluated as code: the only
 operations are the two comparisons of ``OPS``.
 """
 
@@ -42,6 +43,12 @@ PARAMETERS: dict[str, Parameter] = {
     "min_baseline_dedx_mev_cm": Parameter(1.2, "MeV/cm", "muon dE/ds at least this (not a faint shower twig)"),
     "max_baseline_dedx_mev_cm": Parameter(4.5, "MeV/cm", "muon dE/ds at most this (a minimum-ionizing "
                                           "track, not a proton)"),
+    "max_michel_cos": Parameter(0.9, "", "cosine between the muon's last direction and the candidate's "
+                                "start at most this (a kink, not a shower carrying on)"),
+    "min_drop_ratio": Parameter(1.7, "", "peak dE/ds over the candidate's dE/ds just after the stop at "
+                                "least this (one electron leaves, not a shower)"),
+    "min_collinear_drop_ratio": Parameter(2.5, "", "a candidate leaving along the muon (no kink) needs at "
+                                          "least this drop"),
     "max_attach_gap_mm": Parameter(6.0, "mm", "nearest candidate voxel at most this far from the peak"),
     "min_michel_voxels": Parameter(4.0, "voxels", "candidate at least this many voxels"),
     "max_michel_voxels": Parameter(400.0, "voxels", "candidate at most this many voxels"),
@@ -68,6 +75,9 @@ DEFAULT_RULES: dict[str, list[list[str]]] = {
                    ["baseline_dedx", ">=", "min_baseline_dedx_mev_cm"],
                    ["baseline_dedx", "<=", "max_baseline_dedx_mev_cm"]],
     "attached": [["attach_gap_mm", "<=", "max_attach_gap_mm"]],
+    "kink": {"any": [["michel_cos", "<=", "max_michel_cos"],
+                     ["drop_ratio", ">=", "min_collinear_drop_ratio"]]},
+    "electron_after_peak": [["drop_ratio", ">=", "min_drop_ratio"]],
     "track_ends_at_peak": [["crossing_mm", "<=", "max_crossing_mm"]],
     "electron_size": [["n_voxels", ">=", "min_michel_voxels"],
                       ["n_voxels", "<=", "max_michel_voxels"],
@@ -92,32 +102,37 @@ class RuleSet:
         rules = DEFAULT_RULES if rules is None else rules
         if not isinstance(rules, dict) or not rules:
             raise InputError("a rule set must be a non-empty mapping of rule names to condition lists")
-        self.rules: dict[str, list[tuple[int, str, str]]] = {}
-        for name, conditions in rules.items():
-            if not isinstance(conditions, list) or not conditions:
+        # name -> (mode, [(column, op, parameter)]), mode "all" or "any"
+        self.rules: dict[str, tuple[str, list[tuple[int, str, str]]]] = {}
+        for name, spec in rules.items():
+            mode = "all"
+            if isinstance(spec, dict):
+                if set(spec) != {"any"}:
+                    raise InputError(f"rule '{name}': a mapping rule must be {{any: [conditions]}}")
+                mode, spec = "any", spec["any"]
+            if not isinstance(spec, list) or not spec:
                 raise InputError(f"rule '{name}': expected a non-empty list of [feature, op, parameter]")
-            checked = []
-            for cond in conditions:
-                if not (isinstance(cond, (list, tuple)) and len(cond) == 3):
-                    raise InputError(f"rule '{name}': condition {cond!r} is not [feature, op, parameter]")
-                feature, op, param = cond
-                if feature not in _COLUMN:
-                    raise InputError(f"rule '{name}': unknown feature '{feature}' (known: {', '.join(FEATURES)})")
-                if op not in OPS:
-                    raise InputError(f"rule '{name}': unknown operator '{op}' (use >= or <=)")
-                if param not in PARAMETERS:
-                    raise InputError(f"rule '{name}': unknown parameter '{param}'")
-                checked.append((_COLUMN[feature], op, param))
-            self.rules[name] = checked
+            self.rules[name] = (mode, [self._condition(name, cond) for cond in spec])
+
+    @staticmethod
+    def _condition(name: str, cond) -> tuple[int, str, str]:
+        if not (isinstance(cond, (list, tuple)) and len(cond) == 3):
+            raise InputError(f"rule '{name}': condition {cond!r} is not [feature, op, parameter]")
+        feature, op, param = cond
+        if feature not in _COLUMN:
+            raise InputError(f"rule '{name}': unknown feature '{feature}' (known: {', '.join(FEATURES)})")
+        if op not in OPS:
+            raise InputError(f"rule '{name}': unknown operator '{op}' (use >= or <=)")
+        if param not in PARAMETERS:
+            raise InputError(f"rule '{name}': unknown parameter '{param}'")
+        return _COLUMN[feature], op, param
 
     def evaluate(self, features: np.ndarray, params: dict) -> dict[str, np.ndarray]:
         """Pass/fail of every rule for every candidate (rows of ``features``)."""
         out = {}
-        for name, conditions in self.rules.items():
-            ok = np.ones(features.shape[0], bool)
-            for col, op, param in conditions:
-                ok &= OPS[op](features[:, col], params[param])
-            out[name] = ok
+        for name, (mode, conditions) in self.rules.items():
+            checks = [OPS[op](features[:, col], params[param]) for col, op, param in conditions]
+            out[name] = np.logical_and.reduce(checks) if mode == "all" else np.logical_or.reduce(checks)
         return out
 
     def passed(self, features: np.ndarray, params: dict) -> np.ndarray:
@@ -128,12 +143,11 @@ class RuleSet:
         return ok
 
     def reasons(self, row: np.ndarray, params: dict) -> dict[str, str]:
-        """For one candidate, each rule's verdict: "pass" or the first failed condition, with numbers."""
+        """For one candidate, each rule's verdict: "pass", or what failed, with the numbers."""
         out = {}
-        for name, conditions in self.rules.items():
-            out[name] = "pass"
-            for col, op, param in conditions:
-                if not OPS[op](row[col], params[param]):
-                    out[name] = f"fail: {FEATURES[col]} = {row[col]:.4g}, needs {op} {param} = {params[param]:g}"
-                    break
+        for name, (mode, conditions) in self.rules.items():
+            failed = [f"{FEATURES[col]} = {row[col]:.4g}, needs {op} {param} = {params[param]:g}"
+                      for col, op, param in conditions if not OPS[op](row[col], params[param])]
+            bad = failed if mode == "all" else (failed if len(failed) == len(conditions) else [])
+            out[name] = "pass" if not bad else "fail: " + ("; ".join(bad) if mode == "any" else bad[0])
         return out

@@ -69,7 +69,7 @@ class EventConfig:
                              (PDG_GAMMA, 0.14, 10.0, 1000.0), (PDG_MU, 0.14, 20.0, 1000.0),
                              (-PDG_MU, 0.14, 20.0, 1000.0), (PDG_PI, 0.12, 20.0, 1000.0),
                              (-PDG_PI, 0.10, 20.0, 1000.0), (PDG_P, 0.20, 20.0, 600.0))
-    rain: tuple[int, int] = (1, 5)
+    rain: tuple[int, int] = (1, 4)
     # rain species, drawn log-uniform in KE: the falling cosmic spectrum, and many low-energy muons
     # stop in the margin around the active volume, so only their Michel enters
     rain_species: tuple = ((-PDG_MU, 0.47, 30.0, 3000.0), (PDG_MU, 0.38, 30.0, 3000.0),

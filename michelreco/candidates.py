@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from .track import (VOXEL_MM, cluster_skeleton, end_order, end_profile, find_bragg_peak, path_length_mm,
-                    pca_axis, window_mean)
+                    pca_axis, refine_peak, window_mean)
 
 __all__ = ["FEATURES", "event_candidates"]
 
@@ -165,6 +165,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, min_cluster_voxels, min_
                 s, dedx = end_profile(walk, xyz, node_energy, window_nodes)
                 p, peak, base, beyond = find_bragg_peak(s, dedx, max_peak_from_end_mm, baseline_gap_mm,
                                                         baseline_mm)
+                p = refine_peak(walk, node_energy, p, window_nodes // 2)
                 if p == 0:
                     continue   # the end itself is the peak: nothing hangs after it on this walk
                 mark = _descendant_nodes(chain_nodes, chain_ptr, chain_junction, walk[:p], n)

@@ -35,7 +35,7 @@ PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
     "min_branch_hops": (6, "voxels", "a skeleton branch must reach this far from the skeleton"),
     "max_chains": (24, "", "skeleton chains per cluster at most"),
     "window_nodes": (5, "nodes", "sliding window of the dE/ds profile (about 3 mm per node)"),
-    "max_peak_from_end_mm": (180.0, "mm", "look for the Bragg peak this far from a free end (Michel "
+    "max_peak_from_end_mm": (250.0, "mm", "look for the Bragg peak this far from a free end (Michel "
                              "electron range is at most ~13 cm)"),
     "baseline_gap_mm": (30.0, "mm", "skip this much track after the peak before measuring the muon dE/ds"),
     "baseline_mm": (120.0, "mm", "measure the muon's truncated-mean dE/ds over this length"),

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["VOXEL_MM", "pca_axis", "cluster_skeleton", "end_order", "end_profile", "find_bragg_peak",
-           "path_length_mm", "truncated_mean", "window_mean"]
+           "path_length_mm", "refine_peak", "truncated_mean", "window_mean"]
 
 VOXEL_MM = 3.0
 
@@ -300,6 +300,20 @@ def window_mean(s, dedx, lo_mm, hi_mm):
             vals[cnt] = dedx[k]
             cnt += 1
     return truncated_mean(vals, 0.1, 0.6)
+
+
+@njit(cache=True, nogil=True)
+def refine_peak(walk, node_energy, p, half_window):
+    """The node of most energy within ``half_window`` nodes of a smoothed peak ``p`` (the last muon voxel).
+
+    Smoothing over a window that straddles the stop pulls the maximum onto the muon side by up to half a
+    window; the single node with most energy is where the muon stopped.
+    """
+    best = p
+    for k in range(max(p - half_window, 0), min(p + half_window + 1, walk.shape[0])):
+        if node_energy[walk[k]] > node_energy[walk[best]]:
+            best = k
+    return best
 
 
 @njit(cache=True, nogil=True)

@@ -53,13 +53,12 @@ class EventConfig:
     protons, with a falling (log-uniform) kinetic-energy spectrum. Where rain starts
     (``rain_start``):
 
-    - ``"world"`` (default): like the challenge generator's rain block (ParticleBomb "MPR"), each
-      rain particle starts at a point uniform in the whole world box (the active volume grown by
-      ``WORLD_MARGIN_MM`` on every side), in an isotropic direction. Muons that start and stop in
-      the margin close to the active volume put only their Michel into the image, and tracks
-      start and end anywhere, as in the real images.
-    - ``"faces"``: each rain particle starts on a world face, aimed at a uniform point of the
-      active volume (every rain track crosses into the image unless it stops first).
+    - ``"faces"`` (default): each rain particle starts on a world face, 400 mm outside the active
+      volume, aimed at a uniform point of it: cosmic-like tracks entering from the faces, crossing
+      or stopping; those that stop in the margin put only their Michel into the image.
+    - ``"world"``: each rain particle starts at a point uniform in the whole world box (the active
+      volume grown by ``WORLD_MARGIN_MM`` on every side), in an isotropic direction, as the
+      challenge generator's rain block may do; tracks then also start inside the image.
     """
 
     vertices: tuple[int, int] = (1, 3)
@@ -74,7 +73,7 @@ class EventConfig:
     # stop in the margin around the active volume, so only their Michel enters
     rain_species: tuple = ((-PDG_MU, 0.47, 30.0, 3000.0), (PDG_MU, 0.38, 30.0, 3000.0),
                            (PDG_P, 0.15, 30.0, 600.0))
-    rain_start: str = "world"
+    rain_start: str = "faces"
 
 
 def _choose_species(rng: np.random.Generator, species, log: bool = False) -> tuple[int, float]:

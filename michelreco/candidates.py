@@ -1,10 +1,15 @@
-"""Michel candidates: each free end of each cluster's skeleton, cut at the Bragg peak nearest to it.
+"""Michel candidates of an event, and the features the rules judge them by.
 
-For every cluster with enough voxels, every free end of its skeleton (``track.cluster_skeleton``) is
-walked inwards; the dE/ds maximum within ``max_peak_from_end_mm`` of the end is taken as the place where
-a muon stopped. The candidate Michel is everything hanging "after" the peak: the skeleton nodes between
-the end and the peak, the branches hanging from them, and the voxels assigned to those nodes. Its
-features (``FEATURES``) are what the rules (``michelreco.rules``) judge; nothing here decides.
+Two kinds of candidate (``KINDS``):
+
+- ``stopping_muon``: every free end of every cluster's skeleton (``track.cluster_skeleton``) is walked
+  inwards; the dE/ds maximum within ``max_peak_from_end_mm`` of the end, refined to the node of most
+  energy, is taken as the place where a muon stopped. The candidate is everything hanging "after" the
+  peak: the skeleton nodes between the end and the peak, the branches hanging from them, and the voxels
+  assigned to those nodes.
+- ``entering``: a whole cluster that touches a face of the volume: a Michel whose muon stopped outside.
+
+Nothing here decides: the rules (``michelreco.rules``) judge the features (``FEATURES``).
 """
 
 from __future__ import annotations
@@ -15,18 +20,23 @@ from numba import njit
 from .track import (VOXEL_MM, cluster_skeleton, end_order, end_profile, find_bragg_peak, path_length_mm,
                     pca_axis, refine_peak, window_mean)
 
-__all__ = ["FEATURES", "event_candidates"]
+__all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates"]
+
+KINDS = ("stopping_muon", "entering")
+GRID_VOXELS = 768
 
 FEATURES = (
+    "kind",               # index in KINDS
     "cluster",            # cluster number in the event
-    "peak_dedx",          # smoothed dE/ds at the Bragg peak, MeV/cm
+    "peak_dedx",          # smoothed dE/ds at the Bragg peak (entering: the largest along the cluster), MeV/cm
     "baseline_dedx",      # truncated-mean dE/ds of the track beyond the peak, MeV/cm
     "bragg_ratio",        # peak_dedx / baseline_dedx
     "muon_length_mm",     # skeleton path length of the track beyond the peak
     "muon_linearity",     # PCA linearity of the last muon_pca_mm of the track before the peak
+    "muon_face_gap",      # distance of the far end of that track from the nearest face, voxels
     "n_voxels",           # voxels of the candidate
     "energy_mev",         # summed energy of the candidate
-    "extent_mm",          # largest distance of a candidate voxel from the peak
+    "extent_mm",          # largest distance of a candidate voxel from the peak (entering: PCA extent)
     "linearity",          # PCA linearity of the candidate voxels
     "linear_extent_mm",   # extent along the candidate's PCA axis times its linearity: long and straight
     "attach_gap_mm",      # distance from the peak voxel to the nearest candidate voxel
@@ -35,8 +45,7 @@ FEATURES = (
                           # a delta ray or a track crossing, not a track that stops (0 when none)
     "rise_ratio",         # truncated-mean dE/ds 1-3 cm beyond the peak over the baseline: the rising
                           # Bragg curve of a stopping track (a delta-ray bump falls back at once)
-    "muon_voxels_per_node",  # voxels per skeleton node along the baseline stretch: ~1-2 for a track,
-                             # more for a shower
+    "muon_voxels_per_node",  # voxels per skeleton node along the baseline stretch: ~1-2 for a track
     "tortuosity",         # candidate's skeleton path length over the straight end-to-peak distance
     "muon_branches",      # skeleton branches joining the track within muon_pca_mm beyond the peak
     "muon_width_mm",      # transverse rms of the voxels of that stretch of track: small for a track
@@ -44,12 +53,19 @@ FEATURES = (
                           # candidate's side: a single electron after a Bragg peak, not a shower carrying on
     "michel_cos",         # cosine between the muon's direction at its stop and the candidate's start
                           # (isotropic for a Michel, near +1 for a shower carrying on)
-    "peak_x", "peak_y", "peak_z",   # Bragg-peak voxel, voxel units
+    "face_gap",           # distance of the candidate's nearest voxel from a face of the volume, voxels
+    "peak_x", "peak_y", "peak_z",   # Bragg-peak voxel (entering: the voxel nearest a face), voxel units
 )
 _F = {name: k for k, name in enumerate(FEATURES)}
-F_CLUSTER, F_PEAK, F_BASE, F_RATIO, F_MULEN, F_MULIN = 0, 1, 2, 3, 4, 5
-F_NVOX, F_E, F_EXT, F_LIN, F_LINEXT, F_GAP, F_MDEDX, F_CROSS = 6, 7, 8, 9, 10, 11, 12, 13
-F_RISE, F_THICK, F_TORT, F_BRANCH, F_WIDTH, F_DROP, F_COS, F_PX = 14, 15, 16, 17, 18, 19, 20, 21
+(F_KIND, F_CLUSTER, F_PEAK, F_BASE, F_RATIO, F_MULEN, F_MULIN, F_MUFACE, F_NVOX, F_E, F_EXT, F_LIN, F_LINEXT,
+ F_GAP, F_MDEDX, F_CROSS, F_RISE, F_THICK, F_TORT, F_BRANCH, F_WIDTH, F_DROP, F_COS, F_FACE, F_PX) = range(25)
+
+# Settings of the candidate search, passed to the kernel as one float64 array in this order.
+SETTINGS = ("min_cluster_voxels", "min_branch_hops", "max_chains", "window_nodes", "max_peak_from_end_mm",
+            "baseline_gap_mm", "baseline_mm", "muon_pca_mm", "junction_window_mm", "rise_lo_mm", "rise_hi_mm",
+            "start_mm", "drop_lo_mm", "drop_hi_mm", "max_entering_voxels", "entering_face_gap")
+(S_MINCL, S_BRANCH, S_CHAINS, S_WINDOW, S_MAXPEAK, S_GAP, S_BASE, S_MUPCA, S_JUNCTION, S_RISELO, S_RISEHI,
+ S_START, S_DROPLO, S_DROPHI, S_MAXENTER, S_ENTERGAP) = range(16)
 
 
 @njit(cache=True, nogil=True)
@@ -120,14 +136,125 @@ def _voxels_per_node(walk, s, lo_mm, hi_mm, node_count):
 
 
 @njit(cache=True, nogil=True)
-def event_candidates(xyz, energy, labels, indptr, nbrs, min_cluster_voxels, min_branch_hops, max_chains,
-                     window_nodes, max_peak_from_end_mm, baseline_gap_mm, baseline_mm, muon_pca_mm,
-                     junction_window_mm, rise_lo_mm, rise_hi_mm, start_mm, drop_lo_mm, drop_hi_mm):
-    """Candidates of one event (voxels sorted by key): features (C, len(FEATURES)), voxel lists (ptr, idx)."""
+def _face_gap(p):
+    """Distance in voxels from a voxel to the nearest face of the volume."""
+    g = 1e9
+    for a in range(3):
+        g = min(g, p[a], GRID_VOXELS - 1 - p[a])
+    return g
+
+
+@njit(cache=True, nogil=True)
+def _push(feats, cand_ptr, cand_vox, nc, voxels):
+    """Append a candidate's voxel list (growing the buffers); return the buffers."""
+    if nc + 1 >= feats.shape[0]:
+        feats2 = np.zeros((2 * feats.shape[0], feats.shape[1]))
+        feats2[:nc] = feats[:nc]
+        feats = feats2
+        ptr2 = np.zeros(2 * feats.shape[0] + 1, np.int64)
+        ptr2[:nc + 1] = cand_ptr[:nc + 1]
+        cand_ptr = ptr2
+    lo = cand_ptr[nc]
+    if lo + voxels.shape[0] > cand_vox.shape[0]:
+        vox2 = np.empty(2 * (lo + voxels.shape[0]), np.int64)
+        vox2[:lo] = cand_vox[:lo]
+        cand_vox = vox2
+    cand_vox[lo:lo + voxels.shape[0]] = voxels
+    cand_ptr[nc + 1] = lo + voxels.shape[0]
+    return feats, cand_ptr, cand_vox
+
+
+@njit(cache=True, nogil=True)
+def _shape_features(f, xyz, energy, voxels, ref):
+    """Fill size, energy, extent from ``ref``, PCA linearity and linear extent of a voxel set."""
+    nv = voxels.shape[0]
+    pts = np.empty((nv, 3))
+    esum = 0.0
+    ext = 0.0
+    gap = 1e300
+    for k in range(nv):
+        v = voxels[k]
+        pts[k] = xyz[v]
+        esum += energy[v]
+        d = np.sqrt(((xyz[v] - ref) ** 2).sum()) * VOXEL_MM
+        ext = max(ext, d)
+        gap = min(gap, d)
+    _, _, lin, along = pca_axis(pts, np.ones(nv))
+    f[F_NVOX] = nv
+    f[F_E] = esum
+    f[F_EXT] = ext
+    f[F_LIN] = lin
+    f[F_LINEXT] = along * VOXEL_MM * lin
+    f[F_GAP] = gap
+    face = 1e9
+    for k in range(nv):
+        face = min(face, _face_gap(pts[k]))
+    f[F_FACE] = face
+    return pts, esum
+
+
+@njit(cache=True, nogil=True)
+def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other, pts, esum, members,
+                            root, n_chains, chain_junction, node_count, cfg):
+    """Fill the muon-side, Bragg-peak and kink features of a stopping-muon candidate."""
+    pv = walk[p]
+    m_end = p
+    while m_end + 1 < walk.shape[0] and s[m_end + 1] - s[p] <= cfg[S_MUPCA]:
+        m_end += 1
+    on_muon = np.zeros(xyz.shape[0], np.bool_)
+    mpts = np.empty((m_end - p + 1, 3))
+    for q in range(p, m_end + 1):
+        mpts[q - p] = xyz[walk[q]]
+        on_muon[walk[q]] = True
+    _, _, mlin, _ = pca_axis(mpts, np.ones(mpts.shape[0]))
+    n_branch = 0
+    for cc in range(1, n_chains):
+        if on_muon[chain_junction[cc]]:
+            n_branch += 1
+    n_mvox = 0
+    for v in members:
+        if on_muon[root[v]]:
+            n_mvox += 1
+    mvox = np.empty((n_mvox, 3))
+    k = 0
+    for v in members:
+        if on_muon[root[v]]:
+            mvox[k] = xyz[v]
+            k += 1
+    f[F_PEAK] = peak
+    f[F_BASE] = base
+    f[F_RATIO] = peak / base if base > 0 else 0.0
+    f[F_MULEN] = beyond
+    f[F_MULIN] = mlin
+    f[F_MUFACE] = _face_gap(xyz[walk[walk.shape[0] - 1]])
+    f[F_MDEDX] = esum / max(s[p], VOXEL_MM) * 10.0
+    if junction >= 0 and other.shape[0] and abs(s[junction] - s[p]) <= cfg[S_JUNCTION]:
+        f[F_CROSS] = path_length_mm(other, xyz, walk[junction])
+    rise = window_mean(s, dedx, s[p] + cfg[S_RISELO], s[p] + cfg[S_RISEHI])
+    f[F_RISE] = rise / base if base > 0 else 0.0
+    f[F_THICK] = _voxels_per_node(walk, s, s[p] + cfg[S_GAP], s[p] + cfg[S_GAP] + cfg[S_BASE], node_count)
+    straight = np.sqrt(((xyz[walk[0]] - xyz[pv]) ** 2).sum()) * VOXEL_MM
+    f[F_TORT] = s[p] / max(straight, VOXEL_MM)
+    f[F_BRANCH] = n_branch
+    f[F_WIDTH] = _transverse_rms(mvox) * VOXEL_MM
+    post = window_mean(s, dedx, s[p] - cfg[S_DROPHI], s[p] - cfg[S_DROPLO])
+    f[F_DROP] = peak / post if post > 0 else 0.0
+    f[F_COS] = _direction_cos(xyz[walk[m_end]], xyz[pv], pts, cfg[S_START])
+    f[F_PX] = xyz[pv, 0]
+    f[F_PX + 1] = xyz[pv, 1]
+    f[F_PX + 2] = xyz[pv, 2]
+
+
+@njit(cache=True, nogil=True)
+def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
+    """Candidates of one event (voxels sorted by key), settings ``cfg`` in the order of ``SETTINGS``.
+
+    Returns the features (C, len(FEATURES)) and the candidates' voxels: candidate c holds
+    ``cand_vox[cand_ptr[c]:cand_ptr[c + 1]]``.
+    """
     n = xyz.shape[0]
-    nf = len(FEATURES)
-    feats = np.zeros((64, nf))
-    cand_ptr = np.zeros(65, np.int64)
+    feats = np.zeros((64, len(FEATURES)))
+    cand_ptr = np.zeros(129, np.int64)
     cand_vox = np.empty(max(n, 16), np.int64)
     nc = 0
     if n == 0:
@@ -142,12 +269,13 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, min_cluster_voxels, min_
         starts[c + 1] = starts[c] + sizes[c]
     node_energy = np.zeros(n)
     node_count = np.zeros(n, np.int64)
+    window = int(cfg[S_WINDOW])
     for c in range(n_clusters):
-        if sizes[c] < min_cluster_voxels:
+        if sizes[c] < cfg[S_MINCL]:
             continue
         members = order[starts[c]:starts[c + 1]]
         chain_nodes, chain_ptr, chain_junction, root = cluster_skeleton(
-            members, indptr, nbrs, n, min_branch_hops, max_chains)
+            members, indptr, nbrs, n, int(cfg[S_BRANCH]), int(cfg[S_CHAINS]))
         for v in members:
             node_energy[v] = 0.0
             node_count[v] = 0
@@ -155,6 +283,30 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, min_cluster_voxels, min_
             node_energy[root[v]] += energy[v]
             node_count[root[v]] += 1
         n_chains = chain_ptr.shape[0] - 1
+        # a whole cluster entering through a face: a Michel whose muon stopped outside
+        if sizes[c] <= cfg[S_MAXENTER]:
+            face = 1e9
+            fv = members[0]
+            for v in members:
+                g = _face_gap(xyz[v])
+                if g < face:
+                    face, fv = g, v
+            if face <= cfg[S_ENTERGAP]:
+                feats, cand_ptr, cand_vox = _push(feats, cand_ptr, cand_vox, nc, members)
+                f = feats[nc]
+                _shape_features(f, xyz, energy, members, xyz[fv])
+                main = chain_nodes[chain_ptr[0]:chain_ptr[1]]
+                s, dedx = end_profile(main, xyz, node_energy, window)
+                f[F_KIND] = 1
+                f[F_CLUSTER] = c
+                f[F_PEAK] = dedx.max()
+                f[F_MDEDX] = f[F_E] / max(s[s.shape[0] - 1], VOXEL_MM) * 10.0
+                straight = np.sqrt(((xyz[main[0]] - xyz[main[main.shape[0] - 1]]) ** 2).sum()) * VOXEL_MM
+                f[F_TORT] = s[s.shape[0] - 1] / max(straight, VOXEL_MM)
+                f[F_PX] = xyz[fv, 0]
+                f[F_PX + 1] = xyz[fv, 1]
+                f[F_PX + 2] = xyz[fv, 2]
+                nc += 1
         for chain in range(n_chains):
             for reverse in (False, True):
                 if reverse and chain_junction[chain] >= 0:
@@ -162,105 +314,30 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, min_cluster_voxels, min_
                 walk, junction, other = end_order(chain_nodes, chain_ptr, chain_junction, chain, reverse)
                 if walk.shape[0] < 3:
                     continue
-                s, dedx = end_profile(walk, xyz, node_energy, window_nodes)
-                p, peak, base, beyond = find_bragg_peak(s, dedx, max_peak_from_end_mm, baseline_gap_mm,
-                                                        baseline_mm)
-                p = refine_peak(walk, node_energy, p, window_nodes // 2)
+                s, dedx = end_profile(walk, xyz, node_energy, window)
+                p, peak, base, beyond = find_bragg_peak(s, dedx, cfg[S_MAXPEAK], cfg[S_GAP], cfg[S_BASE])
+                p = refine_peak(walk, node_energy, p, window // 2)
                 if p == 0:
                     continue   # the end itself is the peak: nothing hangs after it on this walk
                 mark = _descendant_nodes(chain_nodes, chain_ptr, chain_junction, walk[:p], n)
-                # candidate voxels, with growing buffers
                 nv = 0
-                esum = 0.0
                 for v in members:
                     if mark[root[v]]:
                         nv += 1
                 if nv == 0:
                     continue
-                if nc == feats.shape[0]:
-                    feats2 = np.zeros((2 * nc, nf))
-                    feats2[:nc] = feats
-                    feats = feats2
-                    ptr2 = np.zeros(2 * nc + 1, np.int64)
-                    ptr2[:nc + 1] = cand_ptr[:nc + 1]
-                    cand_ptr = ptr2
-                lo = cand_ptr[nc]
-                if lo + nv > cand_vox.shape[0]:
-                    vox2 = np.empty(2 * (lo + nv), np.int64)
-                    vox2[:lo] = cand_vox[:lo]
-                    cand_vox = vox2
-                pts = np.empty((nv, 3))
-                w = np.empty(nv)
+                voxels = np.empty(nv, np.int64)
                 k = 0
-                pv = walk[p]
-                ext = 0.0
-                gap = 1e300
                 for v in members:
                     if mark[root[v]]:
-                        cand_vox[lo + k] = v
-                        pts[k] = xyz[v]
-                        w[k] = energy[v]
-                        esum += energy[v]
-                        d = np.sqrt(((xyz[v] - xyz[pv]) ** 2).sum()) * VOXEL_MM
-                        ext = max(ext, d)
-                        gap = min(gap, d)
+                        voxels[k] = v
                         k += 1
-                cand_ptr[nc + 1] = lo + nv
-                ones = np.ones(nv)
-                _, _, lin, along = pca_axis(pts, ones)
-                # muon direction and straightness: skeleton nodes within muon_pca_mm beyond the peak
-                m_end = p
-                while m_end + 1 < walk.shape[0] and s[m_end + 1] - s[p] <= muon_pca_mm:
-                    m_end += 1
-                mpts = np.empty((m_end - p + 1, 3))
-                on_muon = np.zeros(n, np.bool_)
-                for q in range(p, m_end + 1):
-                    mpts[q - p] = xyz[walk[q]]
-                    on_muon[walk[q]] = True
-                _, _, mlin, _ = pca_axis(mpts, np.ones(mpts.shape[0]))
-                n_branch = 0
-                for cc in range(1, n_chains):
-                    if on_muon[chain_junction[cc]]:
-                        n_branch += 1
-                n_mvox = 0
-                for v in members:
-                    if on_muon[root[v]]:
-                        n_mvox += 1
-                mvox = np.empty((n_mvox, 3))
-                k = 0
-                for v in members:
-                    if on_muon[root[v]]:
-                        mvox[k] = xyz[v]
-                        k += 1
-                width = _transverse_rms(mvox) * VOXEL_MM
+                feats, cand_ptr, cand_vox = _push(feats, cand_ptr, cand_vox, nc, voxels)
                 f = feats[nc]
+                f[F_KIND] = 0
                 f[F_CLUSTER] = c
-                f[F_PEAK] = peak
-                f[F_BASE] = base
-                f[F_RATIO] = peak / base if base > 0 else 0.0
-                f[F_MULEN] = beyond
-                f[F_MULIN] = mlin
-                f[F_NVOX] = nv
-                f[F_E] = esum
-                f[F_EXT] = ext
-                f[F_LIN] = lin
-                f[F_LINEXT] = along * VOXEL_MM * lin
-                f[F_GAP] = gap
-                f[F_MDEDX] = esum / max(s[p], VOXEL_MM) * 10.0
-                if junction >= 0 and other.shape[0] and abs(s[junction] - s[p]) <= junction_window_mm:
-                    f[F_CROSS] = path_length_mm(other, xyz, walk[junction])
-                f[F_RISE] = window_mean(s, dedx, s[p] + rise_lo_mm, s[p] + rise_hi_mm) / base if base > 0 else 0.0
-                f[F_THICK] = _voxels_per_node(walk, s, s[p] + baseline_gap_mm, s[p] + baseline_gap_mm + baseline_mm,
-                                              node_count)
-                straight = np.sqrt(((xyz[walk[0]] - xyz[pv]) ** 2).sum()) * VOXEL_MM
-                f[F_TORT] = s[p] / max(straight, VOXEL_MM)
-                f[F_BRANCH] = n_branch
-                post = window_mean(s, dedx, s[p] - drop_hi_mm, s[p] - drop_lo_mm)
-                f[F_DROP] = peak / post if post > 0 else 0.0
-                f[F_COS] = _direction_cos(xyz[walk[m_end]], xyz[pv], pts, start_mm)
-                f[F_WIDTH] = width
-                f[F_PX] = xyz[pv, 0]
-                f[F_PX + 1] = xyz[pv, 1]
-                f[F_PX + 2] = xyz[pv, 2]
+                pts, esum = _shape_features(f, xyz, energy, voxels, xyz[walk[p]])
+                _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other, pts,
+                                        esum, members, root, n_chains, chain_junction, node_count, cfg)
                 nc += 1
     return feats[:nc].copy(), cand_ptr[:nc + 1].copy(), cand_vox[:cand_ptr[nc]].copy()

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .candidates import FEATURES, event_candidates
+from .candidates import FEATURES, KINDS, SETTINGS, event_candidates
 from .cluster import voxel_graph
 from .config import check_params
 from .errors import InputError
@@ -46,6 +46,8 @@ PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
     "drop_lo_mm": (5.0, "mm", "start of the stretch after the stop where the candidate's dE/ds is measured"),
     "drop_hi_mm": (25.0, "mm", "end of that stretch"),
     "start_mm": (30.0, "mm", "the candidate's direction is taken over its voxels this close to the peak"),
+    "max_entering_voxels": (300, "voxels", "clusters touching a face up to this size are entering candidates"),
+    "entering_face_gap": (2.0, "voxels", "a cluster this close to a face touches it"),
 }
 
 
@@ -111,12 +113,8 @@ class MichelFinder:
         p = self._params
         index, xyz, energy = self._prepare(xyze)
         labels, indptr, nbrs = voxel_graph(xyz, p["eps_voxels"])
-        feats, ptr, vox = event_candidates(
-            xyz.astype(np.float64), energy, labels, indptr, nbrs, int(p["min_cluster_voxels"]),
-            int(p["min_branch_hops"]), int(p["max_chains"]), int(p["window_nodes"]),
-            p["max_peak_from_end_mm"], p["baseline_gap_mm"], p["baseline_mm"], p["muon_pca_mm"],
-            p["junction_window_mm"], p["rise_lo_mm"], p["rise_hi_mm"], p["start_mm"],
-            p["drop_lo_mm"], p["drop_hi_mm"])
+        cfg = np.array([p[name] for name in SETTINGS], dtype=np.float64)
+        feats, ptr, vox = event_candidates(xyz.astype(np.float64), energy, labels, indptr, nbrs, cfg)
         return index, feats, ptr, vox
 
     def find(self, xyze: np.ndarray) -> np.ndarray:
@@ -136,6 +134,7 @@ class MichelFinder:
             reasons = self._rules.reasons(feats[c], self._params)
             records.append({
                 "candidate": c,
+                "kind": KINDS[int(feats[c, 0])],
                 "features": {name: float(feats[c, k]) for k, name in enumerate(FEATURES)},
                 "rules": reasons,
                 "michel": all(r == "pass" for r in reasons.values()),

@@ -1,10 +1,11 @@
 """The rule engine: named rules over candidate features, with parameters that carry defaults and units.
 
-A rule set is data: a mapping of rule names to lists of conditions ``[feature, op, parameter]``, where
+A rule set is data: for each candidate kind (``candidates.KINDS``), a mapping of rule names to lists of
+conditions ``[feature, op, parameter]``, where
 ``feature`` is one of ``candidates.FEATURES``, ``op`` is ``">="`` or ``"<="``, and ``parameter`` names a
 value in ``PARAMETERS`` (overridable per finder). A candidate passes a rule when all its conditions hold
 (or, for a rule written ``{"any": [conditions]}``, when at least one holds), and is a Michel when it
-passes every rule of the set. Nothing is ever evaluated as code: the only
+passes every rule of its kind. Nothing is ever evaluated as code: the only
 operations are the two comparisons of ``OPS``.
 """
 
@@ -15,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .candidates import FEATURES
+from .candidates import FEATURES, KINDS
 from .errors import InputError
 
-__all__ = ["Parameter", "PARAMETERS", "DEFAULT_RULES", "OPS", "RuleSet"]
+__all__ = ["Parameter", "PARAMETERS", "DEFAULT_RULES", "ENTERING_RULES", "OPS", "RuleSet"]
 
 
 @dataclass(frozen=True)
@@ -57,32 +58,54 @@ PARAMETERS: dict[str, Parameter] = {
                                        "plus resolution)"),
     "max_crossing_mm": Parameter(30.0, "mm", "track continuing past the junction next to the peak at most "
                                  "this long (the muon must end at the peak)"),
+    "max_muon_face_gap": Parameter(2.0, "voxels", "a muon shorter than min_muon_length_mm must reach a face "
+                                   "(it entered the volume and stopped soon after)"),
+    "max_entering_dedx_mev_cm": Parameter(4.0, "MeV/cm", "an entering cluster's mean dE/ds at most this "
+                                          "(an electron, not a proton)"),
+    "min_entering_tortuosity": Parameter(1.1, "", "an entering cluster's skeleton at least this much longer "
+                                         "than its end-to-end distance (wiggly, not a muon)"),
     "max_michel_linear_extent_mm": Parameter(250.0, "mm", "candidate's straight extent at most this "
                                              "(not a long straight track)"),
 }
 
 OPS = {">=": operator.ge, "<=": operator.le}
 
-# The default rule set (data). Each condition: [feature, op, parameter].
-DEFAULT_RULES: dict[str, list[list[str]]] = {
-    "stopping_track": [["muon_length_mm", ">=", "min_muon_length_mm"],
-                       ["muon_linearity", ">=", "min_muon_linearity"],
-                       ["muon_width_mm", "<=", "max_muon_width_mm"],
-                       ["muon_branches", "<=", "max_muon_branches"]],
-    "bragg_peak": [["bragg_ratio", ">=", "min_bragg_ratio"],
-                   ["peak_dedx", ">=", "min_peak_dedx_mev_cm"],
-                   ["rise_ratio", ">=", "min_rise_ratio"],
-                   ["baseline_dedx", ">=", "min_baseline_dedx_mev_cm"],
-                   ["baseline_dedx", "<=", "max_baseline_dedx_mev_cm"]],
-    "attached": [["attach_gap_mm", "<=", "max_attach_gap_mm"]],
-    "kink": {"any": [["michel_cos", "<=", "max_michel_cos"],
-                     ["drop_ratio", ">=", "min_collinear_drop_ratio"]]},
-    "electron_after_peak": [["drop_ratio", ">=", "min_drop_ratio"]],
-    "track_ends_at_peak": [["crossing_mm", "<=", "max_crossing_mm"]],
+# The default rule set (data): candidate kind -> rule name -> conditions [feature, op, parameter].
+# Entering clusters (a Michel whose muon stopped outside) have no default rules: on simulated samples
+# every rule set tried on them (ENTERING_RULES below, docs/algorithm.md) added more false voxels than
+# true ones. Add ``"entering": ENTERING_RULES`` to a rule set to try them.
+DEFAULT_RULES: dict[str, dict] = {
+    "stopping_muon": {
+        "stopping_track": [["muon_linearity", ">=", "min_muon_linearity"],
+                           ["muon_width_mm", "<=", "max_muon_width_mm"],
+                           ["muon_branches", "<=", "max_muon_branches"]],
+        "long_or_entering": {"any": [["muon_length_mm", ">=", "min_muon_length_mm"],
+                                     ["muon_face_gap", "<=", "max_muon_face_gap"]]},
+        "bragg_peak": [["bragg_ratio", ">=", "min_bragg_ratio"],
+                       ["peak_dedx", ">=", "min_peak_dedx_mev_cm"],
+                       ["rise_ratio", ">=", "min_rise_ratio"],
+                       ["baseline_dedx", ">=", "min_baseline_dedx_mev_cm"],
+                       ["baseline_dedx", "<=", "max_baseline_dedx_mev_cm"]],
+        "attached": [["attach_gap_mm", "<=", "max_attach_gap_mm"]],
+        "track_ends_at_peak": [["crossing_mm", "<=", "max_crossing_mm"]],
+        "kink": {"any": [["michel_cos", "<=", "max_michel_cos"],
+                         ["drop_ratio", ">=", "min_collinear_drop_ratio"]]},
+        "electron_after_peak": [["drop_ratio", ">=", "min_drop_ratio"]],
+        "electron_size": [["n_voxels", ">=", "min_michel_voxels"],
+                          ["n_voxels", "<=", "max_michel_voxels"],
+                          ["energy_mev", ">=", "min_michel_energy_mev"],
+                          ["energy_mev", "<=", "max_michel_energy_mev"]],
+        "not_a_track": [["linear_extent_mm", "<=", "max_michel_linear_extent_mm"]],
+    },
+}
+
+ENTERING_RULES: dict[str, list] = {
     "electron_size": [["n_voxels", ">=", "min_michel_voxels"],
                       ["n_voxels", "<=", "max_michel_voxels"],
                       ["energy_mev", ">=", "min_michel_energy_mev"],
                       ["energy_mev", "<=", "max_michel_energy_mev"]],
+    "electron_dedx": [["michel_dedx", "<=", "max_entering_dedx_mev_cm"]],
+    "wiggly": [["tortuosity", ">=", "min_entering_tortuosity"]],
     "not_a_track": [["linear_extent_mm", "<=", "max_michel_linear_extent_mm"]],
 }
 
@@ -95,24 +118,33 @@ class RuleSet:
     Parameters
     ----------
     rules : mapping, optional
-        Rule name -> list of ``[feature, op, parameter]`` conditions (default ``DEFAULT_RULES``).
+        Candidate kind -> rule name -> list of ``[feature, op, parameter]`` conditions, or
+        ``{"any": [...]}`` (default ``DEFAULT_RULES``). A kind left out has no Michels.
     """
 
     def __init__(self, rules: dict | None = None):
         rules = DEFAULT_RULES if rules is None else rules
         if not isinstance(rules, dict) or not rules:
-            raise InputError("a rule set must be a non-empty mapping of rule names to condition lists")
-        # name -> (mode, [(column, op, parameter)]), mode "all" or "any"
-        self.rules: dict[str, tuple[str, list[tuple[int, str, str]]]] = {}
-        for name, spec in rules.items():
-            mode = "all"
-            if isinstance(spec, dict):
-                if set(spec) != {"any"}:
-                    raise InputError(f"rule '{name}': a mapping rule must be {{any: [conditions]}}")
-                mode, spec = "any", spec["any"]
-            if not isinstance(spec, list) or not spec:
-                raise InputError(f"rule '{name}': expected a non-empty list of [feature, op, parameter]")
-            self.rules[name] = (mode, [self._condition(name, cond) for cond in spec])
+            raise InputError("a rule set must be a mapping of candidate kinds to rules")
+        # kind index -> rule name -> (mode, [(column, op, parameter)]), mode "all" or "any"
+        self.rules: dict[int, dict[str, tuple[str, list[tuple[int, str, str]]]]] = {}
+        for kind, kind_rules in rules.items():
+            if kind not in KINDS:
+                raise InputError(f"unknown candidate kind '{kind}' (known: {', '.join(KINDS)})")
+            if not isinstance(kind_rules, dict) or not kind_rules:
+                raise InputError(f"rules of '{kind}': expected a mapping of rule names to conditions")
+            self.rules[KINDS.index(kind)] = {name: self._rule(name, spec) for name, spec in kind_rules.items()}
+
+    @classmethod
+    def _rule(cls, name: str, spec) -> tuple[str, list[tuple[int, str, str]]]:
+        mode = "all"
+        if isinstance(spec, dict):
+            if set(spec) != {"any"}:
+                raise InputError(f"rule '{name}': a mapping rule must be {{any: [conditions]}}")
+            mode, spec = "any", spec["any"]
+        if not isinstance(spec, list) or not spec:
+            raise InputError(f"rule '{name}': expected a non-empty list of [feature, op, parameter]")
+        return mode, [cls._condition(name, cond) for cond in spec]
 
     @staticmethod
     def _condition(name: str, cond) -> tuple[int, str, str]:
@@ -128,26 +160,31 @@ class RuleSet:
         return _COLUMN[feature], op, param
 
     def evaluate(self, features: np.ndarray, params: dict) -> dict[str, np.ndarray]:
-        """Pass/fail of every rule for every candidate (rows of ``features``)."""
+        """Pass/fail of every rule (``"kind/rule"``) for every candidate; rules of other kinds pass."""
         out = {}
-        for name, (mode, conditions) in self.rules.items():
-            checks = [OPS[op](features[:, col], params[param]) for col, op, param in conditions]
-            out[name] = np.logical_and.reduce(checks) if mode == "all" else np.logical_or.reduce(checks)
+        kind = features[:, _COLUMN["kind"]]
+        for k, kind_rules in self.rules.items():
+            mine = kind == k
+            for name, (mode, conditions) in kind_rules.items():
+                checks = [OPS[op](features[:, col], params[param]) for col, op, param in conditions]
+                ok = np.logical_and.reduce(checks) if mode == "all" else np.logical_or.reduce(checks)
+                out[f"{KINDS[k]}/{name}"] = ok | ~mine
         return out
 
     def passed(self, features: np.ndarray, params: dict) -> np.ndarray:
-        """Candidates that pass every rule."""
-        ok = np.ones(features.shape[0], bool)
+        """Candidates that pass every rule of their kind (a kind with no rules passes nothing)."""
+        kind = features[:, _COLUMN["kind"]]
+        ok = np.isin(kind, list(self.rules))
         for verdict in self.evaluate(features, params).values():
             ok &= verdict
         return ok
 
     def reasons(self, row: np.ndarray, params: dict) -> dict[str, str]:
-        """For one candidate, each rule's verdict: "pass", or what failed, with the numbers."""
+        """For one candidate, each rule of its kind: "pass", or what failed, with the numbers."""
         out = {}
-        for name, (mode, conditions) in self.rules.items():
+        for name, (mode, conditions) in self.rules.get(int(row[_COLUMN["kind"]]), {}).items():
             failed = [f"{FEATURES[col]} = {row[col]:.4g}, needs {op} {param} = {params[param]:g}"
                       for col, op, param in conditions if not OPS[op](row[col], params[param])]
-            bad = failed if mode == "all" else (failed if len(failed) == len(conditions) else [])
+            bad = failed if mode == "all" or len(failed) == len(conditions) else []
             out[name] = "pass" if not bad else "fail: " + ("; ".join(bad) if mode == "any" else bad[0])
         return out

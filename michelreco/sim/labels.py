@@ -33,18 +33,22 @@ Rules, applied in this order (each a function below)
 2. ``rule_fragments``: build the fragments above from the particle tree.
 3. ``rule_small_delta_joins_track``: a delta core with fewer than 3 voxels is relabelled track and
    handed to its parent track's fragment.
-4. ``rule_photon_groups_touching``: a photon group hanging from a Michel, delta (one that
+4. ``rule_photon_pieces``: photon activity is judged piece by piece: each photon group is split into
+   its connected pieces (26-neighbourhood), which play the part of the groups in rules 5 and 6
+   (DESIGN.md §2 speaks of "detached photon activity": a Compton scatter far from the Michel does not
+   become Michel because another scatter of the same photon touches the Michel).
+5. ``rule_photon_groups_touching``: a photon group hanging from a Michel, delta (one that
    survived rule 3) or shower core joins that core (label and owner) when its voxels touch the
    core's voxels, within 1 voxel (26-neighbourhood, Chebyshev distance <= 1, a shared voxel
    included). Touching is transitive: a group touching an already merged group of the same core
    also joins, i.e. the groups that join are those connected to the core in the touching graph
    of the core and its own groups. Groups of other particles play no part.
-5. ``rule_detached_photon_size``: every photon group that did not join a core is low energy if it
+6. ``rule_detached_photon_size``: every photon group that did not join a core is low energy if it
    has fewer than 10 voxels and shower otherwise (its own fragment owns it).
-6. ``rule_voxel_priority``: a voxel shared by several fragments takes the label of highest
+7. ``rule_voxel_priority``: a voxel shared by several fragments takes the label of highest
    priority, track > shower > Michel > delta > low energy; among fragments of that label the one
    with the most energy in the voxel owns it (ties: the lower fragment id).
-7. ``rule_low_energy_absorption``: each connected piece (26-neighbourhood) of low-energy voxels
+8. ``rule_low_energy_absorption``: each connected piece (26-neighbourhood) of low-energy voxels
    that touches voxels of another label takes the label of highest priority among the voxels it
    touches; the owner is that of the touched voxel of that label with the lowest linear key.
 
@@ -331,6 +335,50 @@ def _touch_kernel(vkeys, vstart, pair_frag, core_of_group, grid):
 
 
 @njit(cache=True, nogil=True)
+def _piece_kernel(vkeys, vstart, pair_frag, is_photon, grid):
+    """Connected pieces (26-neighbourhood) of each photon group's voxels, at the pair level.
+
+    Returns, per pair, the lowest pair index of its piece (-1 for pairs of other fragments).
+    """
+    n_pairs = pair_frag.shape[0]
+    uf = np.arange(n_pairs)
+    table_k, table_v = _hash_build(vkeys)
+    g2 = grid * grid
+    for v in range(vkeys.shape[0]):
+        key = vkeys[v]
+        x = key // g2
+        y = (key // grid) % grid
+        z = key % grid
+        for ip in range(vstart[v], vstart[v + 1]):
+            g = pair_frag[ip]
+            if not is_photon[g]:
+                continue
+            for dx in range(-1, 2):
+                nx = x + dx
+                if nx < 0 or nx >= grid:
+                    continue
+                for dy in range(-1, 2):
+                    ny = y + dy
+                    if ny < 0 or ny >= grid:
+                        continue
+                    for dz in range(-1, 2):
+                        nz = z + dz
+                        if nz < 0 or nz >= grid:
+                            continue
+                        w = _hash_get(table_k, table_v, (nx * grid + ny) * grid + nz)
+                        if w < 0:
+                            continue
+                        for jp in range(vstart[w], vstart[w + 1]):
+                            if pair_frag[jp] == g:
+                                _union(uf, ip, jp)
+    out = np.full(n_pairs, -1, np.int64)
+    for ip in range(n_pairs):
+        if is_photon[pair_frag[ip]]:
+            out[ip] = _find(uf, ip)
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _priority_kernel(vstart, pair_rank, pair_owner, pair_eq):
     """Per voxel: the best (lowest) rank; among its pairs the most energetic, then lower owner."""
     nv = vstart.shape[0] - 1
@@ -487,6 +535,30 @@ def rule_small_delta_joins_track(kind: np.ndarray, parent: np.ndarray, frag_labe
     return small
 
 
+def rule_photon_pieces(kind: np.ndarray, vkeys: np.ndarray, vstart: np.ndarray, pair_frag: np.ndarray,
+                       grid_voxels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rule 3b: photon activity is judged piece by piece: each photon group splits into its connected pieces.
+
+    A photon Compton-scatters and converts at several places; each connected piece of its voxels
+    (26-neighbourhood) touches the core or not, and is large or small, on its own. Pieces become new
+    fragments numbered after the particle rows.
+
+    Returns
+    -------
+    pair_frag : numpy.ndarray
+        The pairs' fragments, with photon-group pairs moved to their piece.
+    piece_root : numpy.ndarray
+        (K,) photon-group root row of piece k, which is fragment ``len(kind) + k``.
+    """
+    piece_pair = _piece_kernel(vkeys, vstart, pair_frag, kind == KIND_PHOTON, grid_voxels)
+    is_piece = piece_pair >= 0
+    firsts, piece_index = np.unique(piece_pair[is_piece], return_inverse=True)
+    pair_frag = pair_frag.copy()
+    roots = pair_frag[firsts]
+    pair_frag[is_piece] = kind.shape[0] + piece_index
+    return pair_frag, roots
+
+
 def rule_photon_groups_touching(core_of_group: np.ndarray, demoted: np.ndarray, vkeys: np.ndarray,
                                 vstart: np.ndarray, pair_frag: np.ndarray, frag_label: np.ndarray,
                                 frag_owner: np.ndarray, grid_voxels: int) -> np.ndarray:
@@ -639,11 +711,17 @@ def voxelize_and_label(particles: np.ndarray, deposits: np.ndarray, *,
         vfirst = np.zeros(0, np.int64)
     vkeys = pair_key[vfirst]
     vstart = np.append(vfirst, pair_key.size).astype(np.int64)
-    frag_nvox = np.bincount(pair_frag, minlength=n_part)   # pairs are distinct (voxel, fragment)
+    pair_frag, piece_root = rule_photon_pieces(kind, vkeys, vstart, pair_frag, grid_voxels)
+    # fragment arrays now cover particle rows and photon pieces; a piece's root particle is its photon's
+    frag_root = np.concatenate([np.arange(n_part), piece_root]).astype(np.int64)
+    kind = np.concatenate([kind, np.full(piece_root.size, KIND_PHOTON, kind.dtype)])
+    core_of_group = np.concatenate([core_of_group, core_of_group[piece_root]])
+    frag_parent = np.concatenate([parent, parent[piece_root]])
+    frag_nvox = np.bincount(pair_frag, minlength=kind.size)   # pairs are distinct (voxel, fragment)
 
     frag_label = _LABEL_OF_KIND[kind].copy()
-    frag_owner = np.arange(n_part, dtype=np.int64)
-    demoted = rule_small_delta_joins_track(kind, parent, frag_label, frag_owner, frag_nvox,
+    frag_owner = frag_root.copy()
+    demoted = rule_small_delta_joins_track(kind, frag_parent, frag_label, frag_owner, frag_nvox,
                                            delta_min_voxels)
     joined = rule_photon_groups_touching(core_of_group, demoted, vkeys, vstart, pair_frag,
                                          frag_label, frag_owner, grid_voxels)
@@ -659,7 +737,7 @@ def voxelize_and_label(particles: np.ndarray, deposits: np.ndarray, *,
     label = _LABEL_OF_RANK[rank].astype(np.int32)
     owner = owner.astype(np.int32)
 
-    michels = _michel_truth(particles, parent, deposits, keep, above, frag, michel_of, pair_frag, vstart,
+    michels = _michel_truth(particles, parent, deposits, keep, above, frag, michel_of, frag_root[pair_frag], vstart,
                             label, owner, energy, voxel_mm, grid_voxels)
     return LabelledEvent(coords=coords, energy=energy, label=label, owner=owner, michels=michels)
 

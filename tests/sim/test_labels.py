@@ -95,6 +95,25 @@ def test_muon_track_and_michel_shared_voxel_goes_to_track():
     np.testing.assert_allclose(m["muon_end_vox"][0], [149.5, 100.5, 100.5])
 
 
+def test_photon_pieces_are_judged_apart():
+    """One brem photon scatters next to the Michel and again far away: only the touching piece is Michel."""
+    ev = Event()
+    mu, mich, _, mich_vox = muon_with_michel(ev)
+    g = ev.add(GAMMA, parent=mich, process=Process.BREM, energy=5.0)
+    near = blob((150, 110, 101), 4)          # touches the Michel line at (149, 110..111, 100)
+    far_small = blob((300, 300, 300), 5)
+    far_big = blob((400, 400, 400), 12)
+    for piece in (near, far_small, far_big):
+        ev.fill(g, piece, 0.2)
+    res = ev.label()
+    assert np.all(lookup(res, near)[0] == LABEL_MICHEL)
+    assert np.all(lookup(res, far_small)[0] == LABEL_LOW_ENERGY)
+    assert np.all(lookup(res, far_big)[0] == LABEL_SHOWER)
+    m = res.michels[0]
+    assert m["n_label2"] == len(mich_vox) - 1 + len(near)
+    assert m["n_subtree"] == len(mich_vox) + len(near) + len(far_small) + len(far_big)
+
+
 @pytest.mark.parametrize("mu_pdg,e_pdg", [(-MU, -E), (MU, E)])
 def test_michel_of_either_sign(mu_pdg, e_pdg):
     ev = Event()

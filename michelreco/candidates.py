@@ -47,7 +47,7 @@ FEATURES = (
                           # Bragg curve of a stopping track (a delta-ray bump falls back at once)
     "muon_voxels_per_node",  # voxels per skeleton node along the baseline stretch: ~1-2 for a track
     "tortuosity",         # candidate's skeleton path length over the straight end-to-peak distance
-    "muon_branches",      # skeleton branches joining the track within muon_pca_mm beyond the peak
+    "muon_branches",      # skeleton branches joining the track between muon_skip_mm and muon_pca_mm beyond the peak
     "muon_width_mm",      # transverse rms of the voxels of that stretch of track: small for a track
     "drop_ratio",         # peak dE/ds over the truncated-mean dE/ds 0.5-2.5 cm after the stop, on the
                           # candidate's side: a single electron after a Bragg peak, not a shower carrying on
@@ -63,9 +63,9 @@ _F = {name: k for k, name in enumerate(FEATURES)}
 # Settings of the candidate search, passed to the kernel as one float64 array in this order.
 SETTINGS = ("min_cluster_voxels", "min_branch_hops", "max_chains", "window_nodes", "max_peak_from_end_mm",
             "baseline_gap_mm", "baseline_mm", "muon_pca_mm", "junction_window_mm", "rise_lo_mm", "rise_hi_mm",
-            "start_mm", "drop_lo_mm", "drop_hi_mm", "max_entering_voxels", "entering_face_gap")
+            "start_mm", "drop_lo_mm", "drop_hi_mm", "max_entering_voxels", "entering_face_gap", "muon_skip_mm")
 (S_MINCL, S_BRANCH, S_CHAINS, S_WINDOW, S_MAXPEAK, S_GAP, S_BASE, S_MUPCA, S_JUNCTION, S_RISELO, S_RISEHI,
- S_START, S_DROPLO, S_DROPHI, S_MAXENTER, S_ENTERGAP) = range(16)
+ S_START, S_DROPLO, S_DROPHI, S_MAXENTER, S_ENTERGAP, S_MUSKIP) = range(17)
 
 
 @njit(cache=True, nogil=True)
@@ -201,12 +201,16 @@ def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, juncti
     m_end = p
     while m_end + 1 < walk.shape[0] and s[m_end + 1] - s[p] <= cfg[S_MUPCA]:
         m_end += 1
-    on_muon = np.zeros(xyz.shape[0], np.bool_)
     mpts = np.empty((m_end - p + 1, 3))
     for q in range(p, m_end + 1):
         mpts[q - p] = xyz[walk[q]]
-        on_muon[walk[q]] = True
     _, _, mlin, _ = pca_axis(mpts, np.ones(mpts.shape[0]))
+    # width and branches are measured from a few mm past the stop: the Michel leaves from the last
+    # muon node, and its first voxels are assigned there
+    on_muon = np.zeros(xyz.shape[0], np.bool_)
+    for q in range(p, m_end + 1):
+        if s[q] - s[p] >= cfg[S_MUSKIP]:
+            on_muon[walk[q]] = True
     n_branch = 0
     for cc in range(1, n_chains):
         if on_muon[chain_junction[cc]]:

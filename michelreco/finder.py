@@ -40,6 +40,7 @@ PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
     "baseline_gap_mm": (30.0, "mm", "skip this much track after the peak before measuring the muon dE/ds"),
     "baseline_mm": (120.0, "mm", "measure the muon's truncated-mean dE/ds over this length"),
     "muon_pca_mm": (60.0, "mm", "track length beyond the peak used for the muon's PCA"),
+    "muon_skip_mm": (9.0, "mm", "the muon's width and branches are measured from this far past the stop"),
     "junction_window_mm": (45.0, "mm", "a skeleton junction this close to the peak may reveal a crossing track"),
     "rise_lo_mm": (10.0, "mm", "start of the stretch beyond the peak where a stopping track's dE/ds rises"),
     "rise_hi_mm": (30.0, "mm", "end of that stretch"),

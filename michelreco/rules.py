@@ -3,9 +3,9 @@
 A rule set is data: for each candidate kind (``candidates.KINDS``), a mapping of rule names to lists of
 conditions ``[feature, op, parameter]``, where
 ``feature`` is one of ``candidates.FEATURES``, ``op`` is ``">="`` or ``"<="``, and ``parameter`` names a
-value in ``PARAMETERS`` (overridable per finder). A candidate passes a rule when all its conditions hold
-(or, for a rule written ``{"any": [conditions]}``, when at least one holds), and is a Michel when it
-passes every rule of its kind. Nothing is ever evaluated as code: the only
+value in ``PARAMETERS`` (overridable per finder). A rule is a list of conditions that must all hold, or
+``{"any": [...]}`` / ``{"all": [...]}`` over conditions and such nested groups; a candidate is a Michel when
+it passes every rule of its kind. Nothing is ever evaluated as code: the only
 operations are the two comparisons of ``OPS``.
 """
 
@@ -32,29 +32,29 @@ class Parameter:
 
 
 PARAMETERS: dict[str, Parameter] = {
-    "min_muon_length_mm": Parameter(60.0, "mm", "track path beyond the Bragg peak (the muon) at least this long"),
+    "min_muon_length_mm": Parameter(80.0, "mm", "track path beyond the Bragg peak (the muon) at least this long"),
     "min_muon_linearity": Parameter(0.6, "", "PCA linearity of the muon's last centimetres at least this"),
-    "max_muon_width_mm": Parameter(2.5, "mm", "transverse rms of the muon's last centimetres at most this "
+    "max_muon_width_mm": Parameter(2.0, "mm", "transverse rms of the muon's last centimetres at most this "
                                    "(a track, not a shower)"),
     "max_muon_branches": Parameter(0.0, "", "skeleton branches joining the muon's last centimetres at most"),
-    "min_rise_ratio": Parameter(1.2, "", "dE/ds 1-3 cm before the stop over the muon baseline at least this "
+    "min_rise_ratio": Parameter(1.3, "", "dE/ds 1-3 cm before the stop over the muon baseline at least this "
                                 "(the rising Bragg curve)"),
     "min_bragg_ratio": Parameter(1.5, "", "peak dE/ds over the muon's truncated-mean dE/ds at least this"),
-    "min_peak_dedx_mev_cm": Parameter(5.0, "MeV/cm", "smoothed dE/ds at the peak at least this"),
+    "min_peak_dedx_mev_cm": Parameter(6.0, "MeV/cm", "smoothed dE/ds at the peak at least this"),
     "min_baseline_dedx_mev_cm": Parameter(1.2, "MeV/cm", "muon dE/ds at least this (not a faint shower twig)"),
     "max_baseline_dedx_mev_cm": Parameter(4.5, "MeV/cm", "muon dE/ds at most this (a minimum-ionizing "
                                           "track, not a proton)"),
     "max_michel_cos": Parameter(0.9, "", "cosine between the muon's last direction and the candidate's "
                                 "start at most this (a kink, not a shower carrying on)"),
-    "min_drop_ratio": Parameter(1.7, "", "peak dE/ds over the candidate's dE/ds just after the stop at "
+    "min_drop_ratio": Parameter(1.5, "", "peak dE/ds over the candidate's dE/ds just after the stop at "
                                 "least this (one electron leaves, not a shower)"),
-    "min_collinear_drop_ratio": Parameter(2.5, "", "a candidate leaving along the muon (no kink) needs at "
+    "min_collinear_drop_ratio": Parameter(4.0, "", "a candidate leaving along the muon (no kink) needs at "
                                           "least this drop"),
     "max_attach_gap_mm": Parameter(6.0, "mm", "nearest candidate voxel at most this far from the peak"),
     "min_michel_voxels": Parameter(4.0, "voxels", "candidate at least this many voxels"),
     "max_michel_voxels": Parameter(400.0, "voxels", "candidate at most this many voxels"),
-    "min_michel_energy_mev": Parameter(1.5, "MeV", "candidate energy at least this"),
-    "max_michel_energy_mev": Parameter(60.0, "MeV", "candidate energy at most this (Michel endpoint 52.8 MeV "
+    "min_michel_energy_mev": Parameter(3.0, "MeV", "candidate energy at least this"),
+    "max_michel_energy_mev": Parameter(50.0, "MeV", "candidate energy at most this (Michel endpoint 52.8 MeV "
                                        "plus resolution)"),
     "max_crossing_mm": Parameter(30.0, "mm", "track continuing past the junction next to the peak at most "
                                  "this long (the muon must end at the peak)"),
@@ -126,8 +126,8 @@ class RuleSet:
         rules = DEFAULT_RULES if rules is None else rules
         if not isinstance(rules, dict) or not rules:
             raise InputError("a rule set must be a mapping of candidate kinds to rules")
-        # kind index -> rule name -> (mode, [(column, op, parameter)]), mode "all" or "any"
-        self.rules: dict[int, dict[str, tuple[str, list[tuple[int, str, str]]]]] = {}
+        # kind index -> rule name -> compiled rule: (column, op, parameter) or (mode, [parts])
+        self.rules: dict[int, dict[str, tuple]] = {}
         for kind, kind_rules in rules.items():
             if kind not in KINDS:
                 raise InputError(f"unknown candidate kind '{kind}' (known: {', '.join(KINDS)})")
@@ -136,19 +136,26 @@ class RuleSet:
             self.rules[KINDS.index(kind)] = {name: self._rule(name, spec) for name, spec in kind_rules.items()}
 
     @classmethod
-    def _rule(cls, name: str, spec) -> tuple[str, list[tuple[int, str, str]]]:
-        mode = "all"
+    def _rule(cls, name: str, spec):
+        """Compile a rule: a condition (column, op, parameter) or a group ("all"|"any", [parts])."""
         if isinstance(spec, dict):
-            if set(spec) != {"any"}:
-                raise InputError(f"rule '{name}': a mapping rule must be {{any: [conditions]}}")
-            mode, spec = "any", spec["any"]
-        if not isinstance(spec, list) or not spec:
-            raise InputError(f"rule '{name}': expected a non-empty list of [feature, op, parameter]")
-        return mode, [cls._condition(name, cond) for cond in spec]
+            if len(spec) != 1 or next(iter(spec)) not in ("any", "all"):
+                raise InputError(f"rule '{name}': a group must be {{any: [...]}} or {{all: [...]}}")
+            mode, parts = next(iter(spec.items()))
+            return cls._group(name, mode, parts)
+        if isinstance(spec, list) and spec and all(isinstance(p, (list, dict)) for p in spec):
+            return cls._group(name, "all", spec)
+        return cls._condition(name, spec)
+
+    @classmethod
+    def _group(cls, name: str, mode: str, parts):
+        if not isinstance(parts, list) or not parts:
+            raise InputError(f"rule '{name}': expected a non-empty list of conditions")
+        return mode, [cls._rule(name, p) for p in parts]
 
     @staticmethod
     def _condition(name: str, cond) -> tuple[int, str, str]:
-        if not (isinstance(cond, (list, tuple)) and len(cond) == 3):
+        if not (isinstance(cond, (list, tuple)) and len(cond) == 3 and all(isinstance(c, str) for c in cond)):
             raise InputError(f"rule '{name}': condition {cond!r} is not [feature, op, parameter]")
         feature, op, param = cond
         if feature not in _COLUMN:
@@ -159,16 +166,23 @@ class RuleSet:
             raise InputError(f"rule '{name}': unknown parameter '{param}'")
         return _COLUMN[feature], op, param
 
+    @classmethod
+    def _check(cls, rule, features: np.ndarray, params: dict) -> np.ndarray:
+        if len(rule) == 3:
+            col, op, param = rule
+            return OPS[op](features[:, col], params[param])
+        mode, parts = rule
+        checks = [cls._check(p, features, params) for p in parts]
+        return np.logical_and.reduce(checks) if mode == "all" else np.logical_or.reduce(checks)
+
     def evaluate(self, features: np.ndarray, params: dict) -> dict[str, np.ndarray]:
         """Pass/fail of every rule (``"kind/rule"``) for every candidate; rules of other kinds pass."""
         out = {}
         kind = features[:, _COLUMN["kind"]]
         for k, kind_rules in self.rules.items():
             mine = kind == k
-            for name, (mode, conditions) in kind_rules.items():
-                checks = [OPS[op](features[:, col], params[param]) for col, op, param in conditions]
-                ok = np.logical_and.reduce(checks) if mode == "all" else np.logical_or.reduce(checks)
-                out[f"{KINDS[k]}/{name}"] = ok | ~mine
+            for name, rule in kind_rules.items():
+                out[f"{KINDS[k]}/{name}"] = self._check(rule, features, params) | ~mine
         return out
 
     def passed(self, features: np.ndarray, params: dict) -> np.ndarray:
@@ -179,12 +193,24 @@ class RuleSet:
             ok &= verdict
         return ok
 
+    @classmethod
+    def _explain(cls, rule, row: np.ndarray, params: dict) -> str:
+        """'' when the rule holds for one candidate, else what failed, with the numbers."""
+        if len(rule) == 3:
+            col, op, param = rule
+            if OPS[op](row[col], params[param]):
+                return ""
+            return f"{FEATURES[col]} = {row[col]:.4g}, needs {op} {param} = {params[param]:g}"
+        mode, parts = rule
+        failed = [msg for msg in (cls._explain(p, row, params) for p in parts) if msg]
+        if mode == "all":
+            return failed[0] if failed else ""
+        return "" if len(failed) < len(parts) else "none of: " + " | ".join(failed)
+
     def reasons(self, row: np.ndarray, params: dict) -> dict[str, str]:
-        """For one candidate, each rule of its kind: "pass", or what failed, with the numbers."""
+        """For one candidate, each rule of its kind: "pass", or "fail: " and what failed."""
         out = {}
-        for name, (mode, conditions) in self.rules.get(int(row[_COLUMN["kind"]]), {}).items():
-            failed = [f"{FEATURES[col]} = {row[col]:.4g}, needs {op} {param} = {params[param]:g}"
-                      for col, op, param in conditions if not OPS[op](row[col], params[param])]
-            bad = failed if mode == "all" or len(failed) == len(conditions) else []
-            out[name] = "pass" if not bad else "fail: " + ("; ".join(bad) if mode == "any" else bad[0])
+        for name, rule in self.rules.get(int(row[_COLUMN["kind"]]), {}).items():
+            msg = self._explain(rule, row[None, :][0], params)
+            out[name] = "pass" if not msg else "fail: " + msg
         return out

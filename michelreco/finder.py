@@ -133,12 +133,13 @@ class MichelFinder:
         records = []
         for c in range(feats.shape[0]):
             reasons = self._rules.reasons(feats[c], self._params)
+            michel = bool(self._rules.passed(feats[c:c + 1], self._params)[0])
             records.append({
                 "candidate": c,
                 "kind": KINDS[int(feats[c, 0])],
                 "features": {name: float(feats[c, k]) for k, name in enumerate(FEATURES)},
                 "rules": reasons,
-                "michel": all(r == "pass" for r in reasons.values()),
+                "michel": michel,
                 "voxels": np.sort(index[vox[ptr[c]:ptr[c + 1]]]).tolist(),
             })
         return records

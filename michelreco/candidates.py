@@ -63,15 +63,15 @@ _F = {name: k for k, name in enumerate(FEATURES)}
 # Settings of the candidate search, passed to the kernel as one float64 array in this order.
 SETTINGS = ("min_cluster_voxels", "min_branch_hops", "max_chains", "window_nodes", "max_peak_from_end_mm",
             "baseline_gap_mm", "baseline_mm", "muon_pca_mm", "junction_window_mm", "rise_lo_mm", "rise_hi_mm",
-            "start_mm", "drop_lo_mm", "drop_hi_mm", "max_entering_voxels", "entering_face_gap", "muon_skip_mm")
+            "start_mm", "drop_lo_mm", "drop_hi_mm", "max_entering_voxels", "entering_face_gap", "muon_skip_mm",
+            "min_candidate_peak_dedx_mev_cm")
 (S_MINCL, S_BRANCH, S_CHAINS, S_WINDOW, S_MAXPEAK, S_GAP, S_BASE, S_MUPCA, S_JUNCTION, S_RISELO, S_RISEHI,
- S_START, S_DROPLO, S_DROPHI, S_MAXENTER, S_ENTERGAP, S_MUSKIP) = range(17)
+ S_START, S_DROPLO, S_DROPHI, S_MAXENTER, S_ENTERGAP, S_MUSKIP, S_MINPEAK) = range(18)
 
 
 @njit(cache=True, nogil=True)
-def _descendant_nodes(chain_nodes, chain_ptr, chain_junction, seed_nodes, n_total):
-    """Mark the seed nodes and every node of chains hanging (recursively) from marked nodes."""
-    mark = np.zeros(n_total, np.bool_)
+def _mark_after_peak(chain_nodes, chain_ptr, chain_junction, seed_nodes, mark):
+    """Set ``mark`` on the seed nodes and on every node of chains hanging (recursively) from marked nodes."""
     for v in seed_nodes:
         mark[v] = True
     for c in range(1, chain_ptr.shape[0] - 1):   # a chain's junction lies on an earlier chain
@@ -79,7 +79,27 @@ def _descendant_nodes(chain_nodes, chain_ptr, chain_junction, seed_nodes, n_tota
         if j >= 0 and mark[j]:
             for k in range(chain_ptr[c], chain_ptr[c + 1]):
                 mark[chain_nodes[k]] = True
-    return mark
+
+
+@njit(cache=True, nogil=True)
+def _voxels_of_nodes(nodes_marked, node_first, node_next):
+    """Voxels assigned to the marked nodes (linked lists ``node_first``/``node_next``), ascending."""
+    n = 0
+    for v in nodes_marked:
+        w = node_first[v]
+        while w >= 0:
+            n += 1
+            w = node_next[w]
+    out = np.empty(n, np.int64)
+    n = 0
+    for v in nodes_marked:
+        w = node_first[v]
+        while w >= 0:
+            out[n] = w
+            n += 1
+            w = node_next[w]
+    out.sort()
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -194,8 +214,8 @@ def _shape_features(f, xyz, energy, voxels, ref):
 
 
 @njit(cache=True, nogil=True)
-def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other, pts, esum, members,
-                            root, n_chains, chain_junction, node_count, cfg):
+def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other, pts, esum,
+                            node_first, node_next, n_chains, chain_junction, node_count, on_muon, cfg):
     """Fill the muon-side, Bragg-peak and kink features of a stopping-muon candidate."""
     pv = walk[p]
     m_end = p
@@ -207,24 +227,21 @@ def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, juncti
     _, _, mlin, _ = pca_axis(mpts, np.ones(mpts.shape[0]))
     # width and branches are measured from a few mm past the stop: the Michel leaves from the last
     # muon node, and its first voxels are assigned there
-    on_muon = np.zeros(xyz.shape[0], np.bool_)
-    for q in range(p, m_end + 1):
-        if s[q] - s[p] >= cfg[S_MUSKIP]:
-            on_muon[walk[q]] = True
+    q0 = p
+    while q0 <= m_end and s[q0] - s[p] < cfg[S_MUSKIP]:
+        q0 += 1
+    for q in range(q0, m_end + 1):
+        on_muon[walk[q]] = True
     n_branch = 0
     for cc in range(1, n_chains):
         if on_muon[chain_junction[cc]]:
             n_branch += 1
-    n_mvox = 0
-    for v in members:
-        if on_muon[root[v]]:
-            n_mvox += 1
-    mvox = np.empty((n_mvox, 3))
-    k = 0
-    for v in members:
-        if on_muon[root[v]]:
-            mvox[k] = xyz[v]
-            k += 1
+    for q in range(q0, m_end + 1):
+        on_muon[walk[q]] = False
+    mv = _voxels_of_nodes(walk[q0:m_end + 1], node_first, node_next)
+    mvox = np.empty((mv.shape[0], 3))
+    for k in range(mv.shape[0]):
+        mvox[k] = xyz[mv[k]]
     f[F_PEAK] = peak
     f[F_BASE] = base
     f[F_RATIO] = peak / base if base > 0 else 0.0
@@ -267,25 +284,44 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
     sizes = np.zeros(n_clusters, np.int64)
     for v in range(n):
         sizes[labels[v]] += 1
-    order = np.argsort(labels, kind="mergesort")
+    # voxels grouped by cluster, ascending within each (a counting sort: numba's argsort is slow)
     starts = np.zeros(n_clusters + 1, np.int64)
     for c in range(n_clusters):
         starts[c + 1] = starts[c] + sizes[c]
+    fill = starts[:-1].copy()
+    order = np.empty(n, np.int64)
+    for v in range(n):
+        order[fill[labels[v]]] = v
+        fill[labels[v]] += 1
+    # work arrays over the event's voxels, restored after each cluster
     node_energy = np.zeros(n)
     node_count = np.zeros(n, np.int64)
+    node_first = np.full(n, -1, np.int64)    # voxels assigned to a node: a linked list
+    node_next = np.full(n, -1, np.int64)
+    allowed = np.zeros(n, np.bool_)
+    dist = np.full(n, -1, np.int64)
+    pred = np.full(n, -1, np.int64)
+    root = np.full(n, -1, np.int64)
+    mark = np.zeros(n, np.bool_)
+    on_muon = np.zeros(n, np.bool_)
     window = int(cfg[S_WINDOW])
     for c in range(n_clusters):
         if sizes[c] < cfg[S_MINCL]:
             continue
         members = order[starts[c]:starts[c + 1]]
-        chain_nodes, chain_ptr, chain_junction, root = cluster_skeleton(
-            members, indptr, nbrs, n, int(cfg[S_BRANCH]), int(cfg[S_CHAINS]))
+        chain_nodes, chain_ptr, chain_junction = cluster_skeleton(
+            members, xyz, indptr, nbrs, allowed, dist, pred, root, int(cfg[S_BRANCH]), int(cfg[S_CHAINS]))
         for v in members:
             node_energy[v] = 0.0
             node_count[v] = 0
-        for v in members:
-            node_energy[root[v]] += energy[v]
-            node_count[root[v]] += 1
+            node_first[v] = -1
+        for i in range(members.shape[0] - 1, -1, -1):
+            v = members[i]
+            r = root[v]
+            node_energy[r] += energy[v]
+            node_count[r] += 1
+            node_next[v] = node_first[r]
+            node_first[r] = v
         n_chains = chain_ptr.shape[0] - 1
         # a whole cluster entering through a face: a Michel whose muon stopped outside
         if sizes[c] <= cfg[S_MAXENTER]:
@@ -321,27 +357,30 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 s, dedx = end_profile(walk, xyz, node_energy, window)
                 p, peak, base, beyond = find_bragg_peak(s, dedx, cfg[S_MAXPEAK], cfg[S_GAP], cfg[S_BASE])
                 p = refine_peak(walk, node_energy, p, window // 2)
-                if p == 0:
-                    continue   # the end itself is the peak: nothing hangs after it on this walk
-                mark = _descendant_nodes(chain_nodes, chain_ptr, chain_junction, walk[:p], n)
-                nv = 0
-                for v in members:
-                    if mark[root[v]]:
-                        nv += 1
-                if nv == 0:
-                    continue
-                voxels = np.empty(nv, np.int64)
+                if p == 0 or peak < cfg[S_MINPEAK]:
+                    continue   # the end itself is the peak, or there is no peak worth a candidate
+                _mark_after_peak(chain_nodes, chain_ptr, chain_junction, walk[:p], mark)
+                n_marked = 0
+                for v in chain_nodes:
+                    if mark[v]:
+                        n_marked += 1
+                marked = np.empty(n_marked, np.int64)
                 k = 0
-                for v in members:
-                    if mark[root[v]]:
-                        voxels[k] = v
+                for v in chain_nodes:
+                    if mark[v]:
+                        marked[k] = v
                         k += 1
+                        mark[v] = False
+                voxels = _voxels_of_nodes(marked, node_first, node_next)
+                if voxels.shape[0] == 0:
+                    continue
                 feats, cand_ptr, cand_vox = _push(feats, cand_ptr, cand_vox, nc, voxels)
                 f = feats[nc]
                 f[F_KIND] = 0
                 f[F_CLUSTER] = c
                 pts, esum = _shape_features(f, xyz, energy, voxels, xyz[walk[p]])
                 _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other, pts,
-                                        esum, members, root, n_chains, chain_junction, node_count, cfg)
+                                        esum, node_first, node_next, n_chains, chain_junction, node_count,
+                                        on_muon, cfg)
                 nc += 1
     return feats[:nc].copy(), cand_ptr[:nc + 1].copy(), cand_vox[:cand_ptr[nc]].copy()

@@ -18,14 +18,13 @@ from typing import Any
 import numpy as np
 
 from .candidates import FEATURES, KINDS, SETTINGS, event_candidates
+from .canonical import canonical_voxels
 from .cluster import voxel_graph
 from .config import check_params
 from .errors import InputError
 from .rules import PARAMETERS, RuleSet
 
 __all__ = ["PIPELINE_PARAMETERS", "MichelFinder"]
-
-GRID = 768
 
 # Clustering and candidate-building parameters: (default, unit, meaning).
 PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
@@ -37,6 +36,8 @@ PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
     "window_nodes": (5, "nodes", "sliding window of the dE/ds profile (about 3 mm per node)"),
     "max_peak_from_end_mm": (250.0, "mm", "look for the Bragg peak this far from a free end (Michel "
                              "electron range is at most ~13 cm)"),
+    "min_candidate_peak_dedx_mev_cm": (4.0, "MeV/cm", "ends whose dE/ds peak is lower make no candidate at all "
+                                       "(saves time; keep below the bragg_peak rule's threshold)"),
     "baseline_gap_mm": (30.0, "mm", "skip this much track after the peak before measuring the muon dE/ds"),
     "baseline_mm": (120.0, "mm", "measure the muon's truncated-mean dE/ds over this length"),
     "muon_pca_mm": (60.0, "mm", "track length beyond the peak used for the muon's PCA"),
@@ -99,23 +100,18 @@ class MichelFinder:
         return f"MichelFinder({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     # -- finding ----------------------------------------------------------------------------------
-    def _prepare(self, xyze: np.ndarray):
-        """Kept voxels sorted by position: (original indices, xyz float64, energy float64)."""
+    def _candidates(self, xyze: np.ndarray):
+        """Kept voxels' original indices, and the candidates' features, voxel lists (into the kept voxels)."""
         xyze = np.asarray(xyze)
         if xyze.ndim != 2 or xyze.shape[1] != 4:
             raise InputError(f"an event must be an (N, 4) array of x, y, z, energy; got shape {xyze.shape}")
-        keep = np.flatnonzero(xyze[:, 3] > self._params["energy_threshold_mev"])
-        xyz = xyze[keep, :3].astype(np.int64)
-        key = (xyz[:, 0] * GRID + xyz[:, 1]) * GRID + xyz[:, 2]
-        order = np.argsort(key, kind="stable")
-        return keep[order], xyz[order], xyze[keep[order], 3].astype(np.float64)
-
-    def _candidates(self, xyze: np.ndarray):
         p = self._params
-        index, xyz, energy = self._prepare(xyze)
+        index, xyz, xyz_f, energy = canonical_voxels(xyze, float(p["energy_threshold_mev"]))
         labels, indptr, nbrs = voxel_graph(xyz, p["eps_voxels"])
         cfg = np.array([p[name] for name in SETTINGS], dtype=np.float64)
-        feats, ptr, vox = event_candidates(xyz.astype(np.float64), energy, labels, indptr, nbrs, cfg)
+        if "entering" not in self._rules.kinds:
+            cfg[SETTINGS.index("max_entering_voxels")] = 0   # nobody judges them: do not build them
+        feats, ptr, vox = event_candidates(xyz_f, energy, labels, indptr, nbrs, cfg)
         return index, feats, ptr, vox
 
     def find(self, xyze: np.ndarray) -> np.ndarray:

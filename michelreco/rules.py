@@ -135,6 +135,11 @@ class RuleSet:
                 raise InputError(f"rules of '{kind}': expected a mapping of rule names to conditions")
             self.rules[KINDS.index(kind)] = {name: self._rule(name, spec) for name, spec in kind_rules.items()}
 
+    @property
+    def kinds(self) -> list[str]:
+        """Candidate kinds this rule set judges."""
+        return [KINDS[k] for k in self.rules]
+
     @classmethod
     def _rule(cls, name: str, spec):
         """Compile a rule: a condition (column, op, parameter) or a group ("all"|"any", [parts])."""

@@ -3,8 +3,8 @@
 A cluster of touching voxels usually holds a stopping muon *and* its Michel electron, so the finder
 splits clusters along their skeleton:
 
-1. **Skeleton** (``cluster_skeleton``): the geodesic diameter of the cluster (two breadth-first
-   sweeps over the voxel graph) is the first chain; then, repeatedly, the voxel farthest from the
+1. **Skeleton** (``cluster_skeleton``): the longest geodesic path from the voxel farthest from the
+   cluster's centroid (a breadth-first sweep over the voxel graph) is the first chain; then, repeatedly, the voxel farthest from the
    skeleton starts a new chain that runs back to it (a branch), until no voxel is more than
    ``min_branch_hops`` away. Every voxel is assigned to its nearest skeleton node. Chains are
    ordered voxel paths, so a curved track is followed where a single PCA axis is not.
@@ -131,16 +131,35 @@ def _bfs(indptr, nbrs, sources, allowed, dist, pred, root, queue):
 
 
 @njit(cache=True, nogil=True)
-def cluster_skeleton(members, indptr, nbrs, n_total, min_branch_hops, max_chains):
+def _farthest_from_centroid(members, xyz):
+    """The member farthest from the members' centroid (lowest index on ties)."""
+    c = np.zeros(3)
+    for v in members:
+        c += xyz[v]
+    c /= members.shape[0]
+    best = members[0]
+    best_d = -1.0
+    for v in members:
+        d = ((xyz[v] - c) ** 2).sum()
+        if d > best_d:
+            best, best_d = v, d
+    return best
+
+
+@njit(cache=True, nogil=True)
+def cluster_skeleton(members, xyz, indptr, nbrs, allowed, dist, pred, root, min_branch_hops, max_chains):
     """Skeleton chains of one cluster and the nearest skeleton node of every member voxel.
 
     Parameters
     ----------
     members : int64 array
         Voxel indices of the cluster, ascending.
+    xyz : float64 array (N, 3)
+        Voxel coordinates of the event.
     indptr, nbrs : CSR neighbour lists of the event (``cluster.voxel_graph``).
-    n_total : int
-        Voxels in the event.
+    allowed, dist, pred, root : work arrays over the event's voxels
+        ``allowed`` False and ``dist`` -1 on entry; both are restored for the members on return.
+        ``root`` receives, for each member, its nearest skeleton node.
     min_branch_hops : int
         A branch is added while some voxel is at least this many hops from the skeleton.
     max_chains : int
@@ -154,19 +173,14 @@ def cluster_skeleton(members, indptr, nbrs, n_total, min_branch_hops, max_chains
     chain_ptr : int64 array
     chain_junction : int64 array
         For each chain, the skeleton node its last node touches (-1 for the first chain).
-    root : int64 array (n_total,)
-        Nearest skeleton node of each member voxel (-1 for non-members).
     """
-    allowed = np.zeros(n_total, np.bool_)
     for v in members:
         allowed[v] = True
-    dist = np.full(n_total, -1, np.int64)
-    pred = np.full(n_total, -1, np.int64)
-    root = np.full(n_total, -1, np.int64)
     queue = np.empty(2 * members.shape[0] + 8, np.int64)
     src = np.empty(1, np.int64)
-    # double sweep: an extreme voxel a, then the voxel b farthest from it; the path b -> a
-    src[0] = members[0]
+    # an extreme voxel a (the farthest from the centroid: one breadth-first sweep cheaper than a double
+    # sweep, and as good on elongated clusters), then the voxel b farthest from a; the path b -> a
+    src[0] = _farthest_from_centroid(members, xyz)
     a = _bfs(indptr, nbrs, src, allowed, dist, pred, root, queue)
     for v in members:
         dist[v] = -1
@@ -202,7 +216,10 @@ def cluster_skeleton(members, indptr, nbrs, n_total, min_branch_hops, max_chains
         for w in members:
             if dist[w] > dist[far]:
                 far = w
-    return chain_nodes[:n_nodes].copy(), chain_ptr[:n_chains + 1].copy(), chain_junction[:n_chains].copy(), root
+    for v in members:
+        allowed[v] = False
+        dist[v] = -1
+    return chain_nodes[:n_nodes].copy(), chain_ptr[:n_chains + 1].copy(), chain_junction[:n_chains].copy()
 
 
 @njit(cache=True, nogil=True)

@@ -42,6 +42,8 @@ def _add_find_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--dataset-name", default="solution", help="name of the solution dataset (default: solution)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--explain", metavar="JSONL",
+                   help="also write every Michel candidate (features, rule verdicts, decision) as JSON lines")
     p.add_argument("--demo", action="store_true",
                    help="simulate a small sample in a temporary directory, run the finder on it and score it")
     p.add_argument("--demo-events", type=int, default=200, help="events in the --demo sample (default 200)")
@@ -73,7 +75,7 @@ def _run_find(args) -> int:
         raise MichelrecoError("give an INPUT file and -o OUTPUT (or --demo); see --help")
     failures = run_file(args.input, args.output, params, workers=args.workers, start=args.start,
                         stop=args.stop, force=args.force, progress=not args.quiet,
-                        output_dataset=args.dataset_name)
+                        output_dataset=args.dataset_name, explain_path=args.explain)
     if failures:
         print(f"{len(failures)} events failed and got empty rows; see {args.output}.errors.log", file=sys.stderr)
         return EXIT_EVENTS_FAILED

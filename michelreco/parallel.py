@@ -6,6 +6,7 @@ one range of events; only the parent writes. Any ``concurrent.futures.Executor``
 
 from __future__ import annotations
 
+import json
 import os
 from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -28,6 +29,7 @@ class RangeResult:
     stop: int
     rows: list = field(default_factory=list)
     failures: list = field(default_factory=list)   # (event index, error text)
+    records: list = field(default_factory=list)    # finder.explain records, with "event", when asked
 
 
 def event_ranges(start: int, stop: int, chunk: int) -> list[tuple[int, int]]:
@@ -35,15 +37,28 @@ def event_ranges(start: int, stop: int, chunk: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + chunk, stop)) for lo in range(start, stop, chunk)]
 
 
-def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str = EVENTS_DATASET) -> RangeResult:
-    """Find Michels in events [start, stop) of ``path``; an event that raises gets an empty row."""
+def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str = EVENTS_DATASET,
+                  explain: bool = False) -> RangeResult:
+    """Find Michels in events [start, stop) of ``path``; an event that raises gets an empty row.
+
+    With ``explain``, the finder's per-candidate records are kept too, and the row is the union of the
+    voxels of the candidates they call Michel (the same as ``find``).
+    """
     from .finder import MichelFinder
 
     finder = MichelFinder(**params)
     result = RangeResult(start, stop)
     for i, xyze in iter_events(path, start, stop, dataset=dataset):
         try:
-            row = finder.find(xyze)
+            if explain:
+                records = finder.explain(xyze)
+                for rec in records:
+                    rec["event"] = i
+                result.records.extend(records)
+                michel = [r["voxels"] for r in records if r["michel"]]
+                row = np.unique(np.concatenate(michel)).astype(np.int32) if michel else np.empty(0, np.int32)
+            else:
+                row = finder.find(xyze)
         except Exception as err:  # noqa: BLE001 - one bad event must not stop a 1M-event run
             row = np.empty(0, np.int32)
             result.failures.append((i, f"{type(err).__name__}: {err}"))
@@ -54,10 +69,12 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
 def run_file(input_path, output_path, params: dict | None = None, *, workers: int = 1,
              start: int = 0, stop: int | None = None, force: bool = False, chunk: int = 500,
              dataset: str = EVENTS_DATASET, executor: Executor | None = None, progress: bool = True,
-             output_dataset: str = "solution") -> list[tuple[int, str]]:
+             output_dataset: str = "solution", explain_path=None) -> list[tuple[int, str]]:
     """Find Michels in events [start, stop) of ``input_path`` and write the solution to ``output_path``.
 
-    Returns the failed events as (index, error) pairs; they are also logged next to the output.
+    With ``explain_path``, every candidate's record (``MichelFinder.explain``, plus its event index) is
+    written there as JSON lines. Returns the failed events as (index, error) pairs; they are also
+    logged next to the output.
     """
     params = dict(params or {})
     input_path, output_path = Path(input_path), Path(output_path)
@@ -67,21 +84,36 @@ def run_file(input_path, output_path, params: dict | None = None, *, workers: in
     start, stop = _resolve_range(n, start, stop, input_path)
     ranges = event_ranges(start, stop, chunk)
     failures: list[tuple[int, str]] = []
+    explain = None
+    if explain_path is not None:
+        explain_path = Path(explain_path)
+        if explain_path.exists() and not force:
+            raise InputError(f"{explain_path}: exists; use --force to overwrite")
+        explain_tmp = explain_path.with_name(f".{explain_path.name}.{os.getpid()}.partial")
+        explain = open(explain_tmp, "w")
     bar = progress_bar(stop - start, progress)
     own_pool = executor is None and workers > 1
     pool = ProcessPoolExecutor(max_workers=workers) if own_pool else executor
     try:
         with RowWriter(output_path, stop - start, dataset=output_dataset, force=force) as writer:
-            tasks = [(str(input_path), lo, hi, params, dataset) for lo, hi in ranges]
+            tasks = [(str(input_path), lo, hi, params, dataset, explain_path is not None) for lo, hi in ranges]
             for result in ordered_results(pool, find_in_range, workers, tasks):
                 for row in result.rows:
                     writer.append(row)
+                if explain:
+                    explain.writelines(json.dumps(rec) + "\n" for rec in result.records)
                 failures.extend(result.failures)
                 bar.update(result.stop - result.start)
+        if explain:
+            explain.close()
+            os.replace(explain_tmp, explain_path)
     finally:
         bar.close()
         if own_pool:
             pool.shutdown(cancel_futures=True)
+        if explain and not explain.closed:
+            explain.close()
+            explain_tmp.unlink(missing_ok=True)
     if failures:
         log = output_path.with_name(output_path.name + ".errors.log")
         log.write_text("".join(f"{i}\t{msg}\n" for i, msg in failures))

@@ -102,12 +102,17 @@ def _run_demo(args, params) -> int:
 # --------------------------------------------------------------------------------------------- score
 def _print_scores(table, title: str) -> None:
     c = table.pooled
+    has = table.has_michel
+    with_m, without = table.subset(has).pooled, table.subset(~has)
     print(title)
     print(f"  events    {len(table)}")
     print(f"  F1        {c.f1:.4f}")
     print(f"  precision {c.precision:.4f}")
     print(f"  recall    {c.recall:.4f}")
     print(f"  TP {c.tp}  FP {c.fp}  FN {c.fn}")
+    print(f"  events with a Michel: {int(has.sum())}, F1 {with_m.f1:.4f}")
+    print(f"  events without: {len(without)}, FP voxels {without.pooled.fp} "
+          f"in {int((without.fp > 0).sum())} events")
 
 
 def _run_score(args) -> int:
@@ -120,8 +125,12 @@ def _run_score(args) -> int:
         from .plots import plot_block_f1
         plot_block_f1(table, args.block, args.plot)
     if args.json:
-        out = {"events": len(table), **table.pooled.as_dict(),
-               "empty_events": int(table.empty.sum())}
+        has = table.has_michel
+        without = table.subset(~has)
+        out = {"events": len(table), **table.pooled.as_dict(), "empty_events": int(table.empty.sum()),
+               "with_michel": {"events": int(has.sum()), **table.subset(has).pooled.as_dict()},
+               "without_michel": {"events": len(without), "fp": without.pooled.fp,
+                                  "events_with_fp": int((without.fp > 0).sum())}}
         print(json.dumps(out, indent=2))
     else:
         _print_scores(table, f"{args.solution} against {args.labels}")

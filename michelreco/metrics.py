@@ -88,6 +88,11 @@ class ScoreTable:
         return Counts(int(self.tp.sum()), int(self.fp.sum()), int(self.fn.sum()))
 
     @property
+    def has_michel(self) -> np.ndarray:
+        """Events with at least one true Michel voxel."""
+        return (self.tp + self.fn) > 0
+
+    @property
     def empty(self) -> np.ndarray:
         """Events with neither a true nor a predicted Michel voxel."""
         return (self.tp + self.fp + self.fn) == 0

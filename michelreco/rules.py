@@ -148,7 +148,7 @@ class RuleSet:
                 raise InputError(f"rule '{name}': a group must be {{any: [...]}} or {{all: [...]}}")
             mode, parts = next(iter(spec.items()))
             return cls._group(name, mode, parts)
-        if isinstance(spec, list) and spec and all(isinstance(p, (list, dict)) for p in spec):
+        if isinstance(spec, list) and (not spec or all(isinstance(p, (list, dict)) for p in spec)):
             return cls._group(name, "all", spec)
         return cls._condition(name, spec)
 

@@ -279,7 +279,7 @@ def end_profile(order, xyz, node_energy, window_nodes):
     """Path length s (mm) of each node from the end, and the smoothed dE/ds (MeV/cm) along ``order``.
 
     dE/ds at node k is the energy of the voxels assigned to nodes k-h..k+h over the path length they
-    span (at least one voxel), h = ``window_nodes`` // 2.
+    span plus one voxel (each node stands for one voxel of path), h = ``window_nodes`` // 2.
     """
     n = order.shape[0]
     s = np.zeros(n)
@@ -296,7 +296,7 @@ def end_profile(order, xyz, node_energy, window_nodes):
     for k in range(n):
         a = max(k - h, 0)
         b = min(k + h, n - 1)
-        length = max(s[b] - s[a], VOXEL_MM) + VOXEL_MM   # each node stands for about one voxel of path
+        length = s[b] - s[a] + VOXEL_MM   # each node stands for about one voxel of path
         dedx[k] = (cum[b + 1] - cum[a]) / length * 10.0
     return s, dedx
 

@@ -25,3 +25,15 @@ def tiny_sample(tmp_path):
     write_events(xyze, events)
     write_labels(lab, labels)
     return xyze, lab, events, labels
+
+
+@pytest.fixture(scope="session")
+def sim_sample(tmp_path_factory):
+    """A small simulated sample (60 events, seed 31337): (paths, events, labels)."""
+    from michelreco.io import iter_events, iter_labels
+    from michelreco.sim.generate import simulate_file
+
+    paths = simulate_file(tmp_path_factory.mktemp("sim") / "s", 60, seed=31337, workers=1, progress=False)
+    events = [x for _, x in iter_events(paths.xyze)]
+    labels = [lab for _, lab in iter_labels(paths.labels)]
+    return paths, events, labels

@@ -32,6 +32,9 @@ def test_score_prints_and_writes(tiny_sample, tmp_path, capsys):
     n_true = sum(int((l == 2).sum()) for l in labels)
     n_pred = sum(min(3, int((l == 2).sum())) for l in labels)
     assert data["events"] == 6 and data["fp"] == 0 and data["tp"] == n_pred and data["fn"] == n_true - n_pred
+    n_with = sum(int((l == 2).any()) for l in labels)
+    assert data["with_michel"]["events"] == n_with and data["without_michel"]["events"] == 6 - n_with
+    assert data["without_michel"]["fp"] == 0
 
 
 @pytest.mark.parametrize("kind", ["missing", "not_hdf5", "mismatch"])

@@ -196,3 +196,20 @@ def test_hdbscan_separates_blobs_and_leaves_isolated_voxels_as_noise():
     assert hdbscan_voxels([[1, 2, 3]]).tolist() == [-1]
     with pytest.raises(ValueError):
         hdbscan_voxels(xyz, min_cluster_size=1)
+
+
+def test_voxel_graph_components_and_neighbours_match_brute_force():
+    from michelreco.cluster import voxel_graph
+
+    rng = np.random.default_rng(11)
+    for eps in (1.0, 1.8, 2.9):
+        keys = rng.choice(12 ** 3, 300, replace=False)
+        xyz = np.stack(np.unravel_index(keys, (12, 12, 12)), axis=1) + 50
+        labels, indptr, nbrs = voxel_graph(xyz, eps)
+        assert np.array_equal(labels, DBSCAN(eps=eps, min_samples=1).fit_predict(xyz))
+        d2 = ((xyz[:, None, :] - xyz[None, :, :]) ** 2).sum(-1)
+        for i in range(len(xyz)):
+            expected = set(np.flatnonzero((d2[i] <= eps * eps) & (np.arange(len(xyz)) != i)))
+            assert set(nbrs[indptr[i]:indptr[i + 1]].tolist()) == expected
+    with pytest.raises(ValueError, match="unique voxels"):
+        voxel_graph(np.array([[1, 1, 1], [1, 1, 1]]))

@@ -29,6 +29,8 @@ def test_hand_worked_counts():
     assert list(per["empty"]) == [False, True, False, False]
     assert per["f1"][1] == 1.0 and per["precision"][1] == 1.0
     assert per["f1"][0] == pytest.approx(2 / 3) and per["recall"][2] == 0.0 and per["precision"][3] == 0.0
+    assert list(table.has_michel) == [True, False, True, False]
+    assert table.subset(~table.has_michel).pooled.fp == 1
     blocks = table.per_block(3)
     assert [(lo, hi) for lo, hi, _ in blocks] == [(0, 3), (3, 4)]
     assert (blocks[0][2].tp, blocks[0][2].fp, blocks[0][2].fn) == (2, 1, 3)

@@ -13,7 +13,8 @@ def test_primaries_layout():
     rng = np.random.default_rng(3)
     world = ACTIVE_MM + 2 * WORLD_MARGIN_MM
     starts, dirs, n_rain_total = [], [], 0
-    for cfg in (EventConfig(), EventConfig(rain_start="faces")):
+    assert EventConfig().rain_start == "faces"            # the "entering from the faces"
+    for cfg in (EventConfig(rain_start="world"), EventConfig()):
         for _ in range(300):
             prims = primaries(rng, cfg)
             for pdg, pos, d, e in prims:
@@ -26,7 +27,7 @@ def test_primaries_layout():
                     else:
                         starts.append(pos)
                         dirs.append(d)
-    # default rain: uniform in the world box, so the fraction starting outside the active volume
+    # "world" rain: uniform in the world box, so the fraction starting outside the active volume
     # is 1 - (2304/3104)^3 of all rain = 0.59; those starting outside are spread over the margin
     starts = np.array(starts)
     inner = np.abs(starts - ACTIVE_MM / 2).max(axis=1)

@@ -165,6 +165,28 @@ def _run_sim_stats(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------- bench
+def _run_bench(args) -> int:
+    from .bench import bench_dbscan, bench_finder, load_events
+
+    events = load_events(args.input, args.events, tuple(args.voxels) if args.voxels else None)
+    if not events:
+        raise MichelrecoError(f"{args.input}: no events with a voxel count in {args.voxels}")
+    finder = bench_finder(events, _finder_params(args.config), args.repeats)
+    dbscan = bench_dbscan(events[:args.dbscan_events], repeats=args.repeats)
+    if args.json:
+        print(json.dumps({"finder": finder, "dbscan": dbscan}, indent=2))
+        return 0
+    print(f"finder, one core: {finder['events']} events of {finder['mean_voxels']:.0f} voxels on average")
+    print(f"  {finder['events_per_s']:.0f} events/s (median of {args.repeats}; "
+          f"{finder['events'] / finder['seconds_max']:.0f}-{finder['events'] / finder['seconds_min']:.0f})")
+    print(f"DBSCAN (eps {dbscan['eps']}, min_samples {dbscan['min_samples']}) on {dbscan['events']} events, "
+          f"labels identical to scikit-learn's:")
+    print(f"  ours {dbscan['ours_ms_per_event']:.3f} ms/event, scikit-learn {dbscan['sklearn_ms_per_event']:.2f} "
+          f"ms/event: {dbscan['speedup']:.1f}x")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- main
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -187,6 +209,19 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="PNG", help="plot F1 per block of events (needs matplotlib)")
     p.add_argument("--block", type=int, default=100, help="events per block for --plot (default 100)")
     p.set_defaults(run=_run_score)
+
+    p = sub.add_parser("bench", help="benchmark the finder and DBSCAN on events of a file, in memory",
+                       description="Events/s of the whole finder on one core (numba compilation excluded), "
+                                   "and our DBSCAN against scikit-learn's on the same events.")
+    p.add_argument("input", help="events file (*_xyze_*.h5)")
+    p.add_argument("--events", type=int, default=1000, help="events to time (default 1000)")
+    p.add_argument("--voxels", type=int, nargs=2, metavar=("MIN", "MAX"),
+                   help="only events with a voxel count in [MIN, MAX]")
+    p.add_argument("--dbscan-events", type=int, default=200, help="events for the DBSCAN comparison (default 200)")
+    p.add_argument("--repeats", type=int, default=5, help="passes over the events; medians are quoted (default 5)")
+    p.add_argument("--config", help="finder parameters (JSON or YAML)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(run=_run_bench)
 
     p = sub.add_parser("sim", help="simulate events in the challenge format, with labels and truth",
                        description="Simulate events: writes PREFIX_xyze.h5, PREFIX_label.h5, PREFIX_truth.npz.")

@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from .track import (VOXEL_MM, cluster_skeleton, end_order, end_profile, find_bragg_peak, path_length_mm,
-                    pca_axis, refine_peak, window_mean)
+                    pca_axis, refine_peak, sym3_eigen, window_mean)
 
 __all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates"]
 
@@ -139,8 +139,8 @@ def _transverse_rms(points):
             for b in range(3):
                 cov[a, b] += d[a] * d[b]
     cov /= points.shape[0]
-    vals = np.linalg.eigvalsh(cov)
-    return np.sqrt(max(vals[0] + vals[1], 0.0))
+    vals, _ = sym3_eigen(cov)
+    return np.sqrt(max(vals[1] + vals[2], 0.0))
 
 
 @njit(cache=True, nogil=True)

@@ -71,3 +71,19 @@ def test_profile_and_bragg_peak_of_a_stopping_track():
     assert 1 <= p <= 3 and peak > 2 * base
     assert beyond == pytest.approx(s[-1] - s[p])
     assert refine_peak(walk, energy, p, 2) == 1   # the voxel of most energy: x = 58
+
+
+def test_closed_form_eigen_matches_lapack():
+    from michelreco.track import sym3_eigen
+
+    rng = np.random.default_rng(2)
+    for _ in range(300):
+        m = rng.normal(size=(3, 3)) * rng.uniform(0.01, 100)
+        cov = m @ m.T
+        if rng.random() < 0.2:
+            cov = np.diag(rng.uniform(0, 5, 3))      # diagonal, axis-aligned cases
+        vals, axis = sym3_eigen(cov)
+        ref_vals, ref_vecs = np.linalg.eigh(cov)
+        np.testing.assert_allclose(vals, ref_vals[::-1], rtol=1e-6, atol=1e-9 * ref_vals.max())
+        if ref_vals[2] - ref_vals[1] > 1e-6 * ref_vals[2]:
+            assert abs(abs(axis @ ref_vecs[:, 2]) - 1) < 1e-6

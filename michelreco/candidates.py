@@ -298,7 +298,6 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
     node_count = np.zeros(n, np.int64)
     node_first = np.full(n, -1, np.int64)    # voxels assigned to a node: a linked list
     node_next = np.full(n, -1, np.int64)
-    allowed = np.zeros(n, np.bool_)
     dist = np.full(n, -1, np.int64)
     pred = np.full(n, -1, np.int64)
     root = np.full(n, -1, np.int64)
@@ -310,7 +309,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
             continue
         members = order[starts[c]:starts[c + 1]]
         chain_nodes, chain_ptr, chain_junction = cluster_skeleton(
-            members, xyz, indptr, nbrs, allowed, dist, pred, root, int(cfg[S_BRANCH]), int(cfg[S_CHAINS]))
+            members, xyz, indptr, nbrs, dist, pred, root, int(cfg[S_BRANCH]), int(cfg[S_CHAINS]))
         for v in members:
             node_energy[v] = 0.0
             node_count[v] = 0

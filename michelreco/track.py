@@ -129,8 +129,8 @@ def truncated_mean(values: np.ndarray, lo_frac: float, hi_frac: float) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _bfs(indptr, nbrs, sources, allowed, dist, pred, root, queue):
-    """Breadth-first search from ``sources`` through voxels with ``allowed``; distances in hops.
+def _bfs(indptr, nbrs, sources, dist, pred, root, queue):
+    """Breadth-first search from ``sources`` over their connected component; distances in hops.
 
     ``dist`` must hold -1 (or a larger value, for incremental updates) on voxels to visit; a voxel is
     relaxed only when the new distance is smaller. ``root`` receives the source each voxel hangs from.
@@ -153,18 +153,12 @@ def _bfs(indptr, nbrs, sources, allowed, dist, pred, root, queue):
             far = v
         for k in range(indptr[v], indptr[v + 1]):
             w = nbrs[k]
-            if not allowed[w]:
-                continue
             if dist[w] < 0 or dist[w] > dv + 1:
                 dist[w] = dv + 1
                 pred[w] = v
                 root[w] = root[v]
-                queue[tail] = w
-                tail += 1
-                if tail == queue.shape[0]:   # incremental updates can enqueue a voxel twice
-                    queue2 = np.empty(2 * queue.shape[0], queue.dtype)
-                    queue2[:tail] = queue[:tail]
-                    queue = queue2
+                queue[tail] = w    # FIFO with unit steps: a voxel is reached first at its final distance,
+                tail += 1          # so it is queued at most once per search
     return far
 
 
@@ -185,7 +179,7 @@ def _farthest_from_centroid(members, xyz):
 
 
 @njit(cache=True, nogil=True)
-def cluster_skeleton(members, xyz, indptr, nbrs, allowed, dist, pred, root, min_branch_hops, max_chains):
+def cluster_skeleton(members, xyz, indptr, nbrs, dist, pred, root, min_branch_hops, max_chains):
     """Skeleton chains of one cluster and the nearest skeleton node of every member voxel.
 
     Parameters
@@ -194,9 +188,10 @@ def cluster_skeleton(members, xyz, indptr, nbrs, allowed, dist, pred, root, min_
         Voxel indices of the cluster, ascending.
     xyz : float64 array (N, 3)
         Voxel coordinates of the event.
-    indptr, nbrs : CSR neighbour lists of the event (``cluster.voxel_graph``).
-    allowed, dist, pred, root : work arrays over the event's voxels
-        ``allowed`` False and ``dist`` -1 on entry; both are restored for the members on return.
+    indptr, nbrs : CSR neighbour lists of the event (``cluster.voxel_graph``); the members must be one
+        connected component of that graph.
+    dist, pred, root : work arrays over the event's voxels
+        ``dist`` -1 on the members on entry, and again on return.
         ``root`` receives, for each member, its nearest skeleton node.
     min_branch_hops : int
         A branch is added while some voxel is at least this many hops from the skeleton.
@@ -212,18 +207,16 @@ def cluster_skeleton(members, xyz, indptr, nbrs, allowed, dist, pred, root, min_
     chain_junction : int64 array
         For each chain, the skeleton node its last node touches (-1 for the first chain).
     """
-    for v in members:
-        allowed[v] = True
-    queue = np.empty(2 * members.shape[0] + 8, np.int64)
+    queue = np.empty(members.shape[0], np.int64)
     src = np.empty(1, np.int64)
     # an extreme voxel a (the farthest from the centroid: one breadth-first sweep cheaper than a double
     # sweep, and as good on elongated clusters), then the voxel b farthest from a; the path b -> a
     src[0] = _farthest_from_centroid(members, xyz)
-    a = _bfs(indptr, nbrs, src, allowed, dist, pred, root, queue)
+    a = _bfs(indptr, nbrs, src, dist, pred, root, queue)
     for v in members:
         dist[v] = -1
     src[0] = a
-    b = _bfs(indptr, nbrs, src, allowed, dist, pred, root, queue)
+    b = _bfs(indptr, nbrs, src, dist, pred, root, queue)
     chain_nodes = np.empty(members.shape[0], np.int64)
     n_nodes = 0
     v = b
@@ -238,7 +231,13 @@ def cluster_skeleton(members, xyz, indptr, nbrs, allowed, dist, pred, root, min_
     # distances to the skeleton, updated as chains are added
     for v in members:
         dist[v] = -1
-    far = _bfs(indptr, nbrs, chain_nodes[:n_nodes], allowed, dist, pred, root, queue)
+    far = _bfs(indptr, nbrs, chain_nodes[:n_nodes], dist, pred, root, queue)
+    # members by decreasing distance from the first chain; distances only shrink as chains are added,
+    # so the farthest voxel is found by scanning this order until the old distance drops below the best
+    by_dist = queue[:members.shape[0]][::-1].copy()
+    old_dist = np.empty(by_dist.shape[0], np.int64)
+    for k in range(by_dist.shape[0]):
+        old_dist[k] = dist[by_dist[k]]
     while n_chains < max_chains and dist[far] >= min_branch_hops:
         start = n_nodes
         v = far
@@ -249,13 +248,16 @@ def cluster_skeleton(members, xyz, indptr, nbrs, allowed, dist, pred, root, min_
         chain_junction[n_chains] = v
         n_chains += 1
         chain_ptr[n_chains] = n_nodes
-        _bfs(indptr, nbrs, chain_nodes[start:n_nodes], allowed, dist, pred, root, queue)
-        far = members[0]
-        for w in members:
-            if dist[w] > dist[far]:
+        _bfs(indptr, nbrs, chain_nodes[start:n_nodes], dist, pred, root, queue)
+        best = -1
+        for k in range(by_dist.shape[0]):
+            if old_dist[k] < best:
+                break
+            w = by_dist[k]
+            if dist[w] > best or (dist[w] == best and w < far):
+                best = dist[w]
                 far = w
     for v in members:
-        allowed[v] = False
         dist[v] = -1
     return chain_nodes[:n_nodes].copy(), chain_ptr[:n_chains + 1].copy(), chain_junction[:n_chains].copy()
 

@@ -30,10 +30,10 @@ def _skeleton(coords):
     xyz = xyz[order]
     labels, indptr, nbrs = voxel_graph(xyz)
     n = len(xyz)
-    work = (np.zeros(n, bool), np.full(n, -1, np.int64), np.full(n, -1, np.int64), np.full(n, -1, np.int64))
+    work = (np.full(n, -1, np.int64), np.full(n, -1, np.int64), np.full(n, -1, np.int64))
     members = np.flatnonzero(labels == 0)
     chains = cluster_skeleton(members, xyz.astype(float), indptr, nbrs, *work, 4, 8)
-    return xyz, chains, work[3]
+    return xyz, chains, work[2]
 
 
 def test_skeleton_of_a_t_shape_has_a_main_chain_and_a_branch():

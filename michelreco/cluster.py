@@ -194,9 +194,9 @@ def _grid_edges(uxyz, tkeys, tvals, shift, half_offsets, key_offsets, reach):
     sshift = np.uint64(_FILTER_EXTRA_BITS)
     fib = np.uint64(_FIB)
     hi = MAX_COORD - reach
-    cap = 4 * nu + 16
-    ea = np.empty(cap, dtype=np.int32)
-    eb = np.empty(cap, dtype=np.int32)
+    # every voxel has at most one neighbour per half-space offset: no buffer growth in the hot loop
+    ea = np.empty(nu * nk, dtype=np.int32)
+    eb = np.empty(nu * nk, dtype=np.int32)
     ne = 0
     for a in range(nu):
         x = uxyz[a, 0]
@@ -223,14 +223,6 @@ def _grid_edges(uxyz, tkeys, tvals, shift, half_offsets, key_offsets, reach):
             while True:
                 k = tkeys[s]
                 if k == key:
-                    if ne == cap:  # grow the edge buffers
-                        cap *= 2
-                        na = np.empty(cap, dtype=np.int32)
-                        nb = np.empty(cap, dtype=np.int32)
-                        na[:ne] = ea[:ne]
-                        nb[:ne] = eb[:ne]
-                        ea = na
-                        eb = nb
                     ea[ne] = a
                     eb[ne] = tvals[s]
                     ne += 1

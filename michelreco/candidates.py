@@ -302,6 +302,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
     pred = np.full(n, -1, np.int64)
     root = np.full(n, -1, np.int64)
     mark = np.zeros(n, np.bool_)
+    node_slot = np.zeros(n, np.int64)       # position of a skeleton node in chain_nodes
     on_muon = np.zeros(n, np.bool_)
     window = int(cfg[S_WINDOW])
     for c in range(n_clusters):
@@ -322,6 +323,8 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
             node_next[v] = node_first[r]
             node_first[r] = v
         n_chains = chain_ptr.shape[0] - 1
+        for k in range(chain_nodes.shape[0]):
+            node_slot[chain_nodes[k]] = k
         # a whole cluster entering through a face: a Michel whose muon stopped outside
         if sizes[c] <= cfg[S_MAXENTER]:
             face = 1e9
@@ -350,7 +353,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
             for reverse in (False, True):
                 if reverse and chain_junction[chain] >= 0:
                     continue   # a branch has one free end
-                walk, junction, other = end_order(chain_nodes, chain_ptr, chain_junction, chain, reverse)
+                walk, junction, other = end_order(chain_nodes, chain_ptr, chain_junction, node_slot, chain, reverse)
                 if walk.shape[0] < 3:
                     continue
                 s, dedx = end_profile(walk, xyz, node_energy, window)

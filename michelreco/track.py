@@ -263,12 +263,13 @@ def cluster_skeleton(members, xyz, indptr, nbrs, dist, pred, root, min_branch_ho
 
 
 @njit(cache=True, nogil=True)
-def end_order(chain_nodes, chain_ptr, chain_junction, chain, reverse):
+def end_order(chain_nodes, chain_ptr, chain_junction, node_slot, chain, reverse):
     """Skeleton nodes walked from a free end of ``chain`` inwards, and what the walk left aside.
 
     The first chain is walked from its first node (``reverse=False``) or its last (``True``). A branch
     is walked from its free end to its junction, then on along the chain holding the junction, in the
-    direction with more nodes (the track the branch hangs from).
+    direction with more nodes (the track the branch hangs from). ``node_slot[v]`` is the position of
+    node v in ``chain_nodes``.
 
     Returns (walk, junction index in the walk or -1, the nodes of the junction's chain in the other
     direction, first the one next to the junction).
@@ -279,25 +280,22 @@ def end_order(chain_nodes, chain_ptr, chain_junction, chain, reverse):
     if reverse:
         own = own[::-1].copy()
     j = chain_junction[chain]
-    empty = np.empty(0, np.int64)
     if j < 0:
-        return own.copy(), -1, empty
-    for c in range(chain_ptr.shape[0] - 1):
-        for k in range(chain_ptr[c], chain_ptr[c + 1]):
-            if chain_nodes[k] == j:
-                before = k - chain_ptr[c]
-                after = chain_ptr[c + 1] - 1 - k
-                if after >= before:
-                    rest = chain_nodes[k:chain_ptr[c + 1]]
-                    other = chain_nodes[chain_ptr[c]:k][::-1].copy()
-                else:
-                    rest = chain_nodes[chain_ptr[c]:k + 1][::-1]
-                    other = chain_nodes[k + 1:chain_ptr[c + 1]].copy()
-                out = np.empty(own.shape[0] + rest.shape[0], np.int64)
-                out[:own.shape[0]] = own
-                out[own.shape[0]:] = rest
-                return out, own.shape[0], other
-    return own.copy(), -1, empty
+        return own.copy(), -1, np.empty(0, np.int64)
+    k = node_slot[j]
+    c = np.searchsorted(chain_ptr, k, side="right") - 1
+    before = k - chain_ptr[c]
+    after = chain_ptr[c + 1] - 1 - k
+    if after >= before:
+        rest = chain_nodes[k:chain_ptr[c + 1]]
+        other = chain_nodes[chain_ptr[c]:k][::-1].copy()
+    else:
+        rest = chain_nodes[chain_ptr[c]:k + 1][::-1]
+        other = chain_nodes[k + 1:chain_ptr[c + 1]].copy()
+    out = np.empty(own.shape[0] + rest.shape[0], np.int64)
+    out[:own.shape[0]] = own
+    out[own.shape[0]:] = rest
+    return out, own.shape[0], other
 
 
 @njit(cache=True, nogil=True)

@@ -49,7 +49,9 @@ def test_skeleton_of_a_t_shape_has_a_main_chain_and_a_branch():
     assert abs(xyz[junction[1]][0] - 15) <= 1 and xyz[junction[1]][1] == 10 and len(branch) >= 5
     assert tuple(xyz[branch[0]]) == (15, 20, 10)          # a branch starts at its free end
     assert (root >= 0).all()                               # every voxel hangs from a skeleton node
-    walk, j, other = end_order(nodes, ptr, junction, 1, False)
+    slot = np.zeros(len(xyz), np.int64)
+    slot[nodes] = np.arange(len(nodes))
+    walk, j, other = end_order(nodes, ptr, junction, slot, 1, False)
     assert j == len(branch) and walk[j] == junction[1]     # the walk reaches the junction ...
     assert {tuple(xyz[walk[-1]]), tuple(xyz[other[-1]])} == {(0, 10, 10), (29, 10, 10)}  # ... and one stem end
     assert len(walk) - j >= len(other)                     # it goes on along the longer side

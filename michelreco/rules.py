@@ -54,8 +54,8 @@ PARAMETERS: dict[str, Parameter] = {
     "min_michel_voxels": Parameter(4.0, "voxels", "candidate at least this many voxels"),
     "max_michel_voxels": Parameter(400.0, "voxels", "candidate at most this many voxels"),
     "min_michel_energy_mev": Parameter(3.0, "MeV", "candidate energy at least this"),
-    "max_michel_energy_mev": Parameter(50.0, "MeV", "candidate energy at most this (Michel endpoint 52.8 MeV "
-                                       "plus resolution)"),
+    "max_michel_energy_mev": Parameter(50.0, "MeV", "candidate energy at most this (the Michel endpoint is "
+                                       "52.8 MeV, and photons carry part of it away)"),
     "max_crossing_mm": Parameter(30.0, "mm", "track continuing past the junction next to the peak at most "
                                  "this long (the muon must end at the peak)"),
     "max_muon_face_gap": Parameter(2.0, "voxels", "a muon shorter than min_muon_length_mm must reach a face "

@@ -86,6 +86,7 @@ from numba import njit
 from michelreco.sim.constants import (
     DEPOSIT_THRESHOLD_MEV, GRID_VOXELS, PDG_E, PDG_GAMMA, PDG_MU, VOXEL_MM,
 )
+from michelreco.cluster import _find, voxel_graph
 from michelreco.sim.record import PARTICLE_DTYPE, Process
 
 __all__ = [
@@ -176,44 +177,6 @@ def michel_mask(event: LabelledEvent) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def _hash_build(keys):
-    """Open-addressing table of non-negative int64 keys -> their index."""
-    size = 2
-    while size < 2 * keys.shape[0]:
-        size *= 2
-    table_k = np.full(size, -1, np.int64)
-    table_v = np.empty(size, np.int64)
-    mask = size - 1
-    for i in range(keys.shape[0]):
-        k = keys[i]
-        h = ((k * 2654435761) ^ (k >> 15)) & mask   # keys < 768^3: no overflow
-        while table_k[h] != -1:
-            h = (h + 1) & mask
-        table_k[h] = k
-        table_v[h] = i
-    return table_k, table_v
-
-
-@njit(cache=True, nogil=True)
-def _hash_get(table_k, table_v, k):
-    mask = table_k.shape[0] - 1
-    h = ((k * 2654435761) ^ (k >> 15)) & mask
-    while table_k[h] != -1:
-        if table_k[h] == k:
-            return table_v[h]
-        h = (h + 1) & mask
-    return -1
-
-
-@njit(cache=True, nogil=True)
-def _find(uf, i):
-    while uf[i] != i:
-        uf[i] = uf[uf[i]]
-        i = uf[i]
-    return i
-
-
-@njit(cache=True, nogil=True)
 def _union(uf, a, b):
     ra = _find(uf, a)
     rb = _find(uf, b)
@@ -288,46 +251,32 @@ def _fragment_kernel(parent, abs_pdg, process, pdg_e, pdg_gamma, pdg_mu, proc_de
 
 
 @njit(cache=True, nogil=True)
-def _touch_kernel(vkeys, vstart, pair_frag, core_of_group, grid):
+def _touch_kernel(vstart, pair_frag, core_of_group, indptr, nbrs):
     """Union fragments of a core with its photon groups when their voxels touch (Chebyshev <= 1).
 
-    Returns a bool per particle row: the group is connected to its core.
+    ``indptr``/``nbrs`` are the voxels' 26-neighbour lists. Returns a bool per fragment: the group is
+    connected to its core.
     """
-    n_particles = core_of_group.shape[0]
-    uf = np.arange(n_particles)
-    table_k, table_v = _hash_build(vkeys)
-    g2 = grid * grid
-    for v in range(vkeys.shape[0]):
-        key = vkeys[v]
-        x = key // g2
-        y = (key // grid) % grid
-        z = key % grid
+    n_frag = core_of_group.shape[0]
+    uf = np.arange(n_frag)
+    for v in range(vstart.shape[0] - 1):
         for ip in range(vstart[v], vstart[v + 1]):
             g = pair_frag[ip]
             core = core_of_group[g]
             if core < 0:
                 continue
-            for dx in range(-1, 2):
-                nx = x + dx
-                if nx < 0 or nx >= grid:
-                    continue
-                for dy in range(-1, 2):
-                    ny = y + dy
-                    if ny < 0 or ny >= grid:
-                        continue
-                    for dz in range(-1, 2):
-                        nz = z + dz
-                        if nz < 0 or nz >= grid:
-                            continue
-                        w = _hash_get(table_k, table_v, (nx * grid + ny) * grid + nz)
-                        if w < 0:
-                            continue
-                        for jp in range(vstart[w], vstart[w + 1]):
-                            h = pair_frag[jp]
-                            if h == core or (h != g and core_of_group[h] == core):
-                                _union(uf, g, h)
-    joined = np.zeros(n_particles, np.bool_)
-    for g in range(n_particles):
+            for jp in range(vstart[v], vstart[v + 1]):            # a shared voxel touches too
+                h = pair_frag[jp]
+                if h == core or (h != g and core_of_group[h] == core):
+                    _union(uf, g, h)
+            for k in range(indptr[v], indptr[v + 1]):
+                w = nbrs[k]
+                for jp in range(vstart[w], vstart[w + 1]):
+                    h = pair_frag[jp]
+                    if h == core or (h != g and core_of_group[h] == core):
+                        _union(uf, g, h)
+    joined = np.zeros(n_frag, np.bool_)
+    for g in range(n_frag):
         core = core_of_group[g]
         if core >= 0 and _find(uf, g) == _find(uf, core):
             joined[g] = True
@@ -335,42 +284,23 @@ def _touch_kernel(vkeys, vstart, pair_frag, core_of_group, grid):
 
 
 @njit(cache=True, nogil=True)
-def _piece_kernel(vkeys, vstart, pair_frag, is_photon, grid):
+def _piece_kernel(vstart, pair_frag, is_photon, indptr, nbrs):
     """Connected pieces (26-neighbourhood) of each photon group's voxels, at the pair level.
 
     Returns, per pair, the lowest pair index of its piece (-1 for pairs of other fragments).
     """
     n_pairs = pair_frag.shape[0]
     uf = np.arange(n_pairs)
-    table_k, table_v = _hash_build(vkeys)
-    g2 = grid * grid
-    for v in range(vkeys.shape[0]):
-        key = vkeys[v]
-        x = key // g2
-        y = (key // grid) % grid
-        z = key % grid
+    for v in range(vstart.shape[0] - 1):
         for ip in range(vstart[v], vstart[v + 1]):
             g = pair_frag[ip]
             if not is_photon[g]:
                 continue
-            for dx in range(-1, 2):
-                nx = x + dx
-                if nx < 0 or nx >= grid:
-                    continue
-                for dy in range(-1, 2):
-                    ny = y + dy
-                    if ny < 0 or ny >= grid:
-                        continue
-                    for dz in range(-1, 2):
-                        nz = z + dz
-                        if nz < 0 or nz >= grid:
-                            continue
-                        w = _hash_get(table_k, table_v, (nx * grid + ny) * grid + nz)
-                        if w < 0:
-                            continue
-                        for jp in range(vstart[w], vstart[w + 1]):
-                            if pair_frag[jp] == g:
-                                _union(uf, ip, jp)
+            for k in range(indptr[v], indptr[v + 1]):
+                w = nbrs[k]
+                for jp in range(vstart[w], vstart[w + 1]):
+                    if pair_frag[jp] == g:
+                        _union(uf, ip, jp)
     out = np.full(n_pairs, -1, np.int64)
     for ip in range(n_pairs):
         if is_photon[pair_frag[ip]]:
@@ -397,11 +327,9 @@ def _priority_kernel(vstart, pair_rank, pair_owner, pair_eq):
 
 
 @njit(cache=True, nogil=True)
-def _absorb_kernel(vkeys, rank, owner, grid, rank_le):
+def _absorb_kernel(vkeys, rank, owner, indptr, nbrs, rank_le):
     """Connected low-energy pieces take the best rank they touch (owner: lowest touched key)."""
     nv = vkeys.shape[0]
-    table_k, table_v = _hash_build(vkeys)
-    g2 = grid * grid
     uf = np.arange(nv)
     le = np.flatnonzero(rank == rank_le)
     best_rank = np.full(nv, rank_le, np.int8)
@@ -409,37 +337,22 @@ def _absorb_kernel(vkeys, rank, owner, grid, rank_le):
     best_owner = np.full(nv, -1, np.int64)
     # pass 1: connect the low-energy voxels
     for v in le:
-        key = vkeys[v]
-        x, y, z = key // g2, (key // grid) % grid, key % grid
-        for dx in range(-1, 2):
-            for dy in range(-1, 2):
-                for dz in range(-1, 2):
-                    nx, ny, nz = x + dx, y + dy, z + dz
-                    if nx < 0 or nx >= grid or ny < 0 or ny >= grid or nz < 0 or nz >= grid:
-                        continue
-                    w = _hash_get(table_k, table_v, (nx * grid + ny) * grid + nz)
-                    if w >= 0 and rank[w] == rank_le:
-                        _union(uf, v, w)
+        for k in range(indptr[v], indptr[v + 1]):
+            w = nbrs[k]
+            if rank[w] == rank_le:
+                _union(uf, v, w)
     # pass 2: the best touched label per piece
     for v in le:
         root = _find(uf, v)
-        key = vkeys[v]
-        x, y, z = key // g2, (key // grid) % grid, key % grid
-        for dx in range(-1, 2):
-            for dy in range(-1, 2):
-                for dz in range(-1, 2):
-                    nx, ny, nz = x + dx, y + dy, z + dz
-                    if nx < 0 or nx >= grid or ny < 0 or ny >= grid or nz < 0 or nz >= grid:
-                        continue
-                    nkey = (nx * grid + ny) * grid + nz
-                    w = _hash_get(table_k, table_v, nkey)
-                    if w < 0 or rank[w] == rank_le:
-                        continue
-                    r = rank[w]
-                    if r < best_rank[root] or (r == best_rank[root] and nkey < best_key[root]):
-                        best_rank[root] = r
-                        best_key[root] = nkey
-                        best_owner[root] = owner[w]
+        for k in range(indptr[v], indptr[v + 1]):
+            w = nbrs[k]
+            r = rank[w]
+            if r == rank_le:
+                continue
+            if r < best_rank[root] or (r == best_rank[root] and vkeys[w] < best_key[root]):
+                best_rank[root] = r
+                best_key[root] = vkeys[w]
+                best_owner[root] = owner[w]
     new_rank = rank.copy()
     new_owner = owner.copy()
     for v in le:
@@ -535,9 +448,9 @@ def rule_small_delta_joins_track(kind: np.ndarray, parent: np.ndarray, frag_labe
     return small
 
 
-def rule_photon_pieces(kind: np.ndarray, vkeys: np.ndarray, vstart: np.ndarray, pair_frag: np.ndarray,
-                       grid_voxels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rule 3b: photon activity is judged piece by piece: each photon group splits into its connected pieces.
+def rule_photon_pieces(kind: np.ndarray, vstart: np.ndarray, pair_frag: np.ndarray, indptr: np.ndarray,
+                       nbrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rule 4: photon activity is judged piece by piece: each photon group splits into its connected pieces.
 
     A photon Compton-scatters and converts at several places; each connected piece of its voxels
     (26-neighbourhood) touches the core or not, and is large or small, on its own. Pieces become new
@@ -550,7 +463,7 @@ def rule_photon_pieces(kind: np.ndarray, vkeys: np.ndarray, vstart: np.ndarray, 
     piece_root : numpy.ndarray
         (K,) photon-group root row of piece k, which is fragment ``len(kind) + k``.
     """
-    piece_pair = _piece_kernel(vkeys, vstart, pair_frag, kind == KIND_PHOTON, grid_voxels)
+    piece_pair = _piece_kernel(vstart, pair_frag, kind == KIND_PHOTON, indptr, nbrs)
     is_piece = piece_pair >= 0
     firsts, piece_index = np.unique(piece_pair[is_piece], return_inverse=True)
     pair_frag = pair_frag.copy()
@@ -559,10 +472,10 @@ def rule_photon_pieces(kind: np.ndarray, vkeys: np.ndarray, vstart: np.ndarray, 
     return pair_frag, roots
 
 
-def rule_photon_groups_touching(core_of_group: np.ndarray, demoted: np.ndarray, vkeys: np.ndarray,
-                                vstart: np.ndarray, pair_frag: np.ndarray, frag_label: np.ndarray,
-                                frag_owner: np.ndarray, grid_voxels: int) -> np.ndarray:
-    """Rule 4: photon groups touching their core (transitively through its groups) join the core.
+def rule_photon_groups_touching(core_of_group: np.ndarray, demoted: np.ndarray, vstart: np.ndarray,
+                                pair_frag: np.ndarray, frag_label: np.ndarray, frag_owner: np.ndarray,
+                                indptr: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
+    """Rule 5: photon groups touching their core (transitively through its groups) join the core.
 
     ``frag_label`` and ``frag_owner`` are updated in place; a delta core demoted by rule 3 takes
     no groups.
@@ -575,7 +488,7 @@ def rule_photon_groups_touching(core_of_group: np.ndarray, demoted: np.ndarray, 
     core = core_of_group.copy()
     has_core = core >= 0
     core[has_core & demoted[np.maximum(core, 0)]] = -1
-    joined = _touch_kernel(vkeys, vstart, pair_frag, core, grid_voxels)
+    joined = _touch_kernel(vstart, pair_frag, core, indptr, nbrs)
     frag_label[joined] = frag_label[core[joined]]
     frag_owner[joined] = core[joined]
     return joined
@@ -583,7 +496,7 @@ def rule_photon_groups_touching(core_of_group: np.ndarray, demoted: np.ndarray, 
 
 def rule_detached_photon_size(kind: np.ndarray, joined: np.ndarray, frag_label: np.ndarray,
                               frag_nvox: np.ndarray, min_voxels: int) -> None:
-    """Rule 5: unjoined photon groups: low energy below ``min_voxels`` voxels, else shower.
+    """Rule 6: unjoined photon groups: low energy below ``min_voxels`` voxels, else shower.
 
     ``frag_label`` is updated in place (the group keeps itself as owner).
     """
@@ -594,7 +507,7 @@ def rule_detached_photon_size(kind: np.ndarray, joined: np.ndarray, frag_label: 
 
 def rule_voxel_priority(vstart: np.ndarray, pair_label: np.ndarray, pair_owner: np.ndarray,
                         pair_eq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rule 6: a shared voxel takes the highest-priority label; its most energetic cluster owns it.
+    """Rule 7: a shared voxel takes the highest-priority label; its most energetic cluster owns it.
 
     Returns
     -------
@@ -606,16 +519,16 @@ def rule_voxel_priority(vstart: np.ndarray, pair_label: np.ndarray, pair_owner: 
     return _priority_kernel(vstart, _RANK_OF_LABEL[pair_label], pair_owner, pair_eq)
 
 
-def rule_low_energy_absorption(vkeys: np.ndarray, rank: np.ndarray, owner: np.ndarray,
-                               grid_voxels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rule 7: a connected low-energy piece touching other labels takes the highest-priority one.
+def rule_low_energy_absorption(vkeys: np.ndarray, rank: np.ndarray, owner: np.ndarray, indptr: np.ndarray,
+                               nbrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rule 8: a connected low-energy piece touching other labels takes the highest-priority one.
 
     Returns
     -------
     rank, owner : numpy.ndarray
         New per-voxel priority ranks and owners.
     """
-    return _absorb_kernel(vkeys, rank, owner, grid_voxels, _RANK_LOW_ENERGY)
+    return _absorb_kernel(vkeys, rank, owner, indptr, nbrs, _RANK_LOW_ENERGY)
 
 
 # --------------------------------------------------------------------------------------------
@@ -711,7 +624,11 @@ def voxelize_and_label(particles: np.ndarray, deposits: np.ndarray, *,
         vfirst = np.zeros(0, np.int64)
     vkeys = pair_key[vfirst]
     vstart = np.append(vfirst, pair_key.size).astype(np.int64)
-    pair_frag, piece_root = rule_photon_pieces(kind, vkeys, vstart, pair_frag, grid_voxels)
+    g2 = grid_voxels * grid_voxels
+    coords = np.stack([vkeys // g2, (vkeys // grid_voxels) % grid_voxels, vkeys % grid_voxels],
+                      axis=1).astype(np.int32)
+    _, indptr, nbrs = voxel_graph(coords)   # the 26 touching neighbours of every voxel
+    pair_frag, piece_root = rule_photon_pieces(kind, vstart, pair_frag, indptr, nbrs)
     # fragment arrays now cover particle rows and photon pieces; a piece's root particle is its photon's
     frag_root = np.concatenate([np.arange(n_part), piece_root]).astype(np.int64)
     kind = np.concatenate([kind, np.full(piece_root.size, KIND_PHOTON, kind.dtype)])
@@ -723,15 +640,11 @@ def voxelize_and_label(particles: np.ndarray, deposits: np.ndarray, *,
     frag_owner = frag_root.copy()
     demoted = rule_small_delta_joins_track(kind, frag_parent, frag_label, frag_owner, frag_nvox,
                                            delta_min_voxels)
-    joined = rule_photon_groups_touching(core_of_group, demoted, vkeys, vstart, pair_frag,
-                                         frag_label, frag_owner, grid_voxels)
+    joined = rule_photon_groups_touching(core_of_group, demoted, vstart, pair_frag,
+                                         frag_label, frag_owner, indptr, nbrs)
     rule_detached_photon_size(kind, joined, frag_label, frag_nvox, photon_shower_min_voxels)
     rank, owner = rule_voxel_priority(vstart, frag_label[pair_frag], frag_owner[pair_frag], pair_eq)
-    rank, owner = rule_low_energy_absorption(vkeys, rank, owner, grid_voxels)
-
-    g2 = grid_voxels * grid_voxels
-    coords = np.stack([vkeys // g2, (vkeys // grid_voxels) % grid_voxels, vkeys % grid_voxels],
-                      axis=1).astype(np.int32)
+    rank, owner = rule_low_energy_absorption(vkeys, rank, owner, indptr, nbrs)
     vox_eq = np.add.reduceat(pair_eq, vfirst) if vfirst.size else np.zeros(0, np.int64)
     energy = (vox_eq * _E_QUANTUM_MEV).astype(np.float32)
     label = _LABEL_OF_RANK[rank].astype(np.int32)

@@ -243,6 +243,34 @@ def _find(parent, a):
 
 
 @njit(cache=True, nogil=True)
+def _union_low(parent, a, b):
+    """Join the sets of a and b; the smaller root wins, so a root is its set's lowest index."""
+    ra = _find(parent, a)
+    rb = _find(parent, b)
+    if ra < rb:
+        parent[rb] = ra
+    elif rb < ra:
+        parent[ra] = rb
+
+
+@njit(cache=True, nogil=True)
+def _number_cores(core, parent):
+    """Number the components of core voxels in order of their lowest member (-1 for the others)."""
+    nu = core.shape[0]
+    labels = np.full(nu, -1, dtype=np.int64)
+    nlab = 0
+    for u in range(nu):
+        if core[u]:
+            r = _find(parent, u)
+            if r == u:
+                labels[u] = nlab
+                nlab += 1
+            else:
+                labels[u] = labels[r]  # r < u was labelled already
+    return labels
+
+
+@njit(cache=True, nogil=True)
 def _labels_from_edges(count, ea, eb, min_samples):
     """scikit-learn's DBSCAN labels of unique voxels given their neighbour pairs.
 
@@ -263,12 +291,7 @@ def _labels_from_edges(count, ea, eb, min_samples):
         a = ea[e]
         b = eb[e]
         if core[a] and core[b]:
-            ra = _find(parent, a)
-            rb = _find(parent, b)
-            if ra < rb:
-                parent[rb] = ra
-            elif rb < ra:
-                parent[ra] = rb
+            _union_low(parent, a, b)
     return _number_clusters(core, parent, ea, eb), core
 
 
@@ -276,16 +299,7 @@ def _labels_from_edges(count, ea, eb, min_samples):
 def _number_clusters(core, parent, ea, eb):
     """Number core components in order of their lowest member; attach border voxels."""
     nu = core.shape[0]
-    labels = np.full(nu, -1, dtype=np.int64)
-    nlab = 0
-    for u in range(nu):
-        if core[u]:
-            r = _find(parent, u)
-            if r == u:
-                labels[u] = nlab
-                nlab += 1
-            else:
-                labels[u] = labels[r]  # r < u was labelled already
+    labels = _number_cores(core, parent)
     # a border voxel joins the lowest-numbered cluster touching it: sklearn expands
     # clusters one after the other, so the first one to reach it keeps it
     big = np.int64(1) << 62
@@ -336,22 +350,8 @@ def _labels_pairwise(uxyz, count, eps2, min_samples):
             dy = uxyz[a, 1] - uxyz[b, 1]
             dz = uxyz[a, 2] - uxyz[b, 2]
             if np.float64(dx * dx + dy * dy + dz * dz) <= eps2:
-                ra = _find(parent, a)
-                rb = _find(parent, b)
-                if ra < rb:
-                    parent[rb] = ra
-                elif rb < ra:
-                    parent[ra] = rb
-    labels = np.full(nu, -1, dtype=np.int64)
-    nlab = 0
-    for u in range(nu):
-        if core[u]:
-            r = _find(parent, u)
-            if r == u:
-                labels[u] = nlab
-                nlab += 1
-            else:
-                labels[u] = labels[r]
+                _union_low(parent, a, b)
+    labels = _number_cores(core, parent)
     for a in range(nu):
         if core[a]:
             continue

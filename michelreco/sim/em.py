@@ -67,10 +67,11 @@ from scipy.constants import physical_constants as _pc
 
 from .constants import (
     K_MEV_CM2_MOL, LAR_DENSITY_G_CM3, LAR_I_MEV, LAR_X0_MM, LAR_Z, LAR_Z_OVER_A, M_E, PDG_E,
-    PDG_GAMMA, STERNHEIMER,
+    PDG_GAMMA,
 )
 from .charged import deposit_along_segment
 from .record import PARTICLE_DTYPE, Process
+from .stopping import density_effect
 
 __all__ = [
     "EM_PARTICLE_COLUMNS", "simulate_em", "simulate_em_ext", "trace_lepton", "to_event_ids",
@@ -86,12 +87,6 @@ _X0 = LAR_X0_MM
 # (K/2) (Z/A) rho: the prefactor of the electron stopping power, MeV/mm
 _KP = 0.5 * K_MEV_CM2_MOL * LAR_Z_OVER_A * LAR_DENSITY_G_CM3 / 10.0
 _I_OVER_ME2 = (LAR_I_MEV / M_E) ** 2
-_SH_C = STERNHEIMER["C"]
-_SH_X0 = STERNHEIMER["x0"]
-_SH_X1 = STERNHEIMER["x1"]
-_SH_A = STERNHEIMER["a"]
-_SH_K = STERNHEIMER["k"]
-_SH_D0 = STERNHEIMER["delta0"]
 # 2 pi r_e^2 n_e per mm: the Klein-Nishina prefactor (K = 4 pi N_A r_e^2 m_e c^2)
 _KN_PREF = _KP / M_E
 _ALPHA = _pc["fine-structure constant"][0]
@@ -120,23 +115,12 @@ _P_ANNIHIL = float(Process.ANNIHIL)
 
 # --- electrons and positrons ---------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _density_effect(bg: float) -> float:
-    """Sternheimer density-effect correction delta for beta*gamma = ``bg``."""
-    x = math.log10(bg)
-    if x >= _SH_X1:
-        return 2.0 * math.log(10.0) * x - _SH_C
-    if x >= _SH_X0:
-        return 2.0 * math.log(10.0) * x - _SH_C + _SH_A * (_SH_X1 - x) ** _SH_K
-    return _SH_D0 * 10.0 ** (2.0 * (x - _SH_X0))
-
-
-@njit(cache=True, nogil=True)
 def _dedx_col(t: float, positron: bool, cut: float) -> float:
     """Collision stopping power (MeV/mm) at kinetic energy ``t``; Moller restricted to ``cut``."""
     tau = t / _ME
     gam = tau + 1.0
     b2 = 1.0 - 1.0 / (gam * gam)
-    delta = _density_effect(math.sqrt(gam * gam - 1.0))
+    delta = density_effect(math.sqrt(gam * gam - 1.0))
     if positron:
         y = 1.0 / (tau + 2.0)
         f = 2.0 * math.log(2.0) - b2 / 12.0 * (23.0 + 14.0 * y + 10.0 * y * y + 4.0 * y ** 3)

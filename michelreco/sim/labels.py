@@ -86,7 +86,7 @@ from numba import njit
 from michelreco.sim.constants import (
     DEPOSIT_THRESHOLD_MEV, GRID_VOXELS, PDG_E, PDG_GAMMA, PDG_MU, VOXEL_MM,
 )
-from michelreco.cluster import _find, voxel_graph
+from michelreco.cluster import _find, _union_low, voxel_graph
 from michelreco.sim.record import PARTICLE_DTYPE, Process
 
 __all__ = [
@@ -177,17 +177,6 @@ def michel_mask(event: LabelledEvent) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def _union(uf, a, b):
-    ra = _find(uf, a)
-    rb = _find(uf, b)
-    if ra != rb:
-        if ra < rb:
-            uf[rb] = ra
-        else:
-            uf[ra] = rb
-
-
-@njit(cache=True, nogil=True)
 def _fragment_kernel(parent, abs_pdg, process, pdg_e, pdg_gamma, pdg_mu, proc_decay, proc_ioni):
     """Walk the particle tree (parents first) and assign fragments; see ``rule_fragments``."""
     n = parent.shape[0]
@@ -268,13 +257,13 @@ def _touch_kernel(vstart, pair_frag, core_of_group, indptr, nbrs):
             for jp in range(vstart[v], vstart[v + 1]):            # a shared voxel touches too
                 h = pair_frag[jp]
                 if h == core or (h != g and core_of_group[h] == core):
-                    _union(uf, g, h)
+                    _union_low(uf, g, h)
             for k in range(indptr[v], indptr[v + 1]):
                 w = nbrs[k]
                 for jp in range(vstart[w], vstart[w + 1]):
                     h = pair_frag[jp]
                     if h == core or (h != g and core_of_group[h] == core):
-                        _union(uf, g, h)
+                        _union_low(uf, g, h)
     joined = np.zeros(n_frag, np.bool_)
     for g in range(n_frag):
         core = core_of_group[g]
@@ -300,7 +289,7 @@ def _piece_kernel(vstart, pair_frag, is_photon, indptr, nbrs):
                 w = nbrs[k]
                 for jp in range(vstart[w], vstart[w + 1]):
                     if pair_frag[jp] == g:
-                        _union(uf, ip, jp)
+                        _union_low(uf, ip, jp)
     out = np.full(n_pairs, -1, np.int64)
     for ip in range(n_pairs):
         if is_photon[pair_frag[ip]]:
@@ -340,7 +329,7 @@ def _absorb_kernel(vkeys, rank, owner, indptr, nbrs, rank_le):
         for k in range(indptr[v], indptr[v + 1]):
             w = nbrs[k]
             if rank[w] == rank_le:
-                _union(uf, v, w)
+                _union_low(uf, v, w)
     # pass 2: the best touched label per piece
     for v in le:
         root = _find(uf, v)

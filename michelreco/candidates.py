@@ -17,13 +17,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .io import GRID_VOXELS
 from .track import (VOXEL_MM, cluster_skeleton, end_order, end_profile, find_bragg_peak, path_length_mm,
                     pca_axis, refine_peak, sym3_eigen, window_mean)
 
 __all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates"]
 
 KINDS = ("stopping_muon", "entering")
-GRID_VOXELS = 768
 
 FEATURES = (
     "kind",               # index in KINDS

@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["GRID_VOXELS", "canonical_voxels"]
+from .io import GRID_VOXELS
 
-GRID_VOXELS = 768
+__all__ = ["canonical_voxels"]
+
 _DIGIT_BITS = 15          # two passes of a least-significant-digit radix sort cover keys < 2**30 > 768**3
 
 

@@ -56,9 +56,9 @@ FEATURES = (
     "face_gap",           # distance of the candidate's nearest voxel from a face of the volume, voxels
     "peak_x", "peak_y", "peak_z",   # Bragg-peak voxel (entering: the voxel nearest a face), voxel units
 )
-_F = {name: k for k, name in enumerate(FEATURES)}
 (F_KIND, F_CLUSTER, F_PEAK, F_BASE, F_RATIO, F_MULEN, F_MULIN, F_MUFACE, F_NVOX, F_E, F_EXT, F_LIN, F_LINEXT,
  F_GAP, F_MDEDX, F_CROSS, F_RISE, F_THICK, F_TORT, F_BRANCH, F_WIDTH, F_DROP, F_COS, F_FACE, F_PX) = range(25)
+assert F_PX + 3 == len(FEATURES), "feature columns out of step with FEATURES"
 
 # Settings of the candidate search, passed to the kernel as one float64 array in this order.
 SETTINGS = ("min_cluster_voxels", "min_branch_hops", "max_chains", "window_nodes", "max_peak_from_end_mm",
@@ -67,6 +67,7 @@ SETTINGS = ("min_cluster_voxels", "min_branch_hops", "max_chains", "window_nodes
             "min_candidate_peak_dedx_mev_cm")
 (S_MINCL, S_BRANCH, S_CHAINS, S_WINDOW, S_MAXPEAK, S_GAP, S_BASE, S_MUPCA, S_JUNCTION, S_RISELO, S_RISEHI,
  S_START, S_DROPLO, S_DROPHI, S_MAXENTER, S_ENTERGAP, S_MUSKIP, S_MINPEAK) = range(18)
+assert S_MINPEAK + 1 == len(SETTINGS), "setting indices out of step with SETTINGS"
 
 
 @njit(cache=True, nogil=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from michelreco.cli import find_michels_main, main
-from michelreco.io import event_count, iter_solution, write_solution
+from michelreco.io import event_count, write_solution
 
 
 def _only_line(capsys):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from michelreco.errors import InputError
-from michelreco.io import write_labels, write_solution
+from michelreco.io import write_solution
 from michelreco.metrics import score_files, score_rows
 
 

@@ -12,7 +12,7 @@ from michelreco.sim.stats import sim_stats
 def test_primaries_layout():
     rng = np.random.default_rng(3)
     world = ACTIVE_MM + 2 * WORLD_MARGIN_MM
-    starts, dirs, n_rain_total = [], [], 0
+    starts, dirs = [], []
     assert EventConfig().rain_start == "faces"            # the issue's "entering from the faces"
     for cfg in (EventConfig(rain_start="world"), EventConfig()):
         for _ in range(300):
@@ -80,7 +80,7 @@ def test_same_seed_same_bytes_whatever_the_workers(tmp_path):
 
 def test_calibration_bands(tmp_path):
     """A small sample lands inside the issue's calibration bands (the 1,000-event table is in docs)."""
-    paths = simulate_file(tmp_path / "cal", 150, seed=123, workers=2, progress=False)
+    simulate_file(tmp_path / "cal", 150, seed=123, workers=2, progress=False)
     figs = {f.name: f for f in sim_stats(tmp_path / "cal")}
     banded = [f for f in figs.values() if f.band is not None]
     assert len(banded) >= 7

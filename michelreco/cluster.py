@@ -727,11 +727,24 @@ def voxel_graph(coords: np.ndarray, eps: float = DEFAULT_EPS_VOXELS) -> tuple[np
     n = xyz.shape[0]
     if n == 0:
         return np.empty(0, np.int64), np.zeros(1, np.int64), np.empty(0, np.int32)
-    uxyz, count, _, tkeys, tvals, shift = _unique_voxels(xyz)
-    if uxyz.shape[0] != n:
-        raise ValueError("voxel_graph needs unique voxels (the challenge files have no duplicates)")
     offsets, key_offsets, reach = _half_offsets(eps)
-    ea, eb = _grid_edges(uxyz, tkeys, tvals, shift, offsets, key_offsets, reach)
-    labels, _ = _labels_from_edges(count, ea, eb, 1)
-    indptr, indices = _csr_from_edges(n, ea, eb)
+    labels, indptr, indices, n_unique = _graph_kernel(xyz, offsets, key_offsets, reach)
+    if n_unique != n:
+        raise ValueError("voxel_graph needs unique voxels (the challenge files have no duplicates)")
     return labels, indptr, indices
+
+
+@njit(cache=True, nogil=True)
+def _graph_kernel(xyz, offsets, key_offsets, reach):
+    """voxel_graph in one compiled call: hash, neighbour pairs, components, CSR lists."""
+    uxyz, _, _, tkeys, tvals, shift = _unique_voxels(xyz)
+    nu = uxyz.shape[0]
+    if nu != xyz.shape[0]:
+        return np.empty(0, np.int64), np.zeros(1, np.int64), np.empty(0, np.int32), nu
+    ea, eb = _grid_edges(uxyz, tkeys, tvals, shift, offsets, key_offsets, reach)
+    parent = np.arange(nu)
+    for e in range(ea.shape[0]):
+        _union_low(parent, ea[e], eb[e])
+    labels = _number_cores(np.ones(nu, np.bool_), parent)
+    indptr, indices = _csr_from_edges(nu, ea, eb)
+    return labels, indptr, indices, nu

@@ -14,7 +14,7 @@ from .io import GRID_VOXELS
 
 __all__ = ["canonical_voxels"]
 
-_DIGIT_BITS = 15          # two passes of a least-significant-digit radix sort cover keys < 2**30 > 768**3
+_DIGIT_BITS = 10          # three passes of a least-significant-digit radix sort cover keys < 2**30 > 768**3
 
 
 @njit(cache=True, nogil=True)
@@ -37,12 +37,12 @@ def canonical_voxels(xyze: np.ndarray, threshold_mev: float):
             keys[k] = (np.int64(xyze[i, 0]) * GRID_VOXELS + np.int64(xyze[i, 1])) * GRID_VOXELS + np.int64(xyze[i, 2])
             idx[k] = i
             k += 1
-    # LSD radix sort, stable, two digits of 15 bits
+    # LSD radix sort, stable, three digits of 10 bits (small count arrays stay in cache)
     mask = (1 << _DIGIT_BITS) - 1
     tmp_k = np.empty(keep, np.int64)
     tmp_i = np.empty(keep, np.int64)
     count = np.empty(mask + 2, np.int64)
-    for shift in (0, _DIGIT_BITS):
+    for shift in (0, _DIGIT_BITS, 2 * _DIGIT_BITS):
         count[:] = 0
         for j in range(keep):
             count[((keys[j] >> shift) & mask) + 1] += 1

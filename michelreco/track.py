@@ -134,7 +134,7 @@ def _bfs(indptr, nbrs, sources, dist, pred, root, queue):
 
     ``dist`` must hold -1 (or a larger value, for incremental updates) on voxels to visit; a voxel is
     relaxed only when the new distance is smaller. ``root`` receives the source each voxel hangs from.
-    Returns the last voxel dequeued with the largest distance, lowest index on ties.
+    Returns the voxel with the largest distance reached, lowest index on ties.
     """
     head = 0
     tail = 0
@@ -144,21 +144,28 @@ def _bfs(indptr, nbrs, sources, dist, pred, root, queue):
         root[s] = s
         queue[tail] = s
         tail += 1
-    far = sources[0]
     while head < tail:
         v = queue[head]
         head += 1
-        dv = dist[v]
-        if dv > dist[far] or (dv == dist[far] and v < far):
-            far = v
+        dv1 = dist[v] + 1
+        rv = root[v]
         for k in range(indptr[v], indptr[v + 1]):
             w = nbrs[k]
-            if dist[w] < 0 or dist[w] > dv + 1:
-                dist[w] = dv + 1
+            dw = dist[w]
+            if dw < 0 or dw > dv1:
+                dist[w] = dv1
                 pred[w] = v
-                root[w] = root[v]
+                root[w] = rv
                 queue[tail] = w    # FIFO with unit steps: a voxel is reached first at its final distance,
                 tail += 1          # so it is queued at most once per search
+    # the queue ends with the voxels of the largest distance: the lowest index among them
+    far = queue[tail - 1]
+    top = dist[far]
+    k = tail - 1
+    while k >= 0 and dist[queue[k]] == top:
+        if queue[k] < far:
+            far = queue[k]
+        k -= 1
     return far
 
 

@@ -15,6 +15,7 @@ import operator
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .candidates import FEATURES, KINDS
 from .errors import InputError
@@ -110,6 +111,38 @@ ENTERING_RULES: dict[str, list] = {
 }
 
 _COLUMN = {name: k for k, name in enumerate(FEATURES)}
+_OP_GE, _OP_LE, _OP_ALL, _OP_ANY, _OP_END = range(5)
+
+
+@njit(cache=True, nogil=True)
+def _run_program(features, kind_col, program, kind_start, values):
+    """Run a compiled rule set (``RuleSet._compile``) on every candidate; a kind with no program fails."""
+    n = features.shape[0]
+    out = np.zeros(n, np.bool_)
+    stack = np.empty(program.shape[0], np.bool_)
+    for c in range(n):
+        pc = kind_start[int(features[c, kind_col])]
+        if pc < 0:
+            continue
+        top = 0
+        while program[pc, 0] != _OP_END:
+            op, a, b = program[pc, 0], program[pc, 1], program[pc, 2]
+            if op == _OP_GE:
+                stack[top] = features[c, a] >= values[b]
+                top += 1
+            elif op == _OP_LE:
+                stack[top] = features[c, a] <= values[b]
+                top += 1
+            else:
+                acc = op == _OP_ALL
+                for i in range(top - a, top):
+                    acc = (acc and stack[i]) if op == _OP_ALL else (acc or stack[i])
+                top -= a
+                stack[top] = acc
+                top += 1
+            pc += 1
+        out[c] = stack[0]
+    return out
 
 
 class RuleSet:
@@ -134,6 +167,7 @@ class RuleSet:
             if not isinstance(kind_rules, dict) or not kind_rules:
                 raise InputError(f"rules of '{kind}': expected a mapping of rule names to conditions")
             self.rules[KINDS.index(kind)] = {name: self._rule(name, spec) for name, spec in kind_rules.items()}
+        self._compile()
 
     @property
     def kinds(self) -> list[str]:
@@ -191,12 +225,41 @@ class RuleSet:
         return out
 
     def passed(self, features: np.ndarray, params: dict) -> np.ndarray:
-        """Candidates that pass every rule of their kind (a kind with no rules passes nothing)."""
-        kind = features[:, _COLUMN["kind"]]
-        ok = np.isin(kind, list(self.rules))
-        for verdict in self.evaluate(features, params).values():
-            ok &= verdict
-        return ok
+        """Candidates that pass every rule of their kind (a kind with no rules passes nothing).
+
+        The same verdict as all of ``evaluate``, from a compiled program (one call per event instead of
+        a numpy call per condition); the program is rebuilt only when parameter values change.
+        """
+        values = np.array([params[name] for name in self._param_names], dtype=np.float64)
+        return _run_program(features, _COLUMN["kind"], self._program, self._kind_start, values)
+
+    def _compile(self) -> None:
+        """Postfix program of the rule set: rows (op, column or count, parameter index)."""
+        names: list[str] = []
+        code: list[tuple[int, int, int]] = []
+
+        def emit(rule) -> None:
+            if len(rule) == 3:
+                col, op, param = rule
+                if param not in names:
+                    names.append(param)
+                code.append((_OP_GE if op == ">=" else _OP_LE, col, names.index(param)))
+                return
+            mode, parts = rule
+            for part in parts:
+                emit(part)
+            code.append((_OP_ALL if mode == "all" else _OP_ANY, len(parts), 0))
+
+        kind_start = np.full(len(KINDS) + 1, -1, np.int64)
+        for k, kind_rules in sorted(self.rules.items()):
+            kind_start[k] = len(code)
+            for rule in kind_rules.values():
+                emit(rule)
+            code.append((_OP_ALL, len(kind_rules), 0))
+            code.append((_OP_END, 0, 0))
+        self._param_names = names
+        self._program = np.array(code, dtype=np.int64).reshape(-1, 3)
+        self._kind_start = kind_start
 
     @classmethod
     def _explain(cls, rule, row: np.ndarray, params: dict) -> str:

@@ -69,3 +69,23 @@ def test_shipped_rule_sets_compile_and_use_known_parameters():
     RuleSet({"stopping_muon": DEFAULT_RULES["stopping_muon"], "entering": ENTERING_RULES})
     for p in PARAMETERS.values():
         assert isinstance(p.default, float) and p.doc
+
+
+def test_compiled_verdict_equals_the_rule_by_rule_verdict():
+    rng = np.random.default_rng(9)
+    nested = {"stopping_muon": {**DEFAULT_RULES["stopping_muon"],
+                                "deep": {"any": [{"all": [["energy_mev", ">=", "min_michel_energy_mev"],
+                                                          {"any": [["michel_cos", "<=", "max_michel_cos"],
+                                                                   ["drop_ratio", ">=", "min_drop_ratio"]]}]},
+                                                 ["n_voxels", ">=", "max_michel_voxels"]]}},
+              "entering": ENTERING_RULES}
+    for rules in (DEFAULT_RULES, nested):
+        rs = RuleSet(rules)
+        for _ in range(20):
+            feats = rng.normal(size=(200, len(FEATURES))) * 50 + 20
+            feats[:, COL["kind"]] = rng.integers(0, len(KINDS), 200)
+            params = {k: v * rng.uniform(0.5, 1.5) for k, v in PARAMS.items()}
+            by_rule = np.isin(feats[:, COL["kind"]], [KINDS.index(k) for k in rs.kinds])
+            for verdict in rs.evaluate(feats, params).values():
+                by_rule &= verdict
+            assert np.array_equal(rs.passed(feats, params), by_rule)

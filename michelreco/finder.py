@@ -30,7 +30,8 @@ __all__ = ["PIPELINE_PARAMETERS", "MichelFinder"]
 PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
     "energy_threshold_mev": (0.0, "MeV", "ignore voxels at or below this energy"),
     "eps_voxels": (1.8, "voxels", "clustering radius (1.8: the 26 touching voxels)"),
-    "min_cluster_voxels": (12, "voxels", "smaller clusters are not analysed"),
+    "min_cluster_voxels": (24, "voxels", "smaller clusters are not analysed (a Michel of a few voxels on a "
+                           "muon long enough for a Bragg-peak test, ~6 cm, needs more)"),
     "min_branch_hops": (6, "voxels", "a skeleton branch must reach this far from the skeleton"),
     "max_chains": (24, "", "skeleton chains per cluster at most"),
     "window_nodes": (5, "nodes", "sliding window of the dE/ds profile (about 3 mm per node)"),
@@ -93,6 +94,11 @@ class MichelFinder:
             self._rules_data = params.pop("rules")
             self._rules = RuleSet(self._rules_data)
         self._params.update(check_params(params, _defaults(), where="MichelFinder"))
+        # derived once here, not per event
+        self._settings = np.array([self._params[name] for name in SETTINGS], dtype=np.float64)
+        if "entering" not in self._rules.kinds:
+            self._settings[SETTINGS.index("max_entering_voxels")] = 0   # nobody judges them: do not build them
+        self._rule_values = self._rules.values(self._params)
         return self
 
     def __repr__(self) -> str:
@@ -108,16 +114,13 @@ class MichelFinder:
         p = self._params
         index, xyz, xyz_f, energy = canonical_voxels(xyze, float(p["energy_threshold_mev"]))
         labels, indptr, nbrs = voxel_graph(xyz, p["eps_voxels"])
-        cfg = np.array([p[name] for name in SETTINGS], dtype=np.float64)
-        if "entering" not in self._rules.kinds:
-            cfg[SETTINGS.index("max_entering_voxels")] = 0   # nobody judges them: do not build them
-        feats, ptr, vox = event_candidates(xyz_f, energy, labels, indptr, nbrs, cfg)
+        feats, ptr, vox = event_candidates(xyz_f, energy, labels, indptr, nbrs, self._settings)
         return index, feats, ptr, vox
 
     def find(self, xyze: np.ndarray) -> np.ndarray:
         """Indices (int32, ascending) of the Michel voxels of an (N, 4) event."""
         index, feats, ptr, vox = self._candidates(xyze)
-        ok = np.flatnonzero(self._rules.passed(feats, self._params))
+        ok = np.flatnonzero(self._rules.run(feats, self._rule_values))
         if ok.size == 0:
             return np.empty(0, np.int32)
         chosen = np.concatenate([vox[ptr[c]:ptr[c + 1]] for c in ok])
@@ -129,7 +132,7 @@ class MichelFinder:
         records = []
         for c in range(feats.shape[0]):
             reasons = self._rules.reasons(feats[c], self._params)
-            michel = bool(self._rules.passed(feats[c:c + 1], self._params)[0])
+            michel = bool(self._rules.run(feats[c:c + 1], self._rule_values)[0])
             records.append({
                 "candidate": c,
                 "kind": KINDS[int(feats[c, 0])],

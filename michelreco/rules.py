@@ -227,10 +227,17 @@ class RuleSet:
     def passed(self, features: np.ndarray, params: dict) -> np.ndarray:
         """Candidates that pass every rule of their kind (a kind with no rules passes nothing).
 
-        The same verdict as all of ``evaluate``, from a compiled program (one call per event instead of
-        a numpy call per condition); the program is rebuilt only when parameter values change.
+        The same verdict as all of ``evaluate``, from the compiled program: one call per event instead of
+        a numpy call per condition.
         """
-        values = np.array([params[name] for name in self._param_names], dtype=np.float64)
+        return self.run(features, self.values(params))
+
+    def values(self, params: dict) -> np.ndarray:
+        """The parameter values the compiled program reads, in its order."""
+        return np.array([params[name] for name in self._param_names], dtype=np.float64)
+
+    def run(self, features: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``passed`` with the parameter values already gathered by ``values``."""
         return _run_program(features, _COLUMN["kind"], self._program, self._kind_start, values)
 
     def _compile(self) -> None:

@@ -703,7 +703,8 @@ def _csr_from_edges(n, ea, eb):
     return deg, nbrs
 
 
-def voxel_graph(coords: np.ndarray, eps: float = DEFAULT_EPS_VOXELS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def voxel_graph(coords: np.ndarray, eps: float = DEFAULT_EPS_VOXELS, *,
+                validate: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Connected components and neighbour lists of unique voxels, from one neighbour search.
 
     Parameters
@@ -712,6 +713,9 @@ def voxel_graph(coords: np.ndarray, eps: float = DEFAULT_EPS_VOXELS) -> tuple[np
         Unique voxel indices.
     eps : float, optional
         Neighbour radius in voxel units (default 1.8: the 26-neighbourhood).
+    validate : bool, optional
+        Check ``coords`` and ``eps`` (default). ``False`` is for callers whose coordinates are already
+        an int64 (N, 3) array of voxel indices, like the finder's canonical voxels: it saves ~20 us.
 
     Returns
     -------
@@ -722,12 +726,15 @@ def voxel_graph(coords: np.ndarray, eps: float = DEFAULT_EPS_VOXELS) -> tuple[np
     indices : ndarray of int32
         Concatenated neighbour lists.
     """
-    eps, _ = _check_params(eps, 1)
-    xyz = _check_coords(coords)
+    if validate:
+        eps, _ = _check_params(eps, 1)
+        xyz = _check_coords(coords)
+    else:
+        xyz = coords
     n = xyz.shape[0]
     if n == 0:
         return np.empty(0, np.int64), np.zeros(1, np.int64), np.empty(0, np.int32)
-    offsets, key_offsets, reach = _half_offsets(eps)
+    offsets, key_offsets, reach = _half_offsets(float(eps))
     labels, indptr, indices, n_unique = _graph_kernel(xyz, offsets, key_offsets, reach)
     if n_unique != n:
         raise ValueError("voxel_graph needs unique voxels (the challenge files have no duplicates)")

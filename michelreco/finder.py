@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from .candidates import FEATURES, KINDS, SETTINGS, event_candidates
 from .canonical import canonical_voxels
@@ -60,6 +61,19 @@ def _defaults() -> dict[str, Any]:
     return out
 
 
+@njit(cache=True, nogil=True)
+def _chosen_voxels(index, ptr, vox, ok):
+    """Input indices (int32, ascending) of the voxels of the chosen candidates."""
+    take = np.zeros(index.shape[0], np.bool_)
+    for c in range(ok.shape[0]):
+        if ok[c]:
+            for k in range(ptr[c], ptr[c + 1]):
+                take[vox[k]] = True
+    out = index[take].astype(np.int32)
+    out.sort()
+    return out
+
+
 class MichelFinder:
     """Find the Michel-electron voxels of an event, scikit-learn style.
 
@@ -93,7 +107,10 @@ class MichelFinder:
         if "rules" in params:
             self._rules_data = params.pop("rules")
             self._rules = RuleSet(self._rules_data)
-        self._params.update(check_params(params, _defaults(), where="MichelFinder"))
+        checked = check_params(params, _defaults(), where="MichelFinder")
+        if checked.get("eps_voxels", 1.0) <= 0:
+            raise InputError(f"MichelFinder: eps_voxels must be positive, got {checked['eps_voxels']}")
+        self._params.update(checked)
         # derived once here, not per event
         self._settings = np.array([self._params[name] for name in SETTINGS], dtype=np.float64)
         if "entering" not in self._rules.kinds:
@@ -113,18 +130,14 @@ class MichelFinder:
             raise InputError(f"an event must be an (N, 4) array of x, y, z, energy; got shape {xyze.shape}")
         p = self._params
         index, xyz, xyz_f, energy = canonical_voxels(xyze, float(p["energy_threshold_mev"]))
-        labels, indptr, nbrs = voxel_graph(xyz, p["eps_voxels"])
+        labels, indptr, nbrs = voxel_graph(xyz, p["eps_voxels"], validate=False)
         feats, ptr, vox = event_candidates(xyz_f, energy, labels, indptr, nbrs, self._settings)
         return index, feats, ptr, vox
 
     def find(self, xyze: np.ndarray) -> np.ndarray:
         """Indices (int32, ascending) of the Michel voxels of an (N, 4) event."""
         index, feats, ptr, vox = self._candidates(xyze)
-        ok = np.flatnonzero(self._rules.run(feats, self._rule_values))
-        if ok.size == 0:
-            return np.empty(0, np.int32)
-        chosen = np.concatenate([vox[ptr[c]:ptr[c + 1]] for c in ok])
-        return np.unique(index[chosen]).astype(np.int32)
+        return _chosen_voxels(index, ptr, vox, self._rules.run(feats, self._rule_values))
 
     def explain(self, xyze: np.ndarray) -> list[dict]:
         """One record per candidate: its features, each rule's verdict with reason, and the decision."""

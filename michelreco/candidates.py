@@ -71,8 +71,9 @@ assert S_MINPEAK + 1 == len(SETTINGS), "setting indices out of step with SETTING
 
 
 @njit(cache=True, nogil=True)
-def _mark_after_peak(chain_nodes, chain_ptr, chain_junction, seed_nodes, mark):
-    """Set ``mark`` on the seed nodes and on every node of chains hanging (recursively) from marked nodes."""
+def _nodes_after_peak(chain_nodes, chain_ptr, chain_junction, seed_nodes, mark):
+    """The seed nodes and every node of chains hanging (recursively) from them; ``mark`` is left clear."""
+    n = seed_nodes.shape[0]
     for v in seed_nodes:
         mark[v] = True
     for c in range(1, chain_ptr.shape[0] - 1):   # a chain's junction lies on an earlier chain
@@ -80,6 +81,19 @@ def _mark_after_peak(chain_nodes, chain_ptr, chain_junction, seed_nodes, mark):
         if j >= 0 and mark[j]:
             for k in range(chain_ptr[c], chain_ptr[c + 1]):
                 mark[chain_nodes[k]] = True
+            n += chain_ptr[c + 1] - chain_ptr[c]
+    out = np.empty(n, np.int64)
+    out[:seed_nodes.shape[0]] = seed_nodes
+    k = seed_nodes.shape[0]
+    for c in range(1, chain_ptr.shape[0] - 1):
+        j = chain_junction[c]
+        if j >= 0 and mark[j] and mark[chain_nodes[chain_ptr[c]]]:
+            for i in range(chain_ptr[c], chain_ptr[c + 1]):
+                out[k] = chain_nodes[i]
+                k += 1
+    for v in out[:k]:
+        mark[v] = False
+    return out[:k]
 
 
 @njit(cache=True, nogil=True)
@@ -362,18 +376,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 p = refine_peak(walk, node_energy, p, window // 2)
                 if p == 0 or peak < cfg[S_MINPEAK]:
                     continue   # the end itself is the peak, or there is no peak worth a candidate
-                _mark_after_peak(chain_nodes, chain_ptr, chain_junction, walk[:p], mark)
-                n_marked = 0
-                for v in chain_nodes:
-                    if mark[v]:
-                        n_marked += 1
-                marked = np.empty(n_marked, np.int64)
-                k = 0
-                for v in chain_nodes:
-                    if mark[v]:
-                        marked[k] = v
-                        k += 1
-                        mark[v] = False
+                marked = _nodes_after_peak(chain_nodes, chain_ptr, chain_junction, walk[:p], mark)
                 voxels = _voxels_of_nodes(marked, node_first, node_next)
                 if voxels.shape[0] == 0:
                     continue

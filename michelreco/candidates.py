@@ -161,13 +161,14 @@ def _transverse_rms(points):
 @njit(cache=True, nogil=True)
 def _voxels_per_node(walk, s, lo_mm, hi_mm, node_count):
     """Mean number of voxels assigned to the walk's nodes with lo_mm <= s <= hi_mm (0 if none)."""
-    nodes = 0
+    a = np.searchsorted(s, lo_mm, side="left")
+    b = np.searchsorted(s, hi_mm, side="right")
+    if b <= a:
+        return 0.0
     voxels = 0
-    for k in range(walk.shape[0]):
-        if lo_mm <= s[k] <= hi_mm:
-            nodes += 1
-            voxels += node_count[walk[k]]
-    return voxels / nodes if nodes else 0.0
+    for k in range(a, b):
+        voxels += node_count[walk[k]]
+    return voxels / (b - a)
 
 
 @njit(cache=True, nogil=True)

@@ -348,20 +348,15 @@ def end_profile(order, xyz, node_energy, window_nodes):
 
 @njit(cache=True, nogil=True)
 def window_mean(s, dedx, lo_mm, hi_mm):
-    """Truncated mean (10-60% quantiles, against delta-ray bumps) of dE/ds over lo_mm <= s <= hi_mm; 0 if empty."""
-    cnt = 0
-    for k in range(s.shape[0]):
-        if lo_mm <= s[k] <= hi_mm:
-            cnt += 1
-    if cnt == 0:
+    """Truncated mean (10-60% quantiles, against delta-ray bumps) of dE/ds over lo_mm <= s <= hi_mm; 0 if empty.
+
+    ``s`` is non-decreasing (a path length), so the stretch is found by bisection.
+    """
+    a = np.searchsorted(s, lo_mm, side="left")
+    b = np.searchsorted(s, hi_mm, side="right")
+    if b <= a:
         return 0.0
-    vals = np.empty(cnt)
-    cnt = 0
-    for k in range(s.shape[0]):
-        if lo_mm <= s[k] <= hi_mm:
-            vals[cnt] = dedx[k]
-            cnt += 1
-    return truncated_mean(vals, 0.1, 0.6)
+    return truncated_mean(dedx[a:b], 0.1, 0.6)
 
 
 @njit(cache=True, nogil=True)

@@ -31,7 +31,7 @@ __all__ = ["PIPELINE_PARAMETERS", "MichelFinder"]
 PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
     "energy_threshold_mev": (0.0, "MeV", "ignore voxels at or below this energy"),
     "eps_voxels": (1.8, "voxels", "clustering radius (1.8: the 26 touching voxels)"),
-    "min_cluster_voxels": (20, "voxels", "smaller clusters are not analysed (a Michel of a few voxels on a "
+    "min_cluster_voxels": (24, "voxels", "smaller clusters are not analysed (a Michel of a few voxels on a "
                            "muon long enough for the Bragg-peak test, min_muon_length_mm, needs more)"),
     "min_branch_hops": (6, "voxels", "a skeleton branch must reach this far from the skeleton"),
     "max_chains": (24, "", "skeleton chains per cluster at most"),

@@ -33,16 +33,16 @@ class Parameter:
 
 
 PARAMETERS: dict[str, Parameter] = {
-    "min_muon_length_mm": Parameter(45.0, "mm", "track path beyond the Bragg peak (the muon) at least this long"),
+    "min_muon_length_mm": Parameter(80.0, "mm", "track path beyond the Bragg peak (the muon) at least this long"),
     "min_muon_linearity": Parameter(0.6, "", "PCA linearity of the muon's last centimetres at least this"),
-    "max_muon_width_mm": Parameter(2.5, "mm", "transverse rms of the muon's last centimetres at most this "
+    "max_muon_width_mm": Parameter(2.0, "mm", "transverse rms of the muon's last centimetres at most this "
                                    "(a track, not a shower)"),
     "max_muon_branches": Parameter(0.0, "", "skeleton branches joining the muon's last centimetres at most"),
-    "min_rise_ratio": Parameter(1.2, "", "dE/ds 1-3 cm before the stop over the muon baseline at least this "
+    "min_rise_ratio": Parameter(1.3, "", "dE/ds 1-3 cm before the stop over the muon baseline at least this "
                                 "(the rising Bragg curve)"),
     "min_bragg_ratio": Parameter(1.5, "", "peak dE/ds over the muon's truncated-mean dE/ds at least this"),
-    "min_peak_dedx_mev_cm": Parameter(5.5, "MeV/cm", "smoothed dE/ds at the peak at least this"),
-    "min_baseline_dedx_mev_cm": Parameter(1.6, "MeV/cm", "muon dE/ds at least this (not a faint shower twig)"),
+    "min_peak_dedx_mev_cm": Parameter(6.0, "MeV/cm", "smoothed dE/ds at the peak at least this"),
+    "min_baseline_dedx_mev_cm": Parameter(1.2, "MeV/cm", "muon dE/ds at least this (not a faint shower twig)"),
     "max_baseline_dedx_mev_cm": Parameter(4.5, "MeV/cm", "muon dE/ds at most this (a minimum-ionizing "
                                           "track, not a proton)"),
     "max_michel_cos": Parameter(0.9, "", "cosine between the muon's last direction and the candidate's "
@@ -54,10 +54,10 @@ PARAMETERS: dict[str, Parameter] = {
     "max_attach_gap_mm": Parameter(6.0, "mm", "nearest candidate voxel at most this far from the peak"),
     "min_michel_voxels": Parameter(4.0, "voxels", "candidate at least this many voxels"),
     "max_michel_voxels": Parameter(400.0, "voxels", "candidate at most this many voxels"),
-    "min_michel_energy_mev": Parameter(1.5, "MeV", "candidate energy at least this"),
+    "min_michel_energy_mev": Parameter(3.0, "MeV", "candidate energy at least this"),
     "max_michel_energy_mev": Parameter(50.0, "MeV", "candidate energy at most this (the Michel endpoint is "
                                        "52.8 MeV, and photons carry part of it away)"),
-    "max_crossing_mm": Parameter(15.0, "mm", "track continuing past the junction next to the peak at most "
+    "max_crossing_mm": Parameter(30.0, "mm", "track continuing past the junction next to the peak at most "
                                  "this long (the muon must end at the peak)"),
     "max_muon_face_gap": Parameter(2.0, "voxels", "a muon shorter than min_muon_length_mm must reach a face "
                                    "(it entered the volume and stopped soon after)"),

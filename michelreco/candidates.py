@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from .io import GRID_VOXELS
-from .track import (VOXEL_MM, cluster_skeleton, end_order, end_profile, find_bragg_peak, path_length_mm,
+from .track import (VOXEL_MM, chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
                     pca_axis, refine_peak, sym3_eigen, window_mean)
 
 __all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates"]
@@ -230,7 +230,7 @@ def _shape_features(f, xyz, energy, voxels, ref):
 
 
 @njit(cache=True, nogil=True)
-def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other, pts, esum,
+def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other_len, last, pts, esum,
                             node_first, node_next, n_chains, chain_junction, node_count, on_muon, cfg):
     """Fill the muon-side, Bragg-peak and kink features of a stopping-muon candidate."""
     pv = walk[p]
@@ -263,10 +263,10 @@ def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, juncti
     f[F_RATIO] = peak / base if base > 0 else 0.0
     f[F_MULEN] = beyond
     f[F_MULIN] = mlin
-    f[F_MUFACE] = _face_gap(xyz[walk[walk.shape[0] - 1]])
+    f[F_MUFACE] = _face_gap(xyz[last])
     f[F_MDEDX] = esum / max(s[p], VOXEL_MM) * 10.0
-    if junction >= 0 and other.shape[0] and abs(s[junction] - s[p]) <= cfg[S_JUNCTION]:
-        f[F_CROSS] = path_length_mm(other, xyz, walk[junction])
+    if 0 <= junction < walk.shape[0] and abs(s[junction] - s[p]) <= cfg[S_JUNCTION]:
+        f[F_CROSS] = other_len
     rise = window_mean(s, dedx, s[p] + cfg[S_RISELO], s[p] + cfg[S_RISEHI])
     f[F_RISE] = rise / base if base > 0 else 0.0
     f[F_THICK] = _voxels_per_node(walk, s, s[p] + cfg[S_GAP], s[p] + cfg[S_GAP] + cfg[S_BASE], node_count)
@@ -321,6 +321,10 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
     node_slot = np.zeros(n, np.int64)       # position of a skeleton node in chain_nodes
     on_muon = np.zeros(n, np.bool_)
     window = int(cfg[S_WINDOW])
+    # a walk is needed only as far as the peak search and the stretches measured beyond the peak reach;
+    # nodes are at least one voxel (3 mm) apart
+    reach_mm = cfg[S_MAXPEAK] + max(cfg[S_GAP] + cfg[S_BASE], cfg[S_RISEHI], cfg[S_MUPCA])
+    max_nodes = int(reach_mm / VOXEL_MM) + window + 2
     for c in range(n_clusters):
         if sizes[c] < cfg[S_MINCL]:
             continue
@@ -341,6 +345,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
         n_chains = chain_ptr.shape[0] - 1
         for k in range(chain_nodes.shape[0]):
             node_slot[chain_nodes[k]] = k
+        chain_cum = chain_lengths(chain_nodes, chain_ptr, xyz)
         # a whole cluster entering through a face: a Michel whose muon stopped outside
         if sizes[c] <= cfg[S_MAXENTER]:
             face = 1e9
@@ -369,12 +374,14 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
             for reverse in (False, True):
                 if reverse and chain_junction[chain] >= 0:
                     continue   # a branch has one free end
-                walk, junction, other = end_order(chain_nodes, chain_ptr, chain_junction, node_slot, chain, reverse)
+                walk, junction, other_len, last, total_mm = end_order(
+                    chain_nodes, chain_ptr, chain_junction, node_slot, chain_cum, xyz, chain, reverse, max_nodes)
                 if walk.shape[0] < 3:
                     continue
                 s, dedx = end_profile(walk, xyz, node_energy, window)
-                p, peak, base, beyond = find_bragg_peak(s, dedx, cfg[S_MAXPEAK], cfg[S_GAP], cfg[S_BASE])
+                p, peak, base, _ = find_bragg_peak(s, dedx, cfg[S_MAXPEAK], cfg[S_GAP], cfg[S_BASE])
                 p = refine_peak(walk, node_energy, p, window // 2)
+                beyond = total_mm - s[p]
                 if p == 0 or peak < cfg[S_MINPEAK]:
                     continue   # the end itself is the peak, or there is no peak worth a candidate
                 marked = _nodes_after_peak(chain_nodes, chain_ptr, chain_junction, walk[:p], mark)
@@ -386,7 +393,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 f[F_KIND] = 0
                 f[F_CLUSTER] = c
                 pts, esum = _shape_features(f, xyz, energy, voxels, xyz[walk[p]])
-                _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other, pts,
+                _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other_len, last, pts,
                                         esum, node_first, node_next, n_chains, chain_junction, node_count,
                                         on_muon, cfg)
                 nc += 1

@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["VOXEL_MM", "sym3_eigen", "pca_axis", "cluster_skeleton", "end_order", "end_profile", "find_bragg_peak",
-           "path_length_mm", "refine_peak", "truncated_mean", "window_mean"]
+__all__ = ["VOXEL_MM", "sym3_eigen", "pca_axis", "cluster_skeleton", "chain_lengths", "end_order", "end_profile", "find_bragg_peak",
+           "refine_peak", "truncated_mean", "window_mean"]
 
 VOXEL_MM = 3.0
 
@@ -270,53 +270,74 @@ def cluster_skeleton(members, xyz, indptr, nbrs, dist, pred, root, min_branch_ho
 
 
 @njit(cache=True, nogil=True)
-def end_order(chain_nodes, chain_ptr, chain_junction, node_slot, chain, reverse):
-    """Skeleton nodes walked from a free end of ``chain`` inwards, and what the walk left aside.
+def chain_lengths(chain_nodes, chain_ptr, xyz):
+    """Path length (mm) of every chain node from its chain's first node, along the chain."""
+    cum = np.zeros(chain_nodes.shape[0])
+    for c in range(chain_ptr.shape[0] - 1):
+        for k in range(chain_ptr[c] + 1, chain_ptr[c + 1]):
+            d = 0.0
+            for a in range(3):
+                d += (xyz[chain_nodes[k], a] - xyz[chain_nodes[k - 1], a]) ** 2
+            cum[k] = cum[k - 1] + np.sqrt(d) * VOXEL_MM
+    return cum
+
+
+@njit(cache=True, nogil=True)
+def end_order(chain_nodes, chain_ptr, chain_junction, node_slot, chain_cum, xyz, chain, reverse, max_nodes):
+    """Skeleton nodes walked from a free end of ``chain`` inwards (at most ``max_nodes``), and its geometry.
 
     The first chain is walked from its first node (``reverse=False``) or its last (``True``). A branch
     is walked from its free end to its junction, then on along the chain holding the junction, in the
     direction with more nodes (the track the branch hangs from). ``node_slot[v]`` is the position of
-    node v in ``chain_nodes``.
+    node v in ``chain_nodes``; ``chain_cum`` is ``chain_lengths``.
 
-    Returns (walk, junction index in the walk or -1, the nodes of the junction's chain in the other
-    direction, first the one next to the junction).
+    Returns (the first nodes of the walk, the junction's index in the whole walk or -1, the path length
+    (mm) of the junction's chain on the other side of the junction, the last node of the whole walk, the
+    whole walk's path length in mm). Lengths come from ``chain_cum``, so a long walk costs no more
+    than its first ``max_nodes`` nodes.
     """
     lo = chain_ptr[chain]
     hi = chain_ptr[chain + 1]
-    own = chain_nodes[lo:hi]
-    if reverse:
-        own = own[::-1].copy()
+    own_len = chain_cum[hi - 1] - chain_cum[lo]
+    first = chain_nodes[hi - 1] if reverse else chain_nodes[lo]
+    last_own = chain_nodes[lo] if reverse else chain_nodes[hi - 1]
+    n_own = hi - lo
+    out = np.empty(min(max_nodes, chain_nodes.shape[0]), np.int64)
+    n = 0
+    for i in range(min(n_own, out.shape[0])):
+        out[n] = chain_nodes[hi - 1 - i] if reverse else chain_nodes[lo + i]
+        n += 1
     j = chain_junction[chain]
     if j < 0:
-        return own.copy(), -1, np.empty(0, np.int64)
+        return out[:n].copy(), -1, 0.0, last_own, own_len
     k = node_slot[j]
     c = np.searchsorted(chain_ptr, k, side="right") - 1
-    before = k - chain_ptr[c]
-    after = chain_ptr[c + 1] - 1 - k
-    if after >= before:
-        rest = chain_nodes[k:chain_ptr[c + 1]]
-        other = chain_nodes[chain_ptr[c]:k][::-1].copy()
-    else:
-        rest = chain_nodes[chain_ptr[c]:k + 1][::-1]
-        other = chain_nodes[k + 1:chain_ptr[c + 1]].copy()
-    out = np.empty(own.shape[0] + rest.shape[0], np.int64)
-    out[:own.shape[0]] = own
-    out[own.shape[0]:] = rest
-    return out, own.shape[0], other
-
-
-@njit(cache=True, nogil=True)
-def path_length_mm(nodes, xyz, start):
-    """Length (mm) of the path ``start`` -> nodes[0] -> nodes[1] -> ... through voxel centres."""
-    total = 0.0
-    prev = start
-    for v in nodes:
-        d = 0.0
-        for a in range(3):
-            d += (xyz[v, a] - xyz[prev, a]) ** 2
-        total += np.sqrt(d)
-        prev = v
-    return total * VOXEL_MM
+    p0 = chain_ptr[c]
+    p1 = chain_ptr[c + 1]
+    step = 0.0
+    for a in range(3):
+        step += (xyz[last_own, a] - xyz[j, a]) ** 2
+    step = np.sqrt(step) * VOXEL_MM
+    forward = (p1 - 1 - k) >= (k - p0)
+    if forward:    # on along the chain: k, k+1, ..., p1-1; the other side is p0..k-1
+        rest_len = chain_cum[p1 - 1] - chain_cum[k]
+        other_len = chain_cum[k] - chain_cum[p0]
+        last = chain_nodes[p1 - 1]
+        for i in range(k, p1):
+            if n == out.shape[0]:
+                break
+            out[n] = chain_nodes[i]
+            n += 1
+    else:          # back along the chain: k, k-1, ..., p0; the other side is k+1..p1-1
+        rest_len = chain_cum[k] - chain_cum[p0]
+        other_len = chain_cum[p1 - 1] - chain_cum[k]
+        last = chain_nodes[p0]
+        for i in range(k, p0 - 1, -1):
+            if n == out.shape[0]:
+                break
+            out[n] = chain_nodes[i]
+            n += 1
+    return out[:n].copy(), n_own, other_len, last, own_len + step + rest_len
 
 
 @njit(cache=True, nogil=True)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from michelreco.cluster import voxel_graph
-from michelreco.track import (cluster_skeleton, end_order, end_profile, find_bragg_peak, pca_axis, refine_peak,
+from michelreco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak, pca_axis,
+                              refine_peak,
                               truncated_mean)
 
 
@@ -51,10 +52,16 @@ def test_skeleton_of_a_t_shape_has_a_main_chain_and_a_branch():
     assert (root >= 0).all()                               # every voxel hangs from a skeleton node
     slot = np.zeros(len(xyz), np.int64)
     slot[nodes] = np.arange(len(nodes))
-    walk, j, other = end_order(nodes, ptr, junction, slot, 1, False)
+    cum = chain_lengths(nodes, ptr, xyz.astype(float))
+    walk, j, other_mm, last, total_mm = end_order(nodes, ptr, junction, slot, cum, xyz.astype(float), 1, False, 1000)
     assert j == len(branch) and walk[j] == junction[1]     # the walk reaches the junction ...
-    assert {tuple(xyz[walk[-1]]), tuple(xyz[other[-1]])} == {(0, 10, 10), (29, 10, 10)}  # ... and one stem end
-    assert len(walk) - j >= len(other)                     # it goes on along the longer side
+    assert tuple(xyz[walk[-1]]) in {(0, 10, 10), (29, 10, 10)} and last == walk[-1]   # ... and a stem end
+    steps = np.sqrt((np.diff(xyz[walk].astype(float), axis=0) ** 2).sum(axis=1)) * 3.0
+    assert total_mm == pytest.approx(steps.sum())           # lengths from the chains' running sums
+    assert other_mm <= total_mm - 3.0 * j + 1e-9            # it goes on along the longer side
+    assert abs(xyz[junction[1]][0] - xyz[walk[-1]][0]) * 3.0 + other_mm == pytest.approx(29 * 3.0)
+    short, j2, _, last2, total2 = end_order(nodes, ptr, junction, slot, cum, xyz.astype(float), 1, False, 4)
+    assert len(short) == 4 and np.array_equal(short, walk[:4]) and last2 == last and total2 == total_mm
 
 
 def test_profile_and_bragg_peak_of_a_stopping_track():

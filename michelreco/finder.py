@@ -34,7 +34,7 @@ PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
     "min_cluster_voxels": (24, "voxels", "smaller clusters are not analysed (a Michel of a few voxels on a "
                            "muon long enough for the Bragg-peak test, min_muon_length_mm, needs more)"),
     "min_branch_hops": (6, "voxels", "a skeleton branch must reach this far from the skeleton"),
-    "max_chains": (24, "", "skeleton chains per cluster at most"),
+    "max_chains": (12, "", "skeleton chains per cluster at most"),
     "window_nodes": (5, "nodes", "sliding window of the dE/ds profile (about 3 mm per node)"),
     "max_peak_from_end_mm": (250.0, "mm", "look for the Bragg peak this far from a free end (Michel "
                              "electron range is at most ~13 cm)"),

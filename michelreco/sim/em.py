@@ -564,6 +564,15 @@ def _grow(a: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def _put_deposit(dep, nd, x, y, z, energy, pid):
+    """Append one point deposit (growing the buffer); return the buffer and the new count."""
+    if nd >= dep.shape[0]:
+        dep = _grow(dep)
+    dep[nd, 0], dep[nd, 1], dep[nd, 2], dep[nd, 3], dep[nd, 4] = x, y, z, energy, pid
+    return dep, nd + 1
+
+
+@njit(cache=True, nogil=True)
 def simulate_em_ext(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: float,
                     world_lo: np.ndarray, world_hi: np.ndarray, k_cut: float = 0.2,
                     delta_cut: float = 1.0, e_stop: float = 0.1, e_local: float = 0.3,
@@ -653,10 +662,7 @@ def simulate_em_ext(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: fl
             while True:
                 x, y, z, ux, uy, uz = st[0], st[1], st[2], st[3], st[4], st[5]
                 if k < photon_cut:
-                    if nd >= dep.shape[0]:
-                        dep = _grow(dep)
-                    dep[nd, 0], dep[nd, 1], dep[nd, 2], dep[nd, 3], dep[nd, 4] = x, y, z, k, lid
-                    nd += 1
+                    dep, nd = _put_deposit(dep, nd, x, y, z, k, lid)
                     break
                 mc = _mu_compton(k)
                 mp = _mu_pair(k)
@@ -719,11 +725,7 @@ def simulate_em_ext(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: fl
                     cx, cy, cz = (c1x, c1y, c1z) if c == 0 else (c2x, c2y, c2z)
                     if cpdg > 0 and ce < group_below:
                         if ce > 0.0:
-                            if nd >= dep.shape[0]:
-                                dep = _grow(dep)
-                            dep[nd, 0], dep[nd, 1], dep[nd, 2], dep[nd, 3], dep[nd, 4] = (
-                                x, y, z, ce, lid)
-                            nd += 1
+                            dep, nd = _put_deposit(dep, nd, x, y, z, ce, lid)
                         continue
                     if npar >= par.shape[0]:
                         par = _grow(par)
@@ -736,11 +738,7 @@ def simulate_em_ext(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: fl
                     npar += 1
                     if cpdg > 0 and ce < e_local:
                         if ce > 0.0:
-                            if nd >= dep.shape[0]:
-                                dep = _grow(dep)
-                            dep[nd, 0], dep[nd, 1], dep[nd, 2], dep[nd, 3], dep[nd, 4] = (
-                                x, y, z, ce, cid)
-                            nd += 1
+                            dep, nd = _put_deposit(dep, nd, x, y, z, ce, cid)
                         continue
                     if ns >= stk.shape[0]:
                         stk = _grow(stk)

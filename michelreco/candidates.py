@@ -21,7 +21,7 @@ from .io import GRID_VOXELS
 from .track import (VOXEL_MM, chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
                     pca_axis, refine_peak, sym3_eigen, window_mean)
 
-__all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates"]
+__all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates", "chosen_voxels"]
 
 KINDS = ("stopping_muon", "entering")
 
@@ -398,3 +398,16 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                                         on_muon, cfg)
                 nc += 1
     return feats[:nc].copy(), cand_ptr[:nc + 1].copy(), cand_vox[:cand_ptr[nc]].copy()
+
+
+@njit(cache=True, nogil=True)
+def chosen_voxels(index, ptr, vox, ok):
+    """Input indices (int32, ascending) of the voxels of the chosen candidates."""
+    take = np.zeros(index.shape[0], np.bool_)
+    for c in range(ok.shape[0]):
+        if ok[c]:
+            for k in range(ptr[c], ptr[c + 1]):
+                take[vox[k]] = True
+    out = index[take].astype(np.int32)
+    out.sort()
+    return out

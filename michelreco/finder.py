@@ -16,9 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
 
-from .candidates import FEATURES, KINDS, SETTINGS, event_candidates
+from .candidates import FEATURES, KINDS, SETTINGS, chosen_voxels, event_candidates
 from .canonical import canonical_voxels
 from .cluster import voxel_graph
 from .config import check_params
@@ -58,19 +57,6 @@ PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
 def _defaults() -> dict[str, Any]:
     out = {name: spec[0] for name, spec in PIPELINE_PARAMETERS.items()}
     out.update({name: p.default for name, p in PARAMETERS.items()})
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _chosen_voxels(index, ptr, vox, ok):
-    """Input indices (int32, ascending) of the voxels of the chosen candidates."""
-    take = np.zeros(index.shape[0], np.bool_)
-    for c in range(ok.shape[0]):
-        if ok[c]:
-            for k in range(ptr[c], ptr[c + 1]):
-                take[vox[k]] = True
-    out = index[take].astype(np.int32)
-    out.sort()
     return out
 
 
@@ -137,7 +123,7 @@ class MichelFinder:
     def find(self, xyze: np.ndarray) -> np.ndarray:
         """Indices (int32, ascending) of the Michel voxels of an (N, 4) event."""
         index, feats, ptr, vox = self._candidates(xyze)
-        return _chosen_voxels(index, ptr, vox, self._rules.run(feats, self._rule_values))
+        return chosen_voxels(index, ptr, vox, self._rules.run(feats, self._rule_values))
 
     def explain(self, xyze: np.ndarray) -> list[dict]:
         """One record per candidate: its features, each rule's verdict with reason, and the decision."""

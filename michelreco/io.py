@@ -28,7 +28,7 @@ __all__ = [
     "open_h5", "event_count", "iter_events", "read_event", "iter_labels", "read_labels",
     "iter_solution", "read_solution", "solution_dataset_name", "label_path_for",
     "check_xyze_row", "check_label_row", "check_solution_row",
-    "RowWriter", "write_events", "write_labels", "write_solution",
+    "RowWriter", "write_events", "write_labels", "write_solution", "write_bytes_atomically",
 ]
 
 GRID_VOXELS = 768            # voxels per side of the challenge volume
@@ -293,6 +293,14 @@ class RowWriter:
             self.close()
         else:
             self.discard()
+
+
+def write_bytes_atomically(path, data: bytes) -> None:
+    """Write a whole file through a temporary name and a rename: it is either complete or absent."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def _write_rows(path, rows, dtype, dataset: str, force: bool) -> None:

@@ -299,7 +299,6 @@ def end_order(chain_nodes, chain_ptr, chain_junction, node_slot, chain_cum, xyz,
     lo = chain_ptr[chain]
     hi = chain_ptr[chain + 1]
     own_len = chain_cum[hi - 1] - chain_cum[lo]
-    first = chain_nodes[hi - 1] if reverse else chain_nodes[lo]
     last_own = chain_nodes[lo] if reverse else chain_nodes[hi - 1]
     n_own = hi - lo
     out = np.empty(min(max_nodes, chain_nodes.shape[0]), np.int64)

@@ -13,7 +13,6 @@ shared among worker processes: the same seed gives the same bytes.
 from __future__ import annotations
 
 import io as _io
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io import RowWriter
+from ..io import RowWriter, write_bytes_atomically
 from ..parallel import ordered_results, progress_bar
 from .charged import transport_charged
 from .constants import (ACTIVE_MM, M_MU, M_P, M_PI, PDG_E, PDG_GAMMA, PDG_MU, PDG_P, PDG_PI,
@@ -252,9 +251,7 @@ def simulate_file(prefix, n_events: int, seed: int = 0, workers: int = 1, groupe
 
 
 def _save_truth(path: Path, **arrays) -> None:
-    """Write an .npz through a temporary name (np.savez to a buffer, then rename)."""
+    """Write an .npz through a temporary name (np.savez to a buffer, then an atomic write)."""
     buf = _io.BytesIO()
     np.savez(buf, **arrays)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
+    write_bytes_atomically(path, buf.getvalue())

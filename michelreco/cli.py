@@ -39,7 +39,12 @@ def _add_find_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="finder parameters, a JSON or YAML mapping (e.g. a sweep's best.yaml)")
     p.add_argument("--start", type=int, default=0, help="first event to process (default 0)")
     p.add_argument("--stop", type=int, default=None, help="stop before this event (default: end of file)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing output file (and discard the parts of an interrupted run)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its checkpointed parts (OUTPUT.parts)")
+    p.add_argument("--chunk", type=int, default=500,
+                   help="events per task and per checkpoint (default 500)")
     p.add_argument("--dataset-name", default="solution", help="name of the solution dataset (default: solution)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--explain", metavar="JSONL",
@@ -74,8 +79,8 @@ def _run_find(args) -> int:
     if not args.input or not args.output:
         raise MichelrecoError("give an INPUT file and -o OUTPUT (or --demo); see --help")
     failures = run_file(args.input, args.output, params, workers=args.workers, start=args.start,
-                        stop=args.stop, force=args.force, progress=not args.quiet,
-                        output_dataset=args.dataset_name, explain_path=args.explain)
+                        stop=args.stop, force=args.force, resume=args.resume, chunk=args.chunk,
+                        progress=not args.quiet, output_dataset=args.dataset_name, explain_path=args.explain)
     if failures:
         print(f"{len(failures)} events failed and got empty rows; see {args.output}.errors.log", file=sys.stderr)
         return EXIT_EVENTS_FAILED

@@ -6,7 +6,7 @@ one range of events; only the parent writes. Any ``concurrent.futures.Executor``
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checkpoint import Checkpoint
 from .errors import InputError
 from .io import EVENTS_DATASET, RowWriter, _resolve_range, event_count, iter_events
 
@@ -67,56 +68,82 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
 
 
 def run_file(input_path, output_path, params: dict | None = None, *, workers: int = 1,
-             start: int = 0, stop: int | None = None, force: bool = False, chunk: int = 500,
-             dataset: str = EVENTS_DATASET, executor: Executor | None = None, progress: bool = True,
-             output_dataset: str = "solution", explain_path=None) -> list[tuple[int, str]]:
+             start: int = 0, stop: int | None = None, force: bool = False, resume: bool = False,
+             chunk: int = 500, dataset: str = EVENTS_DATASET, executor: Executor | None = None,
+             progress: bool = True, output_dataset: str = "solution", explain_path=None) -> list[tuple[int, str]]:
     """Find Michels in events [start, stop) of ``input_path`` and write the solution to ``output_path``.
 
-    With ``explain_path``, every candidate's record (``MichelFinder.explain``, plus its event index) is
-    written there as JSON lines. Returns the failed events as (index, error) pairs; they are also
-    logged next to the output.
+    Ranges of ``chunk`` events are checkpointed as they finish (``checkpoint.Checkpoint``); with
+    ``resume``, a run killed before the end continues where it stopped and writes the same file. With
+    ``explain_path``, every candidate's record (``MichelFinder.explain``, plus its event index) is written
+    there as JSON lines. Returns the failed events as (index, error) pairs; they are also logged next to
+    the output.
     """
     params = dict(params or {})
     input_path, output_path = Path(input_path), Path(output_path)
     if output_path.exists() and input_path.exists() and os.path.samefile(input_path, output_path):
         raise InputError(f"{output_path}: is the input file; refusing to overwrite it")
+    for out in (output_path, explain_path):
+        if out is not None and Path(out).exists() and not force:
+            raise InputError(f"{out}: exists; use --force to overwrite")
+    if chunk < 1:
+        raise InputError("--chunk must be at least 1")
     n = event_count(input_path, dataset)
     start, stop = _resolve_range(n, start, stop, input_path)
+    stat = input_path.stat()
+    checkpoint = Checkpoint(output_path, {
+        "input": str(input_path.resolve()), "input_bytes": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
+        "dataset": dataset, "start": start, "stop": stop, "chunk": chunk, "params": params,
+        "explain": explain_path is not None}, resume=resume, force=force)
     ranges = event_ranges(start, stop, chunk)
-    failures: list[tuple[int, str]] = []
-    explain = None
-    if explain_path is not None:
-        explain_path = Path(explain_path)
-        if explain_path.exists() and not force:
-            raise InputError(f"{explain_path}: exists; use --force to overwrite")
-        explain_tmp = explain_path.with_name(f".{explain_path.name}.{os.getpid()}.partial")
-        explain = open(explain_tmp, "w")
+    todo = [(lo, hi) for lo, hi in ranges if not checkpoint.done(lo)]
     bar = progress_bar(stop - start, progress)
+    bar.update(sum(hi - lo for lo, hi in ranges) - sum(hi - lo for lo, hi in todo))
     own_pool = executor is None and workers > 1
     pool = ProcessPoolExecutor(max_workers=workers) if own_pool else executor
     try:
-        with RowWriter(output_path, stop - start, dataset=output_dataset, force=force) as writer:
-            tasks = [(str(input_path), lo, hi, params, dataset, explain_path is not None) for lo, hi in ranges]
-            for result in ordered_results(pool, find_in_range, workers, tasks):
-                for row in result.rows:
-                    writer.append(row)
-                if explain:
-                    explain.writelines(json.dumps(rec) + "\n" for rec in result.records)
-                failures.extend(result.failures)
-                bar.update(result.stop - result.start)
-        if explain:
-            explain.close()
-            os.replace(explain_tmp, explain_path)
+        tasks = [(str(input_path), lo, hi, params, dataset, explain_path is not None) for lo, hi in todo]
+        for result in ordered_results(pool, find_in_range, workers, tasks):
+            checkpoint.save(result.start, result.rows, result.failures,
+                            result.records if explain_path is not None else None)
+            bar.update(result.stop - result.start)
+    except InputError:
+        checkpoint.remove()      # bad input: no resume can finish this run; leave nothing behind
+        raise
     finally:
         bar.close()
         if own_pool:
             pool.shutdown(cancel_futures=True)
-        if explain and not explain.closed:
-            explain.close()
-            explain_tmp.unlink(missing_ok=True)
+    failures = _merge_parts(checkpoint, ranges, output_path, stop - start, output_dataset, force, explain_path)
+    checkpoint.remove()
     if failures:
         log = output_path.with_name(output_path.name + ".errors.log")
         log.write_text("".join(f"{i}\t{msg}\n" for i, msg in failures))
+    return failures
+
+
+def _merge_parts(checkpoint, ranges, output_path, n_rows, output_dataset, force, explain_path):
+    """Write the finished ranges, in order, into the output (and the explain file); return the failures."""
+    failures: list[tuple[int, str]] = []
+    explain_tmp = None
+    if explain_path is not None:
+        explain_path = Path(explain_path)
+        explain_tmp = explain_path.with_name(f".{explain_path.name}.{os.getpid()}.partial")
+    try:
+        with RowWriter(output_path, n_rows, dataset=output_dataset, force=force) as writer, \
+                (open(explain_tmp, "w") if explain_tmp else contextlib.nullcontext()) as explain:
+            for lo, _ in ranges:
+                rows, fails, lines = checkpoint.load(lo)
+                for row in rows:
+                    writer.append(row)
+                failures.extend(fails)
+                if explain:
+                    explain.writelines(lines)
+        if explain_tmp:
+            os.replace(explain_tmp, explain_path)
+    finally:
+        if explain_tmp:
+            explain_tmp.unlink(missing_ok=True)
     return failures
 
 

@@ -43,6 +43,8 @@ def _add_find_arguments(p: argparse.ArgumentParser) -> None:
                    help="overwrite an existing output file (and discard the parts of an interrupted run)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its checkpointed parts (OUTPUT.parts)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask cluster through its scheduler (tcp://HOST:PORT) instead of local processes")
     p.add_argument("--chunk", type=int, default=500,
                    help="events per task and per checkpoint (default 500)")
     p.add_argument("--dataset-name", default="solution", help="name of the solution dataset (default: solution)")
@@ -78,7 +80,11 @@ def _run_find(args) -> int:
         return _run_demo(args, params)
     if not args.input or not args.output:
         raise MichelrecoError("give an INPUT file and -o OUTPUT (or --demo); see --help")
-    failures = run_file(args.input, args.output, params, workers=args.workers, start=args.start,
+    executor, workers = None, args.workers
+    if args.scheduler:
+        from .parallel import dask_executor
+        executor, workers = dask_executor(args.scheduler)
+    failures = run_file(args.input, args.output, params, workers=workers, executor=executor, start=args.start,
                         stop=args.stop, force=args.force, resume=args.resume, chunk=args.chunk,
                         progress=not args.quiet, output_dataset=args.dataset_name, explain_path=args.explain)
     if failures:

@@ -19,7 +19,8 @@ from .checkpoint import Checkpoint
 from .errors import InputError
 from .io import EVENTS_DATASET, RowWriter, _resolve_range, event_count, iter_events
 
-__all__ = ["RangeResult", "find_in_range", "run_file", "event_ranges", "ordered_results", "progress_bar"]
+__all__ = ["RangeResult", "find_in_range", "run_file", "event_ranges", "ordered_results", "progress_bar",
+           "warm_up", "dask_executor"]
 
 
 @dataclass
@@ -67,6 +68,28 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
     return result
 
 
+def warm_up(path, event: int, params: dict, dataset: str = EVENTS_DATASET) -> None:
+    """Run the finder once here, so numba compiles (or loads) its kernels into the on-disk cache
+    before workers start: they then load them instead of all compiling at once."""
+    from .finder import MichelFinder
+    from .io import read_event
+
+    MichelFinder(**params).find(read_event(path, event, dataset))
+
+
+def dask_executor(address: str):
+    """A ``concurrent.futures`` executor on a running Dask scheduler, and its number of workers."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("--scheduler needs dask's distributed package: pip install 'michelreco[dask]'") from None
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as err:
+        raise InputError(f"cannot reach the Dask scheduler at {address}: {err}") from None
+    return client.get_executor(), max(len(client.scheduler_info()["workers"]), 1)
+
+
 def run_file(input_path, output_path, params: dict | None = None, *, workers: int = 1,
              start: int = 0, stop: int | None = None, force: bool = False, resume: bool = False,
              chunk: int = 500, dataset: str = EVENTS_DATASET, executor: Executor | None = None,
@@ -97,6 +120,8 @@ def run_file(input_path, output_path, params: dict | None = None, *, workers: in
         "explain": explain_path is not None}, resume=resume, force=force)
     ranges = event_ranges(start, stop, chunk)
     todo = [(lo, hi) for lo, hi in ranges if not checkpoint.done(lo)]
+    if todo and (workers > 1 or executor is not None):
+        warm_up(input_path, todo[0][0], params, dataset)
     bar = progress_bar(stop - start, progress)
     bar.update(sum(hi - lo for lo, hi in ranges) - sum(hi - lo for lo, hi in todo))
     own_pool = executor is None and workers > 1

@@ -99,3 +99,29 @@ def test_checkpoint_round_trip(tmp_path):
     fresh = Checkpoint(tmp_path / "x.h5", {"a": 1}, force=True)
     assert not fresh.done(10)
     assert not any(p.name.endswith(".partial") for p in fresh.dir.iterdir())
+
+
+def test_dask_local_cluster_gives_the_same_rows(sim_sample, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    paths, _, _ = sim_sample
+    pool = tmp_path / "pool.h5"
+    run_file(paths.xyze, pool, workers=2, chunk=9, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        out = tmp_path / "dask.h5"
+        run_file(paths.xyze, out, executor=client.get_executor(), workers=2, chunk=9, progress=False)
+        assert out.read_bytes() == pool.read_bytes()
+        # the command line, through the scheduler's address
+        cli_out = tmp_path / "cli.h5"
+        assert find_michels_main([str(paths.xyze), "-o", str(cli_out), "--scheduler", cluster.scheduler_address,
+                                  "--chunk", "9", "--quiet"]) == 0
+        assert cli_out.read_bytes() == pool.read_bytes()
+
+
+def test_unreachable_scheduler_is_one_line(sim_sample, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    paths, _, _ = sim_sample
+    assert find_michels_main([str(paths.xyze), "-o", str(tmp_path / "o.h5"), "--scheduler",
+                              "tcp://127.0.0.1:9", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot reach the Dask scheduler" in err[0]

@@ -86,7 +86,8 @@ def _run_find(args) -> int:
         executor, workers = dask_executor(args.scheduler)
     failures = run_file(args.input, args.output, params, workers=workers, executor=executor, start=args.start,
                         stop=args.stop, force=args.force, resume=args.resume, chunk=args.chunk,
-                        progress=not args.quiet, output_dataset=args.dataset_name, explain_path=args.explain)
+                        progress=not args.quiet, output_dataset=args.dataset_name,
+                        explain_path=args.explain).failures
     if failures:
         print(f"{len(failures)} events failed and got empty rows; see {args.output}.errors.log", file=sys.stderr)
         return EXIT_EVENTS_FAILED

@@ -54,6 +54,7 @@ __all__ = [
     "hdbscan_voxels",
     "DBSCANVoxels",
     "voxel_graph",
+    "voxel_graph_sklearn",
 ]
 
 DEFAULT_EPS_VOXELS = 1.8
@@ -685,7 +686,7 @@ class DBSCANVoxels:
 
 @njit(cache=True, nogil=True)
 def _csr_from_edges(n, ea, eb):
-    """Symmetric CSR neighbour lists (indptr, indices) from unordered pairs."""
+    """Symmetric CSR neighbour lists (indptr, indices) from unordered pairs, each list ascending."""
     deg = np.zeros(n + 1, dtype=np.int64)
     for k in range(ea.shape[0]):
         deg[ea[k] + 1] += 1
@@ -700,6 +701,16 @@ def _csr_from_edges(n, ea, eb):
         fill[a] += 1
         nbrs[fill[b]] = a
         fill[b] += 1
+    # each list in ascending order (insertion sort: at most 26 entries at eps 1.8), so that searches over
+    # the graph break ties the same way whatever found the pairs
+    for i in range(n):
+        for k in range(deg[i] + 1, deg[i + 1]):
+            w = nbrs[k]
+            j = k - 1
+            while j >= deg[i] and nbrs[j] > w:
+                nbrs[j + 1] = nbrs[j]
+                j -= 1
+            nbrs[j + 1] = w
     return deg, nbrs
 
 
@@ -739,6 +750,20 @@ def voxel_graph(coords: np.ndarray, eps: float = DEFAULT_EPS_VOXELS, *,
     if n_unique != n:
         raise ValueError("voxel_graph needs unique voxels (the challenge files have no duplicates)")
     return labels, indptr, indices
+
+
+def voxel_graph_sklearn(coords: np.ndarray, eps: float = DEFAULT_EPS_VOXELS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``voxel_graph`` computed with scikit-learn (DBSCAN and a radius-neighbours graph): the reference."""
+    from sklearn.cluster import DBSCAN
+    from sklearn.neighbors import radius_neighbors_graph
+
+    xyz = np.asarray(coords, dtype=np.float64)
+    if len(xyz) == 0:
+        return np.empty(0, np.int64), np.zeros(1, np.int64), np.empty(0, np.int32)
+    labels = DBSCAN(eps=eps, min_samples=1).fit_predict(xyz).astype(np.int64)
+    graph = radius_neighbors_graph(xyz, eps, mode="connectivity", include_self=False)
+    graph.sort_indices()                      # ascending lists, as voxel_graph gives them
+    return labels, graph.indptr.astype(np.int64), graph.indices.astype(np.int32)
 
 
 @njit(cache=True, nogil=True)

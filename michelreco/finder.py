@@ -19,7 +19,7 @@ import numpy as np
 
 from .candidates import FEATURES, KINDS, SETTINGS, chosen_voxels, event_candidates
 from .canonical import canonical_voxels
-from .cluster import voxel_graph
+from .cluster import voxel_graph, voxel_graph_sklearn
 from .config import check_params
 from .errors import InputError
 from .rules import PARAMETERS, RuleSet
@@ -30,6 +30,8 @@ __all__ = ["PIPELINE_PARAMETERS", "MichelFinder"]
 PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
     "energy_threshold_mev": (0.0, "MeV", "ignore voxels at or below this energy"),
     "eps_voxels": (1.8, "voxels", "clustering radius (1.8: the 26 touching voxels)"),
+    "clustering": ("numba", "", "neighbour search and clusters: 'numba' (ours) or 'sklearn' (the slower "
+                   "reference, for benchmarks)"),
     "min_cluster_voxels": (24, "voxels", "smaller clusters are not analysed (a Michel of a few voxels on a "
                            "muon long enough for the Bragg-peak test, min_muon_length_mm, needs more)"),
     "min_branch_hops": (6, "voxels", "a skeleton branch must reach this far from the skeleton"),
@@ -94,6 +96,8 @@ class MichelFinder:
             self._rules_data = params.pop("rules")
             self._rules = RuleSet(self._rules_data)
         checked = check_params(params, _defaults(), where="MichelFinder")
+        if checked.get("clustering", "numba") not in ("numba", "sklearn"):
+            raise InputError(f"MichelFinder: clustering must be 'numba' or 'sklearn', got {checked['clustering']!r}")
         if checked.get("eps_voxels", 1.0) <= 0:
             raise InputError(f"MichelFinder: eps_voxels must be positive, got {checked['eps_voxels']}")
         self._params.update(checked)
@@ -116,7 +120,10 @@ class MichelFinder:
             raise InputError(f"an event must be an (N, 4) array of x, y, z, energy; got shape {xyze.shape}")
         p = self._params
         index, xyz, xyz_f, energy = canonical_voxels(xyze, float(p["energy_threshold_mev"]))
-        labels, indptr, nbrs = voxel_graph(xyz, p["eps_voxels"], validate=False)
+        if p["clustering"] == "numba":
+            labels, indptr, nbrs = voxel_graph(xyz, p["eps_voxels"], validate=False)
+        else:
+            labels, indptr, nbrs = voxel_graph_sklearn(xyz, p["eps_voxels"])
         feats, ptr, vox = event_candidates(xyz_f, energy, labels, indptr, nbrs, self._settings)
         return index, feats, ptr, vox
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from .checkpoint import Checkpoint
 from .errors import InputError
 from .io import EVENTS_DATASET, RowWriter, _resolve_range, event_count, iter_events
 
-__all__ = ["RangeResult", "find_in_range", "run_file", "event_ranges", "ordered_results", "progress_bar",
+__all__ = ["RangeResult", "RunSummary", "find_in_range", "run_file", "event_ranges", "ordered_results", "progress_bar",
            "warm_up", "dask_executor"]
 
 
@@ -32,6 +33,15 @@ class RangeResult:
     rows: list = field(default_factory=list)
     failures: list = field(default_factory=list)   # (event index, error text)
     records: list = field(default_factory=list)    # finder.explain records, with "event", when asked
+    peak_rss_mb: float = 0.0                       # the worker's peak resident memory so far
+
+
+@dataclass
+class RunSummary:
+    """What a whole-file run did: the failed events, and the largest peak memory of a worker."""
+
+    failures: list
+    peak_worker_rss_mb: float
 
 
 def event_ranges(start: int, stop: int, chunk: int) -> list[tuple[int, int]]:
@@ -65,6 +75,7 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
             row = np.empty(0, np.int32)
             result.failures.append((i, f"{type(err).__name__}: {err}"))
         result.rows.append(row)
+    result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # Linux: kB
     return result
 
 
@@ -93,14 +104,14 @@ def dask_executor(address: str):
 def run_file(input_path, output_path, params: dict | None = None, *, workers: int = 1,
              start: int = 0, stop: int | None = None, force: bool = False, resume: bool = False,
              chunk: int = 500, dataset: str = EVENTS_DATASET, executor: Executor | None = None,
-             progress: bool = True, output_dataset: str = "solution", explain_path=None) -> list[tuple[int, str]]:
+             progress: bool = True, output_dataset: str = "solution", explain_path=None) -> RunSummary:
     """Find Michels in events [start, stop) of ``input_path`` and write the solution to ``output_path``.
 
     Ranges of ``chunk`` events are checkpointed as they finish (``checkpoint.Checkpoint``); with
     ``resume``, a run killed before the end continues where it stopped and writes the same file. With
     ``explain_path``, every candidate's record (``MichelFinder.explain``, plus its event index) is written
-    there as JSON lines. Returns the failed events as (index, error) pairs; they are also logged next to
-    the output.
+    there as JSON lines. Returns the failed events as (index, error) pairs (also logged next to the
+    output) and the largest peak memory of a worker.
     """
     params = dict(params or {})
     input_path, output_path = Path(input_path), Path(output_path)
@@ -126,11 +137,13 @@ def run_file(input_path, output_path, params: dict | None = None, *, workers: in
     bar.update(sum(hi - lo for lo, hi in ranges) - sum(hi - lo for lo, hi in todo))
     own_pool = executor is None and workers > 1
     pool = ProcessPoolExecutor(max_workers=workers) if own_pool else executor
+    peak_rss = 0.0
     try:
         tasks = [(str(input_path), lo, hi, params, dataset, explain_path is not None) for lo, hi in todo]
         for result in ordered_results(pool, find_in_range, workers, tasks):
             checkpoint.save(result.start, result.rows, result.failures,
                             result.records if explain_path is not None else None)
+            peak_rss = max(peak_rss, result.peak_rss_mb)
             bar.update(result.stop - result.start)
     except InputError:
         checkpoint.remove()      # bad input: no resume can finish this run; leave nothing behind
@@ -144,7 +157,7 @@ def run_file(input_path, output_path, params: dict | None = None, *, workers: in
     if failures:
         log = output_path.with_name(output_path.name + ".errors.log")
         log.write_text("".join(f"{i}\t{msg}\n" for i, msg in failures))
-    return failures
+    return RunSummary(failures, peak_rss)
 
 
 def _merge_parts(checkpoint, ranges, output_path, n_rows, output_dataset, force, explain_path):

@@ -210,6 +210,18 @@ def test_voxel_graph_components_and_neighbours_match_brute_force():
         d2 = ((xyz[:, None, :] - xyz[None, :, :]) ** 2).sum(-1)
         for i in range(len(xyz)):
             expected = set(np.flatnonzero((d2[i] <= eps * eps) & (np.arange(len(xyz)) != i)))
-            assert set(nbrs[indptr[i]:indptr[i + 1]].tolist()) == expected
+            row = nbrs[indptr[i]:indptr[i + 1]]
+            assert set(row.tolist()) == expected and np.all(np.diff(row) > 0)
     with pytest.raises(ValueError, match="unique voxels"):
         voxel_graph(np.array([[1, 1, 1], [1, 1, 1]]))
+
+
+def test_sklearn_reference_graph_matches():
+    from michelreco.cluster import voxel_graph, voxel_graph_sklearn
+
+    rng = np.random.default_rng(12)
+    keys = rng.choice(15 ** 3, 400, replace=False)
+    xyz = np.stack(np.unravel_index(keys, (15, 15, 15)), axis=1)
+    ours, ref = voxel_graph(xyz, 1.8), voxel_graph_sklearn(xyz, 1.8)
+    assert np.array_equal(ours[0], ref[0]) and np.array_equal(ours[1], ref[1])
+    assert np.array_equal(ours[2], ref[2])          # the same lists, in the same (ascending) order

@@ -127,3 +127,12 @@ def test_shipped_high_recall_config_is_valid_and_finds_more(sim_sample):
     r_loose = score_rows([loose.find(x) for x in events], labels).pooled.recall
     r_default = score_rows([default.find(x) for x in events], labels).pooled.recall
     assert r_loose >= r_default
+
+
+def test_sklearn_clustering_backend_finds_the_same_michels(sim_sample):
+    _, events, _ = sim_sample
+    ours, ref = MichelFinder(), MichelFinder(clustering="sklearn")
+    for xyze in events[:15]:   # the same clusters and neighbour lists: the same Michels
+        assert np.array_equal(ours.find(xyze), ref.find(xyze))
+    with pytest.raises(InputError, match="clustering must be"):
+        MichelFinder(clustering="hdbscan")

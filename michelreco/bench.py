@@ -1,4 +1,5 @@
-"""Benchmarks of the finder on events held in memory: whole finder per core, and DBSCAN against scikit-learn.
+"""Benchmarks: the finder on events held in memory (per core, and DBSCAN against scikit-learn), and whole runs
+over a file (a bare read pass, runs with 1 and N workers, the scikit-learn reference pipeline).
 
 Timings exclude numba's compilation (one warm-up call first) and reading; each figure is the median of
 ``repeats`` passes over the same events, so a noisy machine shows in the spread, not in the figure.
@@ -12,9 +13,9 @@ import numpy as np
 
 from .cluster import dbscan_voxels
 from .finder import MichelFinder
-from .io import iter_events
+from .io import event_count, iter_events
 
-__all__ = ["load_events", "bench_finder", "bench_dbscan"]
+__all__ = ["load_events", "bench_finder", "bench_dbscan", "bench_read", "bench_run"]
 
 
 def load_events(path, n_events: int, voxel_range: tuple[int, int] | None = None) -> list[np.ndarray]:
@@ -63,3 +64,39 @@ def bench_dbscan(events: list[np.ndarray], eps: float = 1.8, min_samples: int = 
     return {"events": len(coords), "eps": eps, "min_samples": min_samples,
             "ours_ms_per_event": 1e3 * ours / len(coords), "sklearn_ms_per_event": 1e3 * theirs / len(coords),
             "speedup": theirs / ours}
+
+
+def bench_read(path, stop: int | None = None) -> dict:
+    """Events per second of a bare read pass (block-wise, with the input checks), no finding."""
+    t0 = time.perf_counter()
+    n = voxels = 0
+    for _, xyze in iter_events(path, 0, stop):
+        n += 1
+        voxels += len(xyze)
+    seconds = time.perf_counter() - t0
+    return {"events": n, "seconds": seconds, "events_per_s": n / seconds, "mean_voxels": voxels / max(n, 1)}
+
+
+def bench_run(path, workers: int, stop: int | None = None, params: dict | None = None, chunk: int = 500) -> dict:
+    """Wall time of a whole ``find-michels`` run (read, find, checkpoint, write) into a temporary file.
+
+    Always through a pool of fresh worker processes, even of one, so the peak memory is a worker's own.
+    """
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+    from pathlib import Path
+
+    from .parallel import run_file, warm_up
+
+    warm_up(path, 0, params or {})          # compilation is not what is measured
+    with tempfile.TemporaryDirectory(prefix="michelreco-bench-") as tmp, \
+            ProcessPoolExecutor(max_workers=workers) as pool:
+        t0 = time.perf_counter()
+        summary = run_file(path, Path(tmp) / "solution.h5", params, workers=workers, stop=stop, chunk=chunk,
+                           progress=False, executor=pool)
+        seconds = time.perf_counter() - t0
+    events = stop if stop is not None else event_count(path)
+    return {"workers": workers, "events": events, "seconds": seconds, "events_per_s": events / seconds,
+            "peak_worker_rss_mb": summary.peak_worker_rss_mb}
+
+

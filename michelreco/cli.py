@@ -179,23 +179,42 @@ def _run_sim_stats(args) -> int:
 
 # --------------------------------------------------------------------------------------------- bench
 def _run_bench(args) -> int:
-    from .bench import bench_dbscan, bench_finder, load_events
+    from .bench import bench_dbscan, bench_finder, bench_read, bench_run, load_events
 
+    params = _finder_params(args.config)
     events = load_events(args.input, args.events, tuple(args.voxels) if args.voxels else None)
     if not events:
         raise MichelrecoError(f"{args.input}: no events with a voxel count in {args.voxels}")
-    finder = bench_finder(events, _finder_params(args.config), args.repeats)
-    dbscan = bench_dbscan(events[:args.dbscan_events], repeats=args.repeats)
+    out = {"finder": bench_finder(events, params, args.repeats),
+           "dbscan": bench_dbscan(events[:args.dbscan_events], repeats=args.repeats)}
+    if args.runs:
+        stop = args.run_events
+        out["read"] = bench_read(args.input, stop)
+        out["runs"] = [bench_run(args.input, w, stop, params) for w in sorted({1, args.workers})]
+        out["reference"] = bench_run(args.input, args.workers, stop, {**params, "clustering": "sklearn"})
     if args.json:
-        print(json.dumps({"finder": finder, "dbscan": dbscan}, indent=2))
+        print(json.dumps(out, indent=2))
         return 0
-    print(f"finder, one core: {finder['events']} events of {finder['mean_voxels']:.0f} voxels on average")
+    finder, dbscan = out["finder"], out["dbscan"]
+    print(f"finder, one core, events in memory: {finder['events']} events of {finder['mean_voxels']:.0f} voxels")
     print(f"  {finder['events_per_s']:.0f} events/s (median of {args.repeats}; "
           f"{finder['events'] / finder['seconds_max']:.0f}-{finder['events'] / finder['seconds_min']:.0f})")
     print(f"DBSCAN (eps {dbscan['eps']}, min_samples {dbscan['min_samples']}) on {dbscan['events']} events, "
           f"labels identical to scikit-learn's:")
     print(f"  ours {dbscan['ours_ms_per_event']:.3f} ms/event, scikit-learn {dbscan['sklearn_ms_per_event']:.2f} "
           f"ms/event: {dbscan['speedup']:.1f}x")
+    if args.runs:
+        read = out["read"]
+        print(f"whole runs over {read['events']} events of the file:")
+        print(f"  bare read pass        {read['events_per_s']:8.0f} events/s  {read['seconds']:7.1f} s")
+        base = out["runs"][0]
+        for run in out["runs"]:
+            print(f"  find-michels, {run['workers']:2d} workers {run['events_per_s']:6.0f} events/s  "
+                  f"{run['seconds']:7.1f} s  x{run['events_per_s'] / base['events_per_s']:.2f}  "
+                  f"peak RSS per worker {run['peak_worker_rss_mb']:.0f} MB")
+        ref = out["reference"]
+        print(f"  sklearn reference, {ref['workers']:2d} workers {ref['events_per_s']:4.0f} events/s  "
+              f"{ref['seconds']:7.1f} s  (ours x{out['runs'][-1]['events_per_s'] / ref['events_per_s']:.1f})")
     return 0
 
 
@@ -232,6 +251,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dbscan-events", type=int, default=200, help="events for the DBSCAN comparison (default 200)")
     p.add_argument("--repeats", type=int, default=5, help="passes over the events; medians are quoted (default 5)")
     p.add_argument("--config", help="finder parameters (JSON or YAML)")
+    p.add_argument("--runs", action="store_true",
+                   help="also time whole runs over the file: a bare read pass, find-michels with 1 worker and "
+                        "with --workers, and the reference pipeline with scikit-learn's DBSCAN")
+    p.add_argument("--run-events", type=int, default=None, help="events of the file for --runs (default: all)")
+    p.add_argument("--workers", type=int, default=_default_workers(),
+                   help="workers of the parallel runs (default: all cores, %(default)s here)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=_run_bench)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 from .errors import MichelrecoError
 
-__all__ = ["main", "find_michels_main"]
+__all__ = ["main", "find_michels_main", "sweep_params_main"]
 
 EXIT_INPUT_ERROR = 2
 EXIT_EVENTS_FAILED = 3
@@ -219,6 +219,41 @@ def _run_bench(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------- sweep
+def _add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("xyze", help="training events file (*_xyze_*.h5)")
+    p.add_argument("labels", help="its labels (*_label_*.h5)")
+    p.add_argument("--grid", required=True, help="JSON/YAML: parameter -> list of values, or {min: a, max: b}")
+    p.add_argument("--out", required=True, help="directory for results.csv, best.yaml, sweep.png")
+    p.add_argument("--events", type=int, default=None, help="use the first N events (default: all)")
+    p.add_argument("--validation-fraction", type=float, default=0.3,
+                   help="fraction of the events kept out of the choice, to show over-tuning (default 0.3)")
+    p.add_argument("--random", type=int, default=None, metavar="K",
+                   help="draw K parameter sets instead of trying every combination (needed for ranges)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and of random draws (default 0)")
+    p.add_argument("--workers", type=int, default=_default_workers(), help="worker processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_sweep(args) -> int:
+    from .sweep import run_sweep
+
+    best = run_sweep(args.xyze, args.labels, args.grid, args.out, events=args.events,
+                     validation_fraction=args.validation_fraction, random=args.random, workers=args.workers,
+                     seed=args.seed, progress=not args.quiet)
+    print(f"best set {best['set']}: tuning F1 {float(best['tune_f1']):.4f}, "
+          f"validation F1 {float(best['validation_f1']):.4f}; parameters in {args.out}/best.yaml")
+    return 0
+
+
+def sweep_params_main(argv=None) -> int:
+    """``sweep-params TRAIN_XYZE TRAIN_LABELS --grid GRID --out DIR``"""
+    parser = argparse.ArgumentParser(prog="sweep-params", description="Tune MichelFinder parameters against labels.")
+    _add_sweep_arguments(parser)
+    parser.set_defaults(run=_run_sweep)
+    return _dispatch(parser, argv)
+
+
 # ---------------------------------------------------------------------------------------------- main
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -262,6 +297,12 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="workers of the parallel runs (default: all cores, %(default)s here)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=_run_bench)
+
+    p = sub.add_parser("sweep", help="tune finder parameters against labelled events (same as sweep-params)",
+                       description="Tune MichelFinder parameters against labelled events: DIR/results.csv, "
+                                   "DIR/best.yaml (usable as find-michels --config), DIR/sweep.png.")
+    _add_sweep_arguments(p)
+    p.set_defaults(run=_run_sweep)
 
     p = sub.add_parser("sim", help="simulate events in the challenge format, with labels and truth",
                        description="Simulate events: writes PREFIX_xyze.h5, PREFIX_label.h5, PREFIX_truth.npz.")

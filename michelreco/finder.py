@@ -113,8 +113,9 @@ class MichelFinder:
         return f"MichelFinder({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     # -- finding ----------------------------------------------------------------------------------
-    def _candidates(self, xyze: np.ndarray):
-        """Kept voxels' original indices, and the candidates' features, voxel lists (into the kept voxels)."""
+    def candidates(self, xyze: np.ndarray):
+        """The candidates of an event: (original indices of the kept voxels, features (C, len(FEATURES)),
+        ptr, vox), candidate c's voxels being ``vox[ptr[c]:ptr[c + 1]]`` (into the kept voxels)."""
         xyze = np.asarray(xyze)
         if xyze.ndim != 2 or xyze.shape[1] != 4:
             raise InputError(f"an event must be an (N, 4) array of x, y, z, energy; got shape {xyze.shape}")
@@ -129,12 +130,15 @@ class MichelFinder:
 
     def find(self, xyze: np.ndarray) -> np.ndarray:
         """Indices (int32, ascending) of the Michel voxels of an (N, 4) event."""
-        index, feats, ptr, vox = self._candidates(xyze)
+        return self.choose(*self.candidates(xyze))
+
+    def choose(self, index, feats, ptr, vox) -> np.ndarray:
+        """Indices (int32, ascending) of the voxels of the candidates that pass the rules."""
         return chosen_voxels(index, ptr, vox, self._rules.run(feats, self._rule_values))
 
     def explain(self, xyze: np.ndarray) -> list[dict]:
         """One record per candidate: its features, each rule's verdict with reason, and the decision."""
-        index, feats, ptr, vox = self._candidates(xyze)
+        index, feats, ptr, vox = self.candidates(xyze)
         records = []
         for c in range(feats.shape[0]):
             reasons = self._rules.reasons(feats[c], self._params)

@@ -6,6 +6,7 @@ Errors in the input end the command with one line on stderr and exit status 2, n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -80,14 +81,14 @@ def _run_find(args) -> int:
         return _run_demo(args, params)
     if not args.input or not args.output:
         raise MichelrecoError("give an INPUT file and -o OUTPUT (or --demo); see --help")
-    executor, workers = None, args.workers
-    if args.scheduler:
-        from .parallel import dask_executor
-        executor, workers = dask_executor(args.scheduler)
-    failures = run_file(args.input, args.output, params, workers=workers, executor=executor, start=args.start,
-                        stop=args.stop, force=args.force, resume=args.resume, chunk=args.chunk,
-                        progress=not args.quiet, output_dataset=args.dataset_name,
-                        explain_path=args.explain).failures
+    from .parallel import dask_executor
+
+    with dask_executor(args.scheduler) if args.scheduler else contextlib.nullcontext((None, args.workers)) as (
+            executor, workers):
+        failures = run_file(args.input, args.output, params, workers=workers, executor=executor,
+                            start=args.start, stop=args.stop, force=args.force, resume=args.resume,
+                            chunk=args.chunk, progress=not args.quiet, output_dataset=args.dataset_name,
+                            explain_path=args.explain).failures
     if failures:
         print(f"{len(failures)} events failed and got empty rows; see {args.output}.errors.log", file=sys.stderr)
         return EXIT_EVENTS_FAILED

@@ -88,8 +88,10 @@ def warm_up(path, event: int, params: dict, dataset: str = EVENTS_DATASET) -> No
     MichelFinder(**params).find(read_event(path, event, dataset))
 
 
+@contextlib.contextmanager
 def dask_executor(address: str):
-    """A ``concurrent.futures`` executor on a running Dask scheduler, and its number of workers."""
+    """A ``concurrent.futures`` executor on a running Dask scheduler and its number of workers, for a
+    ``with`` block; the client is closed after it."""
     try:
         from distributed import Client
     except ImportError:
@@ -98,7 +100,10 @@ def dask_executor(address: str):
         client = Client(address, timeout="10s")
     except OSError as err:
         raise InputError(f"cannot reach the Dask scheduler at {address}: {err}") from None
-    return client.get_executor(), max(len(client.scheduler_info()["workers"]), 1)
+    try:
+        yield client.get_executor(), max(len(client.scheduler_info()["workers"]), 1)
+    finally:
+        client.close()
 
 
 def run_file(input_path, output_path, params: dict | None = None, *, workers: int = 1,

@@ -33,21 +33,21 @@ class Parameter:
 
 
 PARAMETERS: dict[str, Parameter] = {
-    "min_muon_length_mm": Parameter(80.0, "mm", "track path beyond the Bragg peak (the muon) at least this long"),
+    "min_muon_length_mm": Parameter(65.0, "mm", "track path beyond the Bragg peak (the muon) at least this long"),
     "min_muon_linearity": Parameter(0.6, "", "PCA linearity of the muon's last centimetres at least this"),
-    "max_muon_width_mm": Parameter(2.0, "mm", "transverse rms of the muon's last centimetres at most this "
+    "max_muon_width_mm": Parameter(2.3, "mm", "transverse rms of the muon's last centimetres at most this "
                                    "(a track, not a shower)"),
     "max_muon_branches": Parameter(0.0, "", "skeleton branches joining the muon's last centimetres at most"),
-    "min_rise_ratio": Parameter(1.3, "", "dE/ds 1-3 cm before the stop over the muon baseline at least this "
+    "min_rise_ratio": Parameter(1.2, "", "dE/ds 1-3 cm before the stop over the muon baseline at least this "
                                 "(the rising Bragg curve)"),
-    "min_bragg_ratio": Parameter(1.5, "", "peak dE/ds over the muon's truncated-mean dE/ds at least this"),
-    "min_peak_dedx_mev_cm": Parameter(6.0, "MeV/cm", "smoothed dE/ds at the peak at least this"),
+    "min_bragg_ratio": Parameter(1.7, "", "peak dE/ds over the muon's truncated-mean dE/ds at least this"),
+    "min_peak_dedx_mev_cm": Parameter(7.0, "MeV/cm", "smoothed dE/ds at the peak at least this"),
     "min_baseline_dedx_mev_cm": Parameter(1.2, "MeV/cm", "muon dE/ds at least this (not a faint shower twig)"),
     "max_baseline_dedx_mev_cm": Parameter(4.5, "MeV/cm", "muon dE/ds at most this (a minimum-ionizing "
                                           "track, not a proton)"),
-    "max_michel_cos": Parameter(0.9, "", "cosine between the muon's last direction and the candidate's "
+    "max_michel_cos": Parameter(0.95, "", "cosine between the muon's last direction and the candidate's "
                                 "start at most this (a kink, not a shower carrying on)"),
-    "min_drop_ratio": Parameter(1.5, "", "peak dE/ds over the candidate's dE/ds just after the stop at "
+    "min_drop_ratio": Parameter(1.3, "", "peak dE/ds over the candidate's dE/ds just after the stop at "
                                 "least this (one electron leaves, not a shower)"),
     "min_collinear_drop_ratio": Parameter(4.0, "", "a candidate leaving along the muon (no kink) needs at "
                                           "least this drop"),

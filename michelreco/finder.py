@@ -39,7 +39,7 @@ PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
     "window_nodes": (5, "nodes", "sliding window of the dE/ds profile (about 3 mm per node)"),
     "max_peak_from_end_mm": (250.0, "mm", "look for the Bragg peak this far from a free end (Michel "
                              "electron range is at most ~13 cm)"),
-    "min_candidate_peak_dedx_mev_cm": (5.5, "MeV/cm", "ends whose dE/ds peak is lower make no candidate at all "
+    "min_candidate_peak_dedx_mev_cm": (6.5, "MeV/cm", "ends whose dE/ds peak is lower make no candidate at all "
                                        "(saves time; keep below the bragg_peak rule's threshold)"),
     "baseline_gap_mm": (30.0, "mm", "skip this much track after the peak before measuring the muon dE/ds"),
     "baseline_mm": (120.0, "mm", "measure the muon's truncated-mean dE/ds over this length"),

@@ -115,20 +115,6 @@ def test_bad_and_empty_events():
     assert finder.find(np.array([[1, 2, 3, 0.5]], np.float32)).size == 0
 
 
-def test_shipped_high_recall_config_is_valid_and_finds_more(sim_sample):
-    from pathlib import Path
-
-    import michelreco
-    from michelreco.config import load_mapping
-
-    params = load_mapping(Path(michelreco.__file__).parent / "data" / "high-recall.yaml")
-    loose, default = MichelFinder(**params), MichelFinder()
-    _, events, labels = sim_sample
-    r_loose = score_rows([loose.find(x) for x in events], labels).pooled.recall
-    r_default = score_rows([default.find(x) for x in events], labels).pooled.recall
-    assert r_loose >= r_default
-
-
 def test_sklearn_clustering_backend_finds_the_same_michels(sim_sample):
     _, events, _ = sim_sample
     ours, ref = MichelFinder(), MichelFinder(clustering="sklearn")

@@ -374,6 +374,17 @@ def _lepton_step(st: np.ndarray, positron: bool, k_cut: float, delta_cut: float,
 
 
 @njit(cache=True, nogil=True)
+def _trace_row(out, n, st):
+    """Append the state (path, x, y, z, ux, uy, uz, T) as a row of a trace; return the trace and count."""
+    if n >= out.shape[0]:
+        out = _grow(out)
+    out[n, 0] = st[7]
+    out[n, 1:7] = st[0:6]
+    out[n, 7] = st[6]
+    return out, n + 1
+
+
+@njit(cache=True, nogil=True)
 def trace_lepton(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: float,
                  world_lo: np.ndarray, world_hi: np.ndarray, k_cut: float = 0.2,
                  delta_cut: float = 1.0, e_stop: float = 0.1, step_max: float = 1.0,
@@ -408,25 +419,11 @@ def trace_lepton(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: float
     n = 0
     positron = pdg < 0
     while True:
-        if n >= out.shape[0]:
-            big = np.empty((2 * out.shape[0], 8))
-            big[:n] = out[:n]
-            out = big
-        out[n, 0] = st[7]
-        out[n, 1:7] = st[0:6]
-        out[n, 7] = st[6]
-        n += 1
+        out, n = _trace_row(out, n, st)
         status = _lepton_step(st, positron, k_cut, delta_cut, e_stop, step_max, max_loss_frac,
                               world_lo, world_hi)[0]
         if status != 0:
-            if n >= out.shape[0]:
-                big = np.empty((out.shape[0] + 1, 8))
-                big[:n] = out[:n]
-                out = big
-            out[n, 0] = st[7]
-            out[n, 1:7] = st[0:6]
-            out[n, 7] = st[6]
-            n += 1
+            out, n = _trace_row(out, n, st)
             return out[:n].copy()
 
 

@@ -62,8 +62,10 @@ order: ``index`` (row in the particle table), ``energy_mev`` (true kinetic energ
 ``n_label2`` (voxels labelled 2 whose owner is this Michel), ``n_core`` (voxels of the Michel
 core, whatever label they ended with), ``n_subtree`` (distinct voxels holding any kept deposit of
 the Michel or any of its descendants, all labels), ``label2_energy_mev`` (summed energy of its
-label-2 voxels), ``contained``, ``subtree_contained`` and ``muon_end_vox`` (the parent muon's end
-point in voxel units, float, ``end / 3 mm``; may lie outside 0..768).
+label-2 voxels), ``contained``, ``subtree_contained``, ``muon_end_vox`` (the parent muon's end
+point in voxel units, float, ``end / 3 mm``; may lie outside 0..768), ``muon_pdg``, and the visible
+energy inside the volume of the Michel core (``core_energy_mev``: the electron's own ionization) and of
+its whole subtree (``subtree_energy_mev``: with all photon activity, touching or not).
 
 ``contained`` is true when no deposit at or above the deposit threshold of the Michel core (the
 electron and its own delta rays) lies outside the active volume: the electron's track is whole in
@@ -129,6 +131,9 @@ MICHEL_TRUTH_DTYPE = np.dtype([
     ("contained", np.bool_),         # no visible deposit of the Michel core outside the active volume
     ("subtree_contained", np.bool_),  # nor of any descendant, and every descendant ends inside
     ("muon_end_vox", np.float64, 3),  # parent muon's end point, voxel units (mm / 3 mm)
+    ("muon_pdg", np.int32),          # the parent muon's code: -13 mu+ (free decay), 13 mu- (decay in orbit)
+    ("core_energy_mev", np.float64),     # visible deposits of the electron and its own deltas in the volume
+    ("subtree_energy_mev", np.float64),  # visible deposits of the electron and all descendants in the volume
 ])
 
 
@@ -659,6 +664,15 @@ def _michel_truth(particles, parent, deposits, keep, above, frag, michel_of, pai
     rows["index"] = idx
     rows["energy_mev"] = particles["energy"][idx]
     rows["muon_end_vox"] = particles["end"][parent[idx]] / voxel_mm
+    rows["muon_pdg"] = particles["pdg"][parent[idx]]
+    # visible energy in the volume: of the electron's own ionization, and of everything it made
+    # (summed as integers of _E_QUANTUM_MEV, so the result does not depend on the order of the deposits)
+    kept_pid = deposits[keep, 4].astype(np.int64)
+    kept_q = np.rint(deposits[keep, 3] / _E_QUANTUM_MEV).astype(np.int64)
+    for field, which in (("core_energy_mev", row_of[frag[kept_pid]]), ("subtree_energy_mev", row_of[michel_of[kept_pid]])):
+        total = np.zeros(m, np.int64)
+        np.add.at(total, which[which >= 0], kept_q[which >= 0])
+        rows[field] = total * _E_QUANTUM_MEV
 
     lab2 = label == LABEL_MICHEL
     mo = row_of[owner[lab2]]

@@ -112,6 +112,9 @@ def test_photon_pieces_are_judged_apart():
     m = res.michels[0]
     assert m["n_label2"] == len(mich_vox) - 1 + len(near)
     assert m["n_subtree"] == len(mich_vox) + len(near) + len(far_small) + len(far_big)
+    assert m["core_energy_mev"] == pytest.approx(0.4 * len(mich_vox))            # the electron's own deposits
+    assert m["subtree_energy_mev"] == pytest.approx(0.4 * len(mich_vox) + 0.2 * (4 + 5 + 12))   # and its photon's
+    assert m["muon_pdg"] == ev.parts[mu][2]
 
 
 @pytest.mark.parametrize("mu_pdg,e_pdg", [(-MU, -E), (MU, E)])

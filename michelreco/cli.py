@@ -255,6 +255,25 @@ def sweep_params_main(argv=None) -> int:
     return _dispatch(parser, argv)
 
 
+# ------------------------------------------------------------------------------------------ spectrum
+def _run_spectrum(args) -> int:
+    from .spectrum import measured_energies, truth_energies, truth_path_for, write_spectrum
+
+    spectra = {"labelled voxels (label 2)": measured_energies(args.xyze, labels_path=args.labels)}
+    if args.solution:
+        spectra["found voxels (solution)"] = measured_energies(args.xyze, solution_path=args.solution)
+    truth = args.truth or truth_path_for(args.xyze)
+    if truth:
+        spectra.update(truth_energies(truth))
+    summaries = write_spectrum(spectra, args.out, toy_draws=args.toy_draws)
+    print(f"{'spectrum':45s} {'Michels':>9s} {'mean':>7s} {'peak':>6s} {'q90':>6s} {'> 52.8 MeV':>10s}")
+    for name, sm in summaries.items():
+        print(f"{name:45s} {sm['n']:9d} {sm['mean_mev']:7.2f} {sm['peak_mev']:6.1f} {sm['q90_mev']:6.1f} "
+              f"{100 * sm['above_endpoint']:9.2f}%")
+    print(f"wrote {args.out}/spectrum.png and {args.out}/spectrum.csv")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- main
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -304,6 +323,17 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "DIR/best.yaml (usable as find-michels --config), DIR/sweep.png.")
     _add_sweep_arguments(p)
     p.set_defaults(run=_run_sweep)
+
+    p = sub.add_parser("spectrum", help="Michel energy spectrum: toy MC against labelled and found voxels",
+                       description="Michel energy spectrum: toy Monte Carlo variants against the spectrum of the "
+                                   "labelled Michel voxels, of a solution's voxels, and of the simulator's truth.")
+    p.add_argument("xyze", help="events file (*_xyze_*.h5)")
+    p.add_argument("labels", help="its labels")
+    p.add_argument("--solution", help="a solution file: the finder's (reconstructed) spectrum too")
+    p.add_argument("--truth", help="simulator truth (PREFIX_truth.npz; found beside PREFIX_xyze.h5 by default)")
+    p.add_argument("--out", required=True, help="directory for spectrum.png and spectrum.csv")
+    p.add_argument("--toy-draws", type=int, default=10_000_000, help="toy MC draws per variant (default 10^7)")
+    p.set_defaults(run=_run_spectrum)
 
     p = sub.add_parser("sim", help="simulate events in the challenge format, with labels and truth",
                        description="Simulate events: writes PREFIX_xyze.h5, PREFIX_label.h5, PREFIX_truth.npz.")

@@ -85,7 +85,7 @@ def write_spectrum(spectra: dict[str, np.ndarray], out_dir, toy_draws: int = 10_
         lines.append(",".join(cells))
     write_bytes_atomically(out_dir / "spectrum.csv", ("\n".join(lines) + "\n").encode())
 
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(11, 5))
     for (name, e), style in zip(toys.items(), ("-", "--", ":")):
         counts, _ = np.histogram(e, bins=BINS_MEV)
         ax.plot(centres, counts / counts.sum() / width, style, color="0.3", label=name)
@@ -97,7 +97,7 @@ def write_spectrum(spectra: dict[str, np.ndarray], out_dir, toy_draws: int = 10_
     ax.axvline(MICHEL_ENDPOINT_MEV - M_E, color="0.6", lw=0.8)
     ax.set_xlabel("energy (MeV): kinetic for the toy MC and the truth, deposited for the voxels")
     ax.set_ylabel("fraction per MeV")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title("Michel electron energy")
     save_figure(fig, out_dir / "spectrum.png")
     plt.close(fig)

@@ -262,6 +262,9 @@ def _run_spectrum(args) -> int:
     spectra = {"labelled voxels (label 2)": measured_energies(args.xyze, labels_path=args.labels)}
     if args.solution:
         spectra["found voxels (solution)"] = measured_energies(args.xyze, solution_path=args.solution)
+        if args.recover_radius_mm:
+            spectra[f"found + photon blobs within {args.recover_radius_mm:g} mm"] = measured_energies(
+                args.xyze, solution_path=args.solution, recover_radius_mm=args.recover_radius_mm)
     truth = args.truth or truth_path_for(args.xyze)
     if truth:
         spectra.update(truth_energies(truth))
@@ -332,6 +335,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--solution", help="a solution file: the finder's (reconstructed) spectrum too")
     p.add_argument("--truth", help="simulator truth (PREFIX_truth.npz; found beside PREFIX_xyze.h5 by default)")
     p.add_argument("--out", required=True, help="directory for spectrum.png and spectrum.csv")
+    p.add_argument("--recover-radius-mm", type=float, default=None,
+                   help="with --solution: also add small detached blobs (photon activity) within this distance")
     p.add_argument("--toy-draws", type=int, default=10_000_000, help="toy MC draws per variant (default 10^7)")
     p.set_defaults(run=_run_spectrum)
 

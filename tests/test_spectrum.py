@@ -33,3 +33,18 @@ def test_summary_and_files(tmp_path):
     lines = (tmp_path / "spec" / "spectrum.csv").read_text().splitlines()
     assert lines[0].startswith("bin_low_mev,bin_high_mev,toy MC, tree density") and len(lines) == 41
     assert (tmp_path / "spec" / "spectrum.png").stat().st_size > 10000
+
+
+def test_photon_recovery_takes_small_nearby_blobs_only():
+    from michelreco.spectrum import recovered_energies
+
+    michel = [(100 + k, 100, 100) for k in range(20)]                    # 20 x 1 MeV
+    near_blob = [(110, 120, 100), (111, 120, 100)]                       # 20 voxels = 60 mm away: 2 x 0.5 MeV
+    far_blob = [(400, 400, 400)]                                         # far: not taken
+    track = [(110, 130 + k, 100) for k in range(60)]                     # near but large: not a photon blob
+    xyz = np.array(michel + near_blob + far_blob + track, np.float32)
+    energy = np.array([1.0] * 20 + [0.5, 0.5] + [3.0] + [0.6] * 60, np.float32)
+    xyze = np.column_stack([xyz, energy])
+    index = np.arange(20)
+    assert recovered_energies(xyze, index, radius_mm=100.0) == pytest.approx([21.0])
+    assert recovered_energies(xyze, index, radius_mm=30.0) == pytest.approx([20.0])     # blob beyond 30 mm

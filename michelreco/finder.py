@@ -132,6 +132,16 @@ class MichelFinder:
         """Indices (int32, ascending) of the Michel voxels of an (N, 4) event."""
         return self.choose(*self.candidates(xyze))
 
+    def michel_energies(self, xyze: np.ndarray, recover_radius_mm: float | None = None) -> np.ndarray:
+        """Energy (MeV) of each Michel found in an event: its voxels' sum, or, with ``recover_radius_mm``,
+        that plus the small detached photon blobs within that distance (``spectrum.recovered_energies``)."""
+        from .spectrum import michel_cluster_energies, recovered_energies
+
+        found = self.find(xyze)
+        if recover_radius_mm is None:
+            return michel_cluster_energies(np.asarray(xyze), found)
+        return recovered_energies(np.asarray(xyze), found, recover_radius_mm)
+
     def choose(self, index, feats, ptr, vox) -> np.ndarray:
         """Indices (int32, ascending) of the voxels of the candidates that pass the rules."""
         return chosen_voxels(index, ptr, vox, self._rules.run(feats, self._rule_values))

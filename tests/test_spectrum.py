@@ -48,3 +48,16 @@ def test_photon_recovery_takes_small_nearby_blobs_only():
     index = np.arange(20)
     assert recovered_energies(xyze, index, radius_mm=100.0) == pytest.approx([21.0])
     assert recovered_energies(xyze, index, radius_mm=30.0) == pytest.approx([20.0])     # blob beyond 30 mm
+
+
+def test_finder_reports_recovered_energy_per_michel(sim_sample):
+    from michelreco.finder import MichelFinder
+
+    _, events, _ = sim_sample
+    finder = MichelFinder()
+    xyze = next(x for x in events if finder.find(x).size)
+    plain = finder.michel_energies(xyze)
+    recovered = finder.michel_energies(xyze, recover_radius_mm=250.0)
+    assert plain.size == recovered.size >= 1
+    assert plain.sum() == pytest.approx(xyze[finder.find(xyze), 3].sum(), rel=1e-6)
+    assert np.all(recovered >= plain - 1e-9)

@@ -1,6 +1,5 @@
 """Whole-file runs: checkpoints and resume after kill -9, failing events isolated, worker pools."""
 
-import os
 import signal
 import subprocess
 import sys

@@ -19,7 +19,7 @@ from .sim.constants import MICHEL_ENDPOINT_MEV, M_E
 from .sim.michel_spectrum import sample_michel_energy
 
 __all__ = ["JOIN_VOXELS", "michel_cluster_energies", "recovered_energies", "measured_energies", "summary",
-           "write_spectrum"]
+           "write_spectrum", "truth_path_for", "truth_energies"]
 
 JOIN_VOXELS = 2.9          # voxels: Michel voxels this close belong to the same Michel
 BINS_MEV = np.arange(0.0, 82.0, 2.0)

@@ -133,7 +133,7 @@ def _run_score(args) -> int:
 
     table = score_files(args.solution, args.labels, dataset=args.dataset_name)
     if args.per_event:
-        _write_per_event_csv(table, args.per_event)
+        table.write_per_event_csv(args.per_event)
     if args.plot:
         from .plots import plot_block_f1
         plot_block_f1(table, args.block, args.plot)
@@ -148,17 +148,6 @@ def _run_score(args) -> int:
     else:
         _print_scores(table, f"{args.solution} against {args.labels}")
     return 0
-
-
-def _write_per_event_csv(table, path) -> None:
-    per = table.per_event()
-    tmp = Path(path).with_name(f".{Path(path).name}.partial")
-    with open(tmp, "w") as f:
-        f.write("event,tp,fp,fn,precision,recall,f1,empty\n")
-        for i in range(len(table)):
-            f.write(f"{i},{table.tp[i]},{table.fp[i]},{table.fn[i]},{per['precision'][i]:.6f},"
-                    f"{per['recall'][i]:.6f},{per['f1'][i]:.6f},{int(per['empty'][i])}\n")
-    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------------------------------------- sim

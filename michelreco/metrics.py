@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .io import LABELS_DATASET, check_solution_row, event_count, iter_labels, iter_solution, solution_dataset_name
+from .io import LABELS_DATASET, check_solution_row, write_bytes_atomically, event_count, iter_labels, iter_solution, solution_dataset_name
 
 __all__ = ["MICHEL_LABEL", "Counts", "event_counts", "ScoreTable", "score_rows", "score_files"]
 
@@ -118,6 +118,17 @@ class ScoreTable:
             out.append((lo, hi, Counts(int(self.tp[lo:hi].sum()), int(self.fp[lo:hi].sum()),
                                        int(self.fn[lo:hi].sum()))))
         return out
+
+    def write_per_event_csv(self, path, extra: dict[str, np.ndarray] | None = None) -> None:
+        """One row per event: TP, FP, FN, precision, recall, F1, empty, then any ``extra`` columns."""
+        per = self.per_event()
+        extra = extra or {}
+        lines = [",".join(["event", "tp", "fp", "fn", "precision", "recall", "f1", "empty", *extra])]
+        for i in range(len(self)):
+            cells = [str(i), str(self.tp[i]), str(self.fp[i]), str(self.fn[i]), f"{per['precision'][i]:.6f}",
+                     f"{per['recall'][i]:.6f}", f"{per['f1'][i]:.6f}", str(int(per["empty"][i]))]
+            lines.append(",".join(cells + [f"{col[i]:.6g}" for col in extra.values()]))
+        write_bytes_atomically(path, ("\n".join(lines) + "\n").encode())
 
     def subset(self, mask) -> ScoreTable:
         """The table restricted to the events selected by a boolean mask."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 from .errors import MichelrecoError
+from .io import write_bytes_atomically
 
 __all__ = ["pyplot", "plot_block_f1", "save_figure"]
 
@@ -22,11 +23,10 @@ def pyplot():
 
 
 def save_figure(fig, path) -> None:
-    """Save a figure through a temporary name, renamed when complete."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
+    """Save a figure (format from the file's suffix) through a temporary name, renamed when complete."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=110, bbox_inches="tight")
+    write_bytes_atomically(path, buf.getvalue())
 
 
 def plot_block_f1(table, block: int, path) -> None:

@@ -89,10 +89,7 @@ def make_report(xyze_path, labels_path, solution_path, out_dir, dataset: str | N
             display_png(read_event(xyze_path, i), read_labels(labels_path, i), read_solution(solution_path, i, dataset),
                         out / name, title=f"event {i} ({kind})", zoom_voxels=60)
             shown.setdefault(kind, []).append((i, name))
-    lines = ["event,tp,fp,fn,precision,recall,f1,empty,michel_energy_mev,michel_voxels"]
-    lines += [f"{i},{table.tp[i]},{table.fp[i]},{table.fn[i]},{per['precision'][i]:.6f},{per['recall'][i]:.6f},"
-              f"{per['f1'][i]:.6f},{int(per['empty'][i])},{energy[i]:.3f},{count[i]}" for i in range(n)]
-    write_bytes_atomically(out / "per_event.csv", ("\n".join(lines) + "\n").encode())
+    table.write_per_event_csv(out / "per_event.csv", {"michel_energy_mev": energy, "michel_voxels": count})
     page = _page(table, per, energy, count, shown, e_rows, v_rows,
                  [str(xyze_path), str(labels_path), str(solution_path)])
     write_bytes_atomically(out / "index.html", page.encode())

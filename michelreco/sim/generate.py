@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io as _io
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -164,7 +164,6 @@ class SimulatedEvent:
     xyze: np.ndarray
     labels: np.ndarray
     michels: np.ndarray     # TRUTH_MICHEL_DTYPE rows, event column unset
-    extra: dict = field(default_factory=dict)
 
 
 def _event_seeds(seed: int, index: int) -> tuple[np.random.Generator, int]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError
+from michelreco.errors import InputError
 
 __all__ = ["load_mapping", "check_params"]
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from michelreco.io import write_events, write_labels
+from michelreco.run.io import write_events, write_labels
 
 
 def make_event(rng, n):
@@ -30,7 +30,7 @@ def tiny_sample(tmp_path):
 @pytest.fixture(scope="session")
 def sim_sample(tmp_path_factory):
     """A small simulated sample (60 events, seed 31337): (paths, events, labels)."""
-    from michelreco.io import iter_events, iter_labels
+    from michelreco.run.io import iter_events, iter_labels
     from michelreco.sim.generate import simulate_file
 
     paths = simulate_file(tmp_path_factory.mktemp("sim") / "s", 60, seed=31337, workers=1, progress=False)

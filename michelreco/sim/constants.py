@@ -16,6 +16,8 @@ References
 
 from scipy.constants import physical_constants as _pc
 
+from michelreco.constants import ACTIVE_MM, GRID_VOXELS, VOXEL_MM
+
 __all__ = [
     "VOXEL_MM", "GRID_VOXELS", "ACTIVE_MM", "WORLD_MARGIN_MM",
     "LAR_DENSITY_G_CM3", "LAR_I_MEV", "LAR_Z_OVER_A", "LAR_Z",
@@ -29,9 +31,7 @@ __all__ = [
 ]
 
 # --- detector ---------------------------------------------------------------------------------
-VOXEL_MM = 3.0                      # challenge voxel pitch
-GRID_VOXELS = 768                   # voxels per side of the active volume
-ACTIVE_MM = VOXEL_MM * GRID_VOXELS  # 2304 mm: the (2.3 m)^3 active volume, [0, ACTIVE_MM) per axis
+# the (2.3 m)^3 active volume, [0, ACTIVE_MM) per axis, in 3 mm voxels: michelreco.constants
 WORLD_MARGIN_MM = 400.0             # particles live in a world this much larger on every side
 DEPOSIT_THRESHOLD_MEV = 0.05        # Geant4 deposits below this are not recorded (DESIGN.md §2)
 

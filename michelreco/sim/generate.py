@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..io import RowWriter, write_bytes_atomically
-from ..parallel import ordered_results, progress_bar
+from michelreco.errors import InputError
+from michelreco.run.io import RowWriter, write_bytes_atomically
+from michelreco.run.parallel import ordered_results, progress_bar
 from .charged import transport_charged
 from .constants import (ACTIVE_MM, M_MU, M_P, M_PI, PDG_E, PDG_GAMMA, PDG_MU, PDG_P, PDG_PI,
                         VOXEL_MM, WORLD_MARGIN_MM)

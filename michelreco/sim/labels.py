@@ -88,7 +88,9 @@ from numba import njit
 from michelreco.sim.constants import (
     DEPOSIT_THRESHOLD_MEV, GRID_VOXELS, PDG_E, PDG_GAMMA, PDG_MU, VOXEL_MM,
 )
-from michelreco.cluster import _find, _union_low, voxel_graph
+from michelreco.constants import (LABEL_DELTA, LABEL_LOW_ENERGY, LABEL_MICHEL, LABEL_NAMES, LABEL_SHOWER,
+                                  LABEL_TRACK)
+from michelreco.reco.graph import _find, _union_low, voxel_graph
 from michelreco.sim.record import PARTICLE_DTYPE, Process
 
 __all__ = [
@@ -102,8 +104,6 @@ __all__ = [
     "rule_low_energy_absorption",
 ]
 
-LABEL_SHOWER, LABEL_TRACK, LABEL_MICHEL, LABEL_DELTA, LABEL_LOW_ENERGY = 0, 1, 2, 3, 4
-LABEL_NAMES = ("shower", "track", "Michel", "delta", "low energy")
 # Labels from highest to lowest priority when fragments share a voxel (DESIGN.md §2).
 PRIORITY = (LABEL_TRACK, LABEL_SHOWER, LABEL_MICHEL, LABEL_DELTA, LABEL_LOW_ENERGY)
 DELTA_MIN_VOXELS = 3            # delta rays with fewer voxels join their parent track

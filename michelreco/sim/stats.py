@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
-from ..io import iter_events, iter_labels
+from michelreco.errors import InputError
+from michelreco.run.io import iter_events, iter_labels
 from .generate import sim_paths
-from .labels import LABEL_LOW_ENERGY, LABEL_MICHEL, LABEL_SHOWER, LABEL_TRACK, LABEL_DELTA
+from michelreco.constants import LABEL_DELTA, LABEL_LOW_ENERGY, LABEL_MICHEL, LABEL_SHOWER, LABEL_TRACK
 
 __all__ = ["THRESHOLD_MEV", "Figure", "sim_stats", "print_sim_stats"]
 

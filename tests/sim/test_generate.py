@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from michelreco.io import event_count, iter_events, iter_labels
+from michelreco.run.io import event_count, iter_events, iter_labels
 from michelreco.sim.constants import ACTIVE_MM, WORLD_MARGIN_MM
 from michelreco.sim.generate import EventConfig, primaries, simulate_event, simulate_file
 from michelreco.sim.stats import sim_stats

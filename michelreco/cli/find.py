@@ -1,0 +1,89 @@
+"""``find-michels`` (also ``michelreco find``): a whole events file to a solution file; ``--demo``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import tempfile
+from pathlib import Path
+
+from michelreco.cli.common import EXIT_EVENTS_FAILED, default_workers, finder_params
+from michelreco.cli.score import print_scores
+from michelreco.errors import MichelrecoError
+
+__all__ = ["add_find_arguments", "run_find", "register"]
+
+
+def add_find_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", nargs="?", help="challenge events file (*_xyze_*.h5, dataset 'data')")
+    p.add_argument("-o", "--output", help="solution file to write (HDF5, one row of Michel voxel indices per event)")
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help="worker processes (default: all cores, %(default)s here)")
+    p.add_argument("--config", help="finder parameters, a JSON or YAML mapping (e.g. a sweep's best.yaml)")
+    p.add_argument("--start", type=int, default=0, help="first event to process (default 0)")
+    p.add_argument("--stop", type=int, default=None, help="stop before this event (default: end of file)")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing output file (and discard the parts of an interrupted run)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its checkpointed parts (OUTPUT.parts)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask cluster through its scheduler (tcp://HOST:PORT) instead of local processes")
+    p.add_argument("--chunk", type=int, default=500,
+                   help="events per task and per checkpoint (default 500)")
+    p.add_argument("--dataset-name", default="solution", help="name of the solution dataset (default: solution)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--explain", metavar="JSONL",
+                   help="also write every Michel candidate (features, rule verdicts, decision) as JSON lines")
+    p.add_argument("--demo", action="store_true",
+                   help="simulate a small sample in a temporary directory, run the finder on it and score it")
+    p.add_argument("--demo-events", type=int, default=200, help="events in the --demo sample (default 200)")
+
+
+def run_find(args) -> int:
+    from michelreco.run.parallel import run_file
+
+    if args.workers < 1:
+        raise MichelrecoError("--workers must be at least 1")
+    params = finder_params(args.config)
+    if args.demo:
+        return _run_demo(args, params)
+    if not args.input or not args.output:
+        raise MichelrecoError("give an INPUT file and -o OUTPUT (or --demo); see --help")
+    from michelreco.run.parallel import dask_executor
+
+    with dask_executor(args.scheduler) if args.scheduler else contextlib.nullcontext((None, args.workers)) as (
+            executor, workers):
+        failures = run_file(args.input, args.output, params, workers=workers, executor=executor,
+                            start=args.start, stop=args.stop, force=args.force, resume=args.resume,
+                            chunk=args.chunk, progress=not args.quiet, output_dataset=args.dataset_name,
+                            explain_path=args.explain).failures
+    if failures:
+        print(f"{len(failures)} events failed and got empty rows; see {args.output}.errors.log", file=sys.stderr)
+        return EXIT_EVENTS_FAILED
+    return 0
+
+
+def _run_demo(args, params) -> int:
+    from michelreco.analysis.metrics import score_files
+    from michelreco.run.parallel import run_file
+    from michelreco.sim.generate import simulate_file
+
+    with tempfile.TemporaryDirectory(prefix="michelreco-demo-") as tmp:
+        prefix = Path(tmp) / "demo"
+        print(f"simulating {args.demo_events} events in {tmp} ...", file=sys.stderr)
+        paths = simulate_file(prefix, args.demo_events, seed=2025, workers=args.workers, progress=not args.quiet)
+        solution = Path(tmp) / "demo_solution.h5"
+        print("finding Michels ...", file=sys.stderr)
+        run_file(paths.xyze, solution, params, workers=args.workers, progress=not args.quiet)
+        table = score_files(solution, paths.labels)
+    print_scores(table, f"demo: {args.demo_events} simulated events (seed 2025)")
+    return 0
+
+
+def register(sub) -> None:
+    """Add the subcommand parser(s) of this module to ``sub``."""
+    p = sub.add_parser("find", help="find Michel voxels in an events file (same as find-michels)",
+                       description="Find Michel voxels in an events file.")
+    add_find_arguments(p)
+    p.set_defaults(run=run_find)

@@ -1,0 +1,58 @@
+"""``michelreco score``: a solution against labels, pooled and per event."""
+
+from __future__ import annotations
+
+import json
+
+__all__ = ["print_scores", "register"]
+
+
+def print_scores(table, title: str) -> None:
+    c = table.pooled
+    has = table.has_michel
+    with_m, without = table.subset(has).pooled, table.subset(~has)
+    print(title)
+    print(f"  events    {len(table)}")
+    print(f"  F1        {c.f1:.4f}")
+    print(f"  precision {c.precision:.4f}")
+    print(f"  recall    {c.recall:.4f}")
+    print(f"  TP {c.tp}  FP {c.fp}  FN {c.fn}")
+    print(f"  events with a Michel: {int(has.sum())}, F1 {with_m.f1:.4f}")
+    print(f"  events without: {len(without)}, FP voxels {without.pooled.fp} "
+          f"in {int((without.fp > 0).sum())} events")
+
+
+def _run_score(args) -> int:
+    from michelreco.analysis.metrics import score_files
+
+    table = score_files(args.solution, args.labels, dataset=args.dataset_name)
+    if args.per_event:
+        table.write_per_event_csv(args.per_event)
+    if args.plot:
+        from michelreco.analysis.plots import plot_block_f1
+        plot_block_f1(table, args.block, args.plot)
+    if args.json:
+        has = table.has_michel
+        without = table.subset(~has)
+        out = {"events": len(table), **table.pooled.as_dict(), "empty_events": int(table.empty.sum()),
+               "with_michel": {"events": int(has.sum()), **table.subset(has).pooled.as_dict()},
+               "without_michel": {"events": len(without), "fp": without.pooled.fp,
+                                  "events_with_fp": int((without.fp > 0).sum())}}
+        print(json.dumps(out, indent=2))
+    else:
+        print_scores(table, f"{args.solution} against {args.labels}")
+    return 0
+
+
+def register(sub) -> None:
+    """Add the subcommand parser(s) of this module to ``sub``."""
+    p = sub.add_parser("score", help="score a solution file against labels (pooled precision/recall/F1)",
+                       description="Score a solution file against a label file: pooled F1 over all voxels.")
+    p.add_argument("solution", help="solution file (one row of Michel voxel indices per event)")
+    p.add_argument("labels", help="label file (*_label_*.h5, dataset 'labels')")
+    p.add_argument("--dataset-name", default=None, help="solution dataset (default: the file's only vlen int one)")
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.add_argument("--per-event", metavar="CSV", help="write per-event TP/FP/FN, precision, recall, F1")
+    p.add_argument("--plot", metavar="PNG", help="plot F1 per block of events (needs matplotlib)")
+    p.add_argument("--block", type=int, default=100, help="events per block for --plot (default 100)")
+    p.set_defaults(run=_run_score)

@@ -1,0 +1,413 @@
+"""Michel candidates of an event, and the features the rules judge them by.
+
+Two kinds of candidate (``KINDS``):
+
+- ``stopping_muon``: every free end of every cluster's skeleton (``track.cluster_skeleton``) is walked
+  inwards; the dE/ds maximum within ``max_peak_from_end_mm`` of the end, refined to the node of most
+  energy, is taken as the place where a muon stopped. The candidate is everything hanging "after" the
+  peak: the skeleton nodes between the end and the peak, the branches hanging from them, and the voxels
+  assigned to those nodes.
+- ``entering``: a whole cluster that touches a face of the volume: a Michel whose muon stopped outside.
+
+Nothing here decides: the rules (``michelreco.reco.rules``) judge the features (``FEATURES``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from michelreco.constants import GRID_VOXELS, VOXEL_MM
+from michelreco.reco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
+                    pca_axis, refine_peak, sym3_eigen, window_mean)
+
+__all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates", "chosen_voxels"]
+
+KINDS = ("stopping_muon", "entering")
+
+FEATURES = (
+    "kind",               # index in KINDS
+    "cluster",            # cluster number in the event
+    "peak_dedx",          # smoothed dE/ds at the Bragg peak (entering: the largest along the cluster), MeV/cm
+    "baseline_dedx",      # truncated-mean dE/ds of the track beyond the peak, MeV/cm
+    "bragg_ratio",        # peak_dedx / baseline_dedx
+    "muon_length_mm",     # skeleton path length of the track beyond the peak
+    "muon_linearity",     # PCA linearity of the last muon_pca_mm of the track before the peak
+    "muon_face_gap",      # distance of the far end of that track from the nearest face, voxels
+    "n_voxels",           # voxels of the candidate
+    "energy_mev",         # summed energy of the candidate
+    "extent_mm",          # largest distance of a candidate voxel from the peak (entering: PCA extent)
+    "linearity",          # PCA linearity of the candidate voxels
+    "linear_extent_mm",   # extent along the candidate's PCA axis times its linearity: long and straight
+    "attach_gap_mm",      # distance from the peak voxel to the nearest candidate voxel
+    "michel_dedx",        # candidate energy over its skeleton path length, MeV/cm
+    "crossing_mm",        # track continuing on the far side of the skeleton junction next to the peak:
+                          # a delta ray or a track crossing, not a track that stops (0 when none)
+    "rise_ratio",         # truncated-mean dE/ds 1-3 cm beyond the peak over the baseline: the rising
+                          # Bragg curve of a stopping track (a delta-ray bump falls back at once)
+    "muon_voxels_per_node",  # voxels per skeleton node along the baseline stretch: ~1-2 for a track
+    "tortuosity",         # candidate's skeleton path length over the straight end-to-peak distance
+    "muon_branches",      # skeleton branches joining the track between muon_skip_mm and muon_pca_mm beyond the peak
+    "muon_width_mm",      # transverse rms of the voxels of that stretch of track: small for a track
+    "drop_ratio",         # peak dE/ds over the truncated-mean dE/ds 0.5-2.5 cm after the stop, on the
+                          # candidate's side: a single electron after a Bragg peak, not a shower carrying on
+    "michel_cos",         # cosine between the muon's direction at its stop and the candidate's start
+                          # (isotropic for a Michel, near +1 for a shower carrying on)
+    "face_gap",           # distance of the candidate's nearest voxel from a face of the volume, voxels
+    "peak_x", "peak_y", "peak_z",   # Bragg-peak voxel (entering: the voxel nearest a face), voxel units
+)
+(F_KIND, F_CLUSTER, F_PEAK, F_BASE, F_RATIO, F_MULEN, F_MULIN, F_MUFACE, F_NVOX, F_E, F_EXT, F_LIN, F_LINEXT,
+ F_GAP, F_MDEDX, F_CROSS, F_RISE, F_THICK, F_TORT, F_BRANCH, F_WIDTH, F_DROP, F_COS, F_FACE, F_PX) = range(25)
+assert F_PX + 3 == len(FEATURES), "feature columns out of step with FEATURES"
+
+# Settings of the candidate search, passed to the kernel as one float64 array in this order.
+SETTINGS = ("min_cluster_voxels", "min_branch_hops", "max_chains", "window_nodes", "max_peak_from_end_mm",
+            "baseline_gap_mm", "baseline_mm", "muon_pca_mm", "junction_window_mm", "rise_lo_mm", "rise_hi_mm",
+            "start_mm", "drop_lo_mm", "drop_hi_mm", "max_entering_voxels", "entering_face_gap", "muon_skip_mm",
+            "min_candidate_peak_dedx_mev_cm")
+(S_MINCL, S_BRANCH, S_CHAINS, S_WINDOW, S_MAXPEAK, S_GAP, S_BASE, S_MUPCA, S_JUNCTION, S_RISELO, S_RISEHI,
+ S_START, S_DROPLO, S_DROPHI, S_MAXENTER, S_ENTERGAP, S_MUSKIP, S_MINPEAK) = range(18)
+assert S_MINPEAK + 1 == len(SETTINGS), "setting indices out of step with SETTINGS"
+
+
+@njit(cache=True, nogil=True)
+def _nodes_after_peak(chain_nodes, chain_ptr, chain_junction, seed_nodes, mark):
+    """The seed nodes and every node of chains hanging (recursively) from them; ``mark`` is left clear."""
+    n = seed_nodes.shape[0]
+    for v in seed_nodes:
+        mark[v] = True
+    for c in range(1, chain_ptr.shape[0] - 1):   # a chain's junction lies on an earlier chain
+        j = chain_junction[c]
+        if j >= 0 and mark[j]:
+            for k in range(chain_ptr[c], chain_ptr[c + 1]):
+                mark[chain_nodes[k]] = True
+            n += chain_ptr[c + 1] - chain_ptr[c]
+    out = np.empty(n, np.int64)
+    out[:seed_nodes.shape[0]] = seed_nodes
+    k = seed_nodes.shape[0]
+    for c in range(1, chain_ptr.shape[0] - 1):
+        j = chain_junction[c]
+        if j >= 0 and mark[j] and mark[chain_nodes[chain_ptr[c]]]:
+            for i in range(chain_ptr[c], chain_ptr[c + 1]):
+                out[k] = chain_nodes[i]
+                k += 1
+    for v in out[:k]:
+        mark[v] = False
+    return out[:k]
+
+
+@njit(cache=True, nogil=True)
+def _voxels_of_nodes(nodes_marked, node_first, node_next):
+    """Voxels assigned to the marked nodes (linked lists ``node_first``/``node_next``), ascending."""
+    n = 0
+    for v in nodes_marked:
+        w = node_first[v]
+        while w >= 0:
+            n += 1
+            w = node_next[w]
+    out = np.empty(n, np.int64)
+    n = 0
+    for v in nodes_marked:
+        w = node_first[v]
+        while w >= 0:
+            out[n] = w
+            n += 1
+            w = node_next[w]
+    out.sort()
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _direction_cos(muon_back, peak, pts, start_mm):
+    """Cosine between muon_back -> peak and peak -> centroid of the points within start_mm of the peak."""
+    u = peak - muon_back
+    c = np.zeros(3)
+    k = 0
+    for i in range(pts.shape[0]):
+        d = pts[i] - peak
+        if np.sqrt((d * d).sum()) * VOXEL_MM <= start_mm:
+            c += pts[i]
+            k += 1
+    if k == 0:
+        return 0.0
+    w = c / k - peak
+    nu = np.sqrt((u * u).sum())
+    nw = np.sqrt((w * w).sum())
+    if nu == 0.0 or nw == 0.0:
+        return 0.0
+    return (u * w).sum() / (nu * nw)
+
+
+@njit(cache=True, nogil=True)
+def _transverse_rms(points):
+    """Root of the two smaller eigenvalues' sum of the points' covariance (0 for < 2 points)."""
+    if points.shape[0] < 2:
+        return 0.0
+    c = np.zeros(3)
+    for i in range(points.shape[0]):
+        c += points[i]
+    c /= points.shape[0]
+    cov = np.zeros((3, 3))
+    for i in range(points.shape[0]):
+        d = points[i] - c
+        for a in range(3):
+            for b in range(3):
+                cov[a, b] += d[a] * d[b]
+    cov /= points.shape[0]
+    vals, _ = sym3_eigen(cov)
+    return np.sqrt(max(vals[1] + vals[2], 0.0))
+
+
+@njit(cache=True, nogil=True)
+def _voxels_per_node(walk, s, lo_mm, hi_mm, node_count):
+    """Mean number of voxels assigned to the walk's nodes with lo_mm <= s <= hi_mm (0 if none)."""
+    a = np.searchsorted(s, lo_mm, side="left")
+    b = np.searchsorted(s, hi_mm, side="right")
+    if b <= a:
+        return 0.0
+    voxels = 0
+    for k in range(a, b):
+        voxels += node_count[walk[k]]
+    return voxels / (b - a)
+
+
+@njit(cache=True, nogil=True)
+def _face_gap(p):
+    """Distance in voxels from a voxel to the nearest face of the volume."""
+    g = 1e9
+    for a in range(3):
+        g = min(g, p[a], GRID_VOXELS - 1 - p[a])
+    return g
+
+
+@njit(cache=True, nogil=True)
+def _push(feats, cand_ptr, cand_vox, nc, voxels):
+    """Append a candidate's voxel list (growing the buffers); return the buffers."""
+    if nc + 1 >= feats.shape[0]:
+        feats2 = np.zeros((2 * feats.shape[0], feats.shape[1]))
+        feats2[:nc] = feats[:nc]
+        feats = feats2
+        ptr2 = np.zeros(2 * feats.shape[0] + 1, np.int64)
+        ptr2[:nc + 1] = cand_ptr[:nc + 1]
+        cand_ptr = ptr2
+    lo = cand_ptr[nc]
+    if lo + voxels.shape[0] > cand_vox.shape[0]:
+        vox2 = np.empty(2 * (lo + voxels.shape[0]), np.int64)
+        vox2[:lo] = cand_vox[:lo]
+        cand_vox = vox2
+    cand_vox[lo:lo + voxels.shape[0]] = voxels
+    cand_ptr[nc + 1] = lo + voxels.shape[0]
+    return feats, cand_ptr, cand_vox
+
+
+@njit(cache=True, nogil=True)
+def _shape_features(f, xyz, energy, voxels, ref):
+    """Fill size, energy, extent from ``ref``, PCA linearity and linear extent of a voxel set."""
+    nv = voxels.shape[0]
+    pts = np.empty((nv, 3))
+    esum = 0.0
+    ext = 0.0
+    gap = 1e300
+    for k in range(nv):
+        v = voxels[k]
+        pts[k] = xyz[v]
+        esum += energy[v]
+        d = np.sqrt(((xyz[v] - ref) ** 2).sum()) * VOXEL_MM
+        ext = max(ext, d)
+        gap = min(gap, d)
+    _, _, lin, along = pca_axis(pts, np.ones(nv))
+    f[F_NVOX] = nv
+    f[F_E] = esum
+    f[F_EXT] = ext
+    f[F_LIN] = lin
+    f[F_LINEXT] = along * VOXEL_MM * lin
+    f[F_GAP] = gap
+    face = 1e9
+    for k in range(nv):
+        face = min(face, _face_gap(pts[k]))
+    f[F_FACE] = face
+    return pts, esum
+
+
+@njit(cache=True, nogil=True)
+def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other_len, last, pts, esum,
+                            node_first, node_next, n_chains, chain_junction, node_count, on_muon, cfg):
+    """Fill the muon-side, Bragg-peak and kink features of a stopping-muon candidate."""
+    pv = walk[p]
+    m_end = p
+    while m_end + 1 < walk.shape[0] and s[m_end + 1] - s[p] <= cfg[S_MUPCA]:
+        m_end += 1
+    mpts = np.empty((m_end - p + 1, 3))
+    for q in range(p, m_end + 1):
+        mpts[q - p] = xyz[walk[q]]
+    _, _, mlin, _ = pca_axis(mpts, np.ones(mpts.shape[0]))
+    # width and branches are measured from a few mm past the stop: the Michel leaves from the last
+    # muon node, and its first voxels are assigned there
+    q0 = p
+    while q0 <= m_end and s[q0] - s[p] < cfg[S_MUSKIP]:
+        q0 += 1
+    for q in range(q0, m_end + 1):
+        on_muon[walk[q]] = True
+    n_branch = 0
+    for cc in range(1, n_chains):
+        if on_muon[chain_junction[cc]]:
+            n_branch += 1
+    for q in range(q0, m_end + 1):
+        on_muon[walk[q]] = False
+    mv = _voxels_of_nodes(walk[q0:m_end + 1], node_first, node_next)
+    mvox = np.empty((mv.shape[0], 3))
+    for k in range(mv.shape[0]):
+        mvox[k] = xyz[mv[k]]
+    f[F_PEAK] = peak
+    f[F_BASE] = base
+    f[F_RATIO] = peak / base if base > 0 else 0.0
+    f[F_MULEN] = beyond
+    f[F_MULIN] = mlin
+    f[F_MUFACE] = _face_gap(xyz[last])
+    f[F_MDEDX] = esum / max(s[p], VOXEL_MM) * 10.0
+    if 0 <= junction < walk.shape[0] and abs(s[junction] - s[p]) <= cfg[S_JUNCTION]:
+        f[F_CROSS] = other_len
+    rise = window_mean(s, dedx, s[p] + cfg[S_RISELO], s[p] + cfg[S_RISEHI])
+    f[F_RISE] = rise / base if base > 0 else 0.0
+    f[F_THICK] = _voxels_per_node(walk, s, s[p] + cfg[S_GAP], s[p] + cfg[S_GAP] + cfg[S_BASE], node_count)
+    straight = np.sqrt(((xyz[walk[0]] - xyz[pv]) ** 2).sum()) * VOXEL_MM
+    f[F_TORT] = s[p] / max(straight, VOXEL_MM)
+    f[F_BRANCH] = n_branch
+    f[F_WIDTH] = _transverse_rms(mvox) * VOXEL_MM
+    post = window_mean(s, dedx, s[p] - cfg[S_DROPHI], s[p] - cfg[S_DROPLO])
+    f[F_DROP] = peak / post if post > 0 else 0.0
+    f[F_COS] = _direction_cos(xyz[walk[m_end]], xyz[pv], pts, cfg[S_START])
+    f[F_PX] = xyz[pv, 0]
+    f[F_PX + 1] = xyz[pv, 1]
+    f[F_PX + 2] = xyz[pv, 2]
+
+
+@njit(cache=True, nogil=True)
+def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
+    """Candidates of one event (voxels sorted by key), settings ``cfg`` in the order of ``SETTINGS``.
+
+    Returns the features (C, len(FEATURES)) and the candidates' voxels: candidate c holds
+    ``cand_vox[cand_ptr[c]:cand_ptr[c + 1]]``.
+    """
+    n = xyz.shape[0]
+    feats = np.zeros((64, len(FEATURES)))
+    cand_ptr = np.zeros(129, np.int64)
+    cand_vox = np.empty(max(n, 16), np.int64)
+    nc = 0
+    if n == 0:
+        return feats[:0], cand_ptr[:1], cand_vox[:0]
+    n_clusters = labels.max() + 1
+    sizes = np.zeros(n_clusters, np.int64)
+    for v in range(n):
+        sizes[labels[v]] += 1
+    # voxels grouped by cluster, ascending within each (a counting sort: numba's argsort is slow)
+    starts = np.zeros(n_clusters + 1, np.int64)
+    for c in range(n_clusters):
+        starts[c + 1] = starts[c] + sizes[c]
+    fill = starts[:-1].copy()
+    order = np.empty(n, np.int64)
+    for v in range(n):
+        order[fill[labels[v]]] = v
+        fill[labels[v]] += 1
+    # work arrays over the event's voxels, restored after each cluster
+    node_energy = np.zeros(n)
+    node_count = np.zeros(n, np.int64)
+    node_first = np.full(n, -1, np.int64)    # voxels assigned to a node: a linked list
+    node_next = np.full(n, -1, np.int64)
+    dist = np.full(n, -1, np.int64)
+    pred = np.full(n, -1, np.int64)
+    root = np.full(n, -1, np.int64)
+    mark = np.zeros(n, np.bool_)
+    node_slot = np.zeros(n, np.int64)       # position of a skeleton node in chain_nodes
+    on_muon = np.zeros(n, np.bool_)
+    window = int(cfg[S_WINDOW])
+    # a walk is needed only as far as the peak search and the stretches measured beyond the peak reach;
+    # nodes are at least one voxel (3 mm) apart
+    reach_mm = cfg[S_MAXPEAK] + max(cfg[S_GAP] + cfg[S_BASE], cfg[S_RISEHI], cfg[S_MUPCA])
+    max_nodes = int(reach_mm / VOXEL_MM) + window + 2
+    for c in range(n_clusters):
+        if sizes[c] < cfg[S_MINCL]:
+            continue
+        members = order[starts[c]:starts[c + 1]]
+        chain_nodes, chain_ptr, chain_junction = cluster_skeleton(
+            members, xyz, indptr, nbrs, dist, pred, root, int(cfg[S_BRANCH]), int(cfg[S_CHAINS]))
+        for v in members:
+            node_energy[v] = 0.0
+            node_count[v] = 0
+            node_first[v] = -1
+        for i in range(members.shape[0] - 1, -1, -1):
+            v = members[i]
+            r = root[v]
+            node_energy[r] += energy[v]
+            node_count[r] += 1
+            node_next[v] = node_first[r]
+            node_first[r] = v
+        n_chains = chain_ptr.shape[0] - 1
+        for k in range(chain_nodes.shape[0]):
+            node_slot[chain_nodes[k]] = k
+        chain_cum = chain_lengths(chain_nodes, chain_ptr, xyz)
+        # a whole cluster entering through a face: a Michel whose muon stopped outside
+        if sizes[c] <= cfg[S_MAXENTER]:
+            face = 1e9
+            fv = members[0]
+            for v in members:
+                g = _face_gap(xyz[v])
+                if g < face:
+                    face, fv = g, v
+            if face <= cfg[S_ENTERGAP]:
+                feats, cand_ptr, cand_vox = _push(feats, cand_ptr, cand_vox, nc, members)
+                f = feats[nc]
+                _shape_features(f, xyz, energy, members, xyz[fv])
+                main = chain_nodes[chain_ptr[0]:chain_ptr[1]]
+                s, dedx = end_profile(main, xyz, node_energy, window)
+                f[F_KIND] = 1
+                f[F_CLUSTER] = c
+                f[F_PEAK] = dedx.max()
+                f[F_MDEDX] = f[F_E] / max(s[s.shape[0] - 1], VOXEL_MM) * 10.0
+                straight = np.sqrt(((xyz[main[0]] - xyz[main[main.shape[0] - 1]]) ** 2).sum()) * VOXEL_MM
+                f[F_TORT] = s[s.shape[0] - 1] / max(straight, VOXEL_MM)
+                f[F_PX] = xyz[fv, 0]
+                f[F_PX + 1] = xyz[fv, 1]
+                f[F_PX + 2] = xyz[fv, 2]
+                nc += 1
+        for chain in range(n_chains):
+            for reverse in (False, True):
+                if reverse and chain_junction[chain] >= 0:
+                    continue   # a branch has one free end
+                walk, junction, other_len, last, total_mm = end_order(
+                    chain_nodes, chain_ptr, chain_junction, node_slot, chain_cum, xyz, chain, reverse, max_nodes)
+                if walk.shape[0] < 3:
+                    continue
+                s, dedx = end_profile(walk, xyz, node_energy, window)
+                p, peak, base, _ = find_bragg_peak(s, dedx, cfg[S_MAXPEAK], cfg[S_GAP], cfg[S_BASE])
+                p = refine_peak(walk, node_energy, p, window // 2)
+                beyond = total_mm - s[p]
+                if p == 0 or peak < cfg[S_MINPEAK]:
+                    continue   # the end itself is the peak, or there is no peak worth a candidate
+                marked = _nodes_after_peak(chain_nodes, chain_ptr, chain_junction, walk[:p], mark)
+                voxels = _voxels_of_nodes(marked, node_first, node_next)
+                if voxels.shape[0] == 0:
+                    continue
+                feats, cand_ptr, cand_vox = _push(feats, cand_ptr, cand_vox, nc, voxels)
+                f = feats[nc]
+                f[F_KIND] = 0
+                f[F_CLUSTER] = c
+                pts, esum = _shape_features(f, xyz, energy, voxels, xyz[walk[p]])
+                _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other_len, last, pts,
+                                        esum, node_first, node_next, n_chains, chain_junction, node_count,
+                                        on_muon, cfg)
+                nc += 1
+    return feats[:nc].copy(), cand_ptr[:nc + 1].copy(), cand_vox[:cand_ptr[nc]].copy()
+
+
+@njit(cache=True, nogil=True)
+def chosen_voxels(index, ptr, vox, ok):
+    """Input indices (int32, ascending) of the voxels of the chosen candidates."""
+    take = np.zeros(index.shape[0], np.bool_)
+    for c in range(ok.shape[0]):
+        if ok[c]:
+            for k in range(ptr[c], ptr[c + 1]):
+                take[vox[k]] = True
+    out = index[take].astype(np.int32)
+    out.sort()
+    return out

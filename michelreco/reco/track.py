@@ -1,0 +1,412 @@
+"""Track geometry and calorimetry: skeletons of voxel clusters, dE/ds profiles, Bragg peaks, PCA.
+
+A cluster of touching voxels usually holds a stopping muon *and* its Michel electron, so the finder
+splits clusters along their skeleton:
+
+1. **Skeleton** (``cluster_skeleton``): the longest geodesic path from the voxel farthest from the
+   cluster's centroid (a breadth-first sweep over the voxel graph) is the first chain; then, repeatedly, the voxel farthest from the
+   skeleton starts a new chain that runs back to it (a branch), until no voxel is more than
+   ``min_branch_hops`` away. Every voxel is assigned to its nearest skeleton node. Chains are
+   ordered voxel paths, so a curved track is followed where a single PCA axis is not.
+2. **Profile** (``end_profile``): from a free end of a chain, inwards, the energy of the voxels
+   assigned to each node and the path length s (mm) give dE/ds (MeV/cm) in a sliding window.
+3. **Bragg peak** (``find_bragg_peak``): the maximum of the smoothed dE/ds within a given path
+   length of the end, compared with the truncated-mean dE/ds of the track beyond it. A stopping
+   muon has its peak where it stops; whatever lies between that peak and the free end (the part
+   "after" the muon) is the Michel candidate.
+4. **PCA** (``pca_axis``): principal axis, linearity (1 - λ2/λ1) and extent of a set of points.
+
+All kernels are numba ``njit(cache=True, nogil=True)``, serial, and take voxels sorted by their
+linear key so that ties are broken by position, never by the order of the input array.
+Lengths are in voxel units inside the kernels and in mm at the interface (1 voxel = 3 mm).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from michelreco.constants import VOXEL_MM
+
+__all__ = ["sym3_eigen", "pca_axis", "cluster_skeleton", "chain_lengths", "end_order", "end_profile", "find_bragg_peak",
+           "refine_peak", "truncated_mean", "window_mean"]
+
+
+
+@njit(cache=True, nogil=True)
+def sym3_eigen(cov: np.ndarray):
+    """Eigenvalues (descending) and the principal unit eigenvector of a symmetric 3x3 matrix.
+
+    Closed form (trigonometric solution of the characteristic cubic): a LAPACK call costs microseconds,
+    which adds up over thousands of candidates per second.
+    """
+    a00, a11, a22 = cov[0, 0], cov[1, 1], cov[2, 2]
+    a01, a02, a12 = cov[0, 1], cov[0, 2], cov[1, 2]
+    q = (a00 + a11 + a22) / 3.0
+    p1 = a01 * a01 + a02 * a02 + a12 * a12
+    p2 = (a00 - q) ** 2 + (a11 - q) ** 2 + (a22 - q) ** 2 + 2.0 * p1
+    vals = np.full(3, q)
+    axis = np.array([1.0, 0.0, 0.0])
+    if p2 <= 1e-300:
+        return vals, axis
+    p = np.sqrt(p2 / 6.0)
+    b00, b11, b22 = (a00 - q) / p, (a11 - q) / p, (a22 - q) / p
+    b01, b02, b12 = a01 / p, a02 / p, a12 / p
+    r = 0.5 * (b00 * (b11 * b22 - b12 * b12) - b01 * (b01 * b22 - b12 * b02) + b02 * (b01 * b12 - b11 * b02))
+    r = min(max(r, -1.0), 1.0)
+    phi = np.arccos(r) / 3.0
+    vals[0] = q + 2.0 * p * np.cos(phi)
+    vals[2] = q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)
+    vals[1] = 3.0 * q - vals[0] - vals[2]
+    # the eigenvector of vals[0] is orthogonal to the rows of cov - vals[0] I: the longest cross product
+    r0 = np.array([a00 - vals[0], a01, a02])
+    r1 = np.array([a01, a11 - vals[0], a12])
+    r2 = np.array([a02, a12, a22 - vals[0]])
+    best = 0.0
+    for u, w in ((r0, r1), (r0, r2), (r1, r2)):
+        c = np.array([u[1] * w[2] - u[2] * w[1], u[2] * w[0] - u[0] * w[2], u[0] * w[1] - u[1] * w[0]])
+        norm = (c * c).sum()
+        if norm > best:
+            best = norm
+            axis = c / np.sqrt(norm)
+    return vals, axis
+
+
+@njit(cache=True, nogil=True)
+def pca_axis(points: np.ndarray, weights: np.ndarray):
+    """Weighted principal axis of (n, 3) points: (centre, unit axis, linearity 1 - λ2/λ1, extent along axis).
+
+    The extent is max - min of the projections, in the points' units. Fewer than two points give
+    linearity 0 and extent 0.
+    """
+    n = points.shape[0]
+    centre = np.zeros(3)
+    axis = np.array([1.0, 0.0, 0.0])
+    if n < 2:
+        if n == 1:
+            centre[:] = points[0]
+        return centre, axis, 0.0, 0.0
+    wsum = 0.0
+    for i in range(n):
+        wsum += weights[i]
+        for a in range(3):
+            centre[a] += weights[i] * points[i, a]
+    if wsum <= 0:
+        return centre, axis, 0.0, 0.0
+    centre /= wsum
+    cov = np.zeros((3, 3))
+    for i in range(n):
+        for a in range(3):
+            da = points[i, a] - centre[a]
+            for b in range(a, 3):
+                cov[a, b] += weights[i] * da * (points[i, b] - centre[b])
+    for a in range(3):
+        for b in range(a):
+            cov[a, b] = cov[b, a]
+    cov /= wsum
+    vals, axis = sym3_eigen(cov)
+    lin = 1.0 - vals[1] / vals[0] if vals[0] > 1e-12 else 0.0
+    lo = 1e300
+    hi = -1e300
+    for i in range(n):
+        p = 0.0
+        for a in range(3):
+            p += (points[i, a] - centre[a]) * axis[a]
+        lo = min(lo, p)
+        hi = max(hi, p)
+    return centre, axis, lin, hi - lo
+
+
+@njit(cache=True, nogil=True)
+def truncated_mean(values: np.ndarray, lo_frac: float, hi_frac: float) -> float:
+    """Mean of the values between the lo_frac and hi_frac quantiles (robust against Landau tails)."""
+    n = values.shape[0]
+    if n == 0:
+        return 0.0
+    s = np.sort(values)
+    a = int(lo_frac * n)
+    b = max(int(np.ceil(hi_frac * n)), a + 1)
+    return s[a:b].mean()
+
+
+@njit(cache=True, nogil=True)
+def _bfs(indptr, nbrs, sources, dist, pred, root, queue):
+    """Breadth-first search from ``sources`` over their connected component; distances in hops.
+
+    ``dist`` must hold -1 (or a larger value, for incremental updates) on voxels to visit; a voxel is
+    relaxed only when the new distance is smaller. ``root`` receives the source each voxel hangs from.
+    Returns the voxel with the largest distance reached, lowest index on ties.
+    """
+    head = 0
+    tail = 0
+    for s in sources:
+        dist[s] = 0
+        pred[s] = -1
+        root[s] = s
+        queue[tail] = s
+        tail += 1
+    while head < tail:
+        v = queue[head]
+        head += 1
+        dv1 = dist[v] + 1
+        rv = root[v]
+        for k in range(indptr[v], indptr[v + 1]):
+            w = nbrs[k]
+            dw = dist[w]
+            if dw < 0 or dw > dv1:
+                dist[w] = dv1
+                pred[w] = v
+                root[w] = rv
+                queue[tail] = w    # FIFO with unit steps: a voxel is reached first at its final distance,
+                tail += 1          # so it is queued at most once per search
+    # the queue ends with the voxels of the largest distance: the lowest index among them
+    far = queue[tail - 1]
+    top = dist[far]
+    k = tail - 1
+    while k >= 0 and dist[queue[k]] == top:
+        if queue[k] < far:
+            far = queue[k]
+        k -= 1
+    return far
+
+
+@njit(cache=True, nogil=True)
+def _farthest_from_centroid(members, xyz):
+    """The member farthest from the members' centroid (lowest index on ties)."""
+    c = np.zeros(3)
+    for v in members:
+        c += xyz[v]
+    c /= members.shape[0]
+    best = members[0]
+    best_d = -1.0
+    for v in members:
+        d = ((xyz[v] - c) ** 2).sum()
+        if d > best_d:
+            best, best_d = v, d
+    return best
+
+
+@njit(cache=True, nogil=True)
+def cluster_skeleton(members, xyz, indptr, nbrs, dist, pred, root, min_branch_hops, max_chains):
+    """Skeleton chains of one cluster and the nearest skeleton node of every member voxel.
+
+    Parameters
+    ----------
+    members : int64 array
+        Voxel indices of the cluster, ascending.
+    xyz : float64 array (N, 3)
+        Voxel coordinates of the event.
+    indptr, nbrs : CSR neighbour lists of the event (``cluster.voxel_graph``); the members must be one
+        connected component of that graph.
+    dist, pred, root : work arrays over the event's voxels
+        ``dist`` -1 on the members on entry, and again on return.
+        ``root`` receives, for each member, its nearest skeleton node.
+    min_branch_hops : int
+        A branch is added while some voxel is at least this many hops from the skeleton.
+    max_chains : int
+        At most this many chains (the first is the diameter).
+
+    Returns
+    -------
+    chain_nodes : int64 array
+        Voxel indices of all chains, concatenated; chain c is ``chain_nodes[chain_ptr[c]:chain_ptr[c+1]]``,
+        ordered from its free end (for the first chain: from one end to the other).
+    chain_ptr : int64 array
+    chain_junction : int64 array
+        For each chain, the skeleton node its last node touches (-1 for the first chain).
+    """
+    queue = np.empty(members.shape[0], np.int64)
+    src = np.empty(1, np.int64)
+    # an extreme voxel a (the farthest from the centroid: one breadth-first sweep cheaper than a double
+    # sweep, and as good on elongated clusters), then the voxel b farthest from a; the path b -> a
+    src[0] = _farthest_from_centroid(members, xyz)
+    a = _bfs(indptr, nbrs, src, dist, pred, root, queue)
+    for v in members:
+        dist[v] = -1
+    src[0] = a
+    b = _bfs(indptr, nbrs, src, dist, pred, root, queue)
+    chain_nodes = np.empty(members.shape[0], np.int64)
+    n_nodes = 0
+    v = b
+    while v != -1:
+        chain_nodes[n_nodes] = v
+        n_nodes += 1
+        v = pred[v]
+    chain_ptr = np.zeros(max_chains + 1, np.int64)
+    chain_junction = np.full(max_chains, -1, np.int64)
+    chain_ptr[1] = n_nodes
+    n_chains = 1
+    # distances to the skeleton, updated as chains are added
+    for v in members:
+        dist[v] = -1
+    far = _bfs(indptr, nbrs, chain_nodes[:n_nodes], dist, pred, root, queue)
+    # members by decreasing distance from the first chain; distances only shrink as chains are added,
+    # so the farthest voxel is found by scanning this order until the old distance drops below the best
+    by_dist = queue[:members.shape[0]][::-1].copy()
+    old_dist = np.empty(by_dist.shape[0], np.int64)
+    for k in range(by_dist.shape[0]):
+        old_dist[k] = dist[by_dist[k]]
+    while n_chains < max_chains and dist[far] >= min_branch_hops:
+        start = n_nodes
+        v = far
+        while dist[v] > 0:
+            chain_nodes[n_nodes] = v
+            n_nodes += 1
+            v = pred[v]
+        chain_junction[n_chains] = v
+        n_chains += 1
+        chain_ptr[n_chains] = n_nodes
+        _bfs(indptr, nbrs, chain_nodes[start:n_nodes], dist, pred, root, queue)
+        best = -1
+        for k in range(by_dist.shape[0]):
+            if old_dist[k] < best:
+                break
+            w = by_dist[k]
+            if dist[w] > best or (dist[w] == best and w < far):
+                best = dist[w]
+                far = w
+    for v in members:
+        dist[v] = -1
+    return chain_nodes[:n_nodes].copy(), chain_ptr[:n_chains + 1].copy(), chain_junction[:n_chains].copy()
+
+
+@njit(cache=True, nogil=True)
+def chain_lengths(chain_nodes, chain_ptr, xyz):
+    """Path length (mm) of every chain node from its chain's first node, along the chain."""
+    cum = np.zeros(chain_nodes.shape[0])
+    for c in range(chain_ptr.shape[0] - 1):
+        for k in range(chain_ptr[c] + 1, chain_ptr[c + 1]):
+            d = 0.0
+            for a in range(3):
+                d += (xyz[chain_nodes[k], a] - xyz[chain_nodes[k - 1], a]) ** 2
+            cum[k] = cum[k - 1] + np.sqrt(d) * VOXEL_MM
+    return cum
+
+
+@njit(cache=True, nogil=True)
+def end_order(chain_nodes, chain_ptr, chain_junction, node_slot, chain_cum, xyz, chain, reverse, max_nodes):
+    """Skeleton nodes walked from a free end of ``chain`` inwards (at most ``max_nodes``), and its geometry.
+
+    The first chain is walked from its first node (``reverse=False``) or its last (``True``). A branch
+    is walked from its free end to its junction, then on along the chain holding the junction, in the
+    direction with more nodes (the track the branch hangs from). ``node_slot[v]`` is the position of
+    node v in ``chain_nodes``; ``chain_cum`` is ``chain_lengths``.
+
+    Returns (the first nodes of the walk, the junction's index in the whole walk or -1, the path length
+    (mm) of the junction's chain on the other side of the junction, the last node of the whole walk, the
+    whole walk's path length in mm). Lengths come from ``chain_cum``, so a long walk costs no more
+    than its first ``max_nodes`` nodes.
+    """
+    lo = chain_ptr[chain]
+    hi = chain_ptr[chain + 1]
+    own_len = chain_cum[hi - 1] - chain_cum[lo]
+    last_own = chain_nodes[lo] if reverse else chain_nodes[hi - 1]
+    n_own = hi - lo
+    out = np.empty(min(max_nodes, chain_nodes.shape[0]), np.int64)
+    n = 0
+    for i in range(min(n_own, out.shape[0])):
+        out[n] = chain_nodes[hi - 1 - i] if reverse else chain_nodes[lo + i]
+        n += 1
+    j = chain_junction[chain]
+    if j < 0:
+        return out[:n].copy(), -1, 0.0, last_own, own_len
+    k = node_slot[j]
+    c = np.searchsorted(chain_ptr, k, side="right") - 1
+    p0 = chain_ptr[c]
+    p1 = chain_ptr[c + 1]
+    step = 0.0
+    for a in range(3):
+        step += (xyz[last_own, a] - xyz[j, a]) ** 2
+    step = np.sqrt(step) * VOXEL_MM
+    forward = (p1 - 1 - k) >= (k - p0)
+    if forward:    # on along the chain: k, k+1, ..., p1-1; the other side is p0..k-1
+        rest_len = chain_cum[p1 - 1] - chain_cum[k]
+        other_len = chain_cum[k] - chain_cum[p0]
+        last = chain_nodes[p1 - 1]
+        for i in range(k, p1):
+            if n == out.shape[0]:
+                break
+            out[n] = chain_nodes[i]
+            n += 1
+    else:          # back along the chain: k, k-1, ..., p0; the other side is k+1..p1-1
+        rest_len = chain_cum[k] - chain_cum[p0]
+        other_len = chain_cum[p1 - 1] - chain_cum[k]
+        last = chain_nodes[p0]
+        for i in range(k, p0 - 1, -1):
+            if n == out.shape[0]:
+                break
+            out[n] = chain_nodes[i]
+            n += 1
+    return out[:n].copy(), n_own, other_len, last, own_len + step + rest_len
+
+
+@njit(cache=True, nogil=True)
+def end_profile(order, xyz, node_energy, window_nodes):
+    """Path length s (mm) of each node from the end, and the smoothed dE/ds (MeV/cm) along ``order``.
+
+    dE/ds at node k is the energy of the voxels assigned to nodes k-h..k+h over the path length they
+    span plus one voxel (each node stands for one voxel of path), h = ``window_nodes`` // 2.
+    """
+    n = order.shape[0]
+    s = np.zeros(n)
+    for k in range(1, n):
+        d = 0.0
+        for a in range(3):
+            d += (xyz[order[k], a] - xyz[order[k - 1], a]) ** 2
+        s[k] = s[k - 1] + np.sqrt(d) * VOXEL_MM
+    cum = np.zeros(n + 1)
+    for k in range(n):
+        cum[k + 1] = cum[k] + node_energy[order[k]]
+    h = window_nodes // 2
+    dedx = np.zeros(n)
+    for k in range(n):
+        a = max(k - h, 0)
+        b = min(k + h, n - 1)
+        length = s[b] - s[a] + VOXEL_MM   # each node stands for about one voxel of path
+        dedx[k] = (cum[b + 1] - cum[a]) / length * 10.0
+    return s, dedx
+
+
+@njit(cache=True, nogil=True)
+def window_mean(s, dedx, lo_mm, hi_mm):
+    """Truncated mean (10-60% quantiles, against delta-ray bumps) of dE/ds over lo_mm <= s <= hi_mm; 0 if empty.
+
+    ``s`` is non-decreasing (a path length), so the stretch is found by bisection.
+    """
+    a = np.searchsorted(s, lo_mm, side="left")
+    b = np.searchsorted(s, hi_mm, side="right")
+    if b <= a:
+        return 0.0
+    return truncated_mean(dedx[a:b], 0.1, 0.6)
+
+
+@njit(cache=True, nogil=True)
+def refine_peak(walk, node_energy, p, half_window):
+    """The node of most energy within ``half_window`` nodes of a smoothed peak ``p`` (the last muon voxel).
+
+    Smoothing over a window that straddles the stop pulls the maximum onto the muon side by up to half a
+    window; the single node with most energy is where the muon stopped.
+    """
+    best = p
+    for k in range(max(p - half_window, 0), min(p + half_window + 1, walk.shape[0])):
+        if node_energy[walk[k]] > node_energy[walk[best]]:
+            best = k
+    return best
+
+
+@njit(cache=True, nogil=True)
+def find_bragg_peak(s, dedx, max_end_mm, gap_mm, baseline_mm):
+    """Node of the dE/ds maximum within ``max_end_mm`` of the end, and the track's baseline beyond it.
+
+    Returns (peak index, peak dE/ds, baseline dE/ds, track length beyond the peak in mm). The baseline is
+    ``window_mean`` over [peak + gap, peak + gap + baseline] mm.
+    """
+    n = s.shape[0]
+    best = 0
+    for k in range(n):
+        if s[k] > max_end_mm:
+            break
+        if dedx[k] > dedx[best]:
+            best = k
+    base = window_mean(s, dedx, s[best] + gap_mm, s[best] + gap_mm + baseline_mm)
+    return best, dedx[best], base, s[n - 1] - s[best]

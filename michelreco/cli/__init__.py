@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from michelreco import __version__
-from michelreco.cli import analysis, bench, find, score, sim, sweep
+from michelreco.cli import bench, display, find, score, sim, spectrum, sweep
 from michelreco.cli.common import EXIT_EVENTS_FAILED, EXIT_INPUT_ERROR, EXIT_INTERRUPTED
 from michelreco.errors import MichelrecoError
 
@@ -23,7 +23,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="michelreco", description="Classical Michel-electron finder for voxelized liquid-argon events.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (find, score, bench, sweep, analysis, sim):
+    for module in (find, score, bench, sweep, spectrum, display, sim):
         module.register(sub)
     return parser
 

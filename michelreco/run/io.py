@@ -14,6 +14,7 @@ output never holds a partial result.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,8 @@ import numpy as np
 
 from michelreco.constants import GRID_VOXELS, N_LABELS
 from michelreco.errors import InputError
+from michelreco.run.outputs import (check_output, commit, os_error_message, temporary_name,
+                                    write_bytes_atomically)
 
 __all__ = [
     "EVENTS_DATASET", "LABELS_DATASET", "SOLUTION_DATASET",
@@ -196,9 +199,10 @@ def label_path_for(xyze_path) -> Path:
 class RowWriter:
     """Write one vlen row per event (solutions, labels or events) to a temporary file, renamed when complete.
 
-    Rows are buffered and written ``block`` at a time (one HDF5 call per row costs ~40 us). If the
-    writer is closed before every row was given, or an exception leaves the ``with`` block, the
-    temporary file is removed and ``path`` is untouched.
+    Rows are buffered and written ``block`` at a time (one HDF5 call per row costs ~40 us). The file is
+    written under a hidden temporary name beside ``path`` (``outputs.temporary_name``), fsynced, and
+    renamed to ``path`` when every row is in. If the writer is closed before every row was given, or an
+    exception leaves the ``with`` block, the temporary file is removed and ``path`` is untouched.
 
     Parameters
     ----------
@@ -214,23 +218,24 @@ class RowWriter:
         Allow replacing an existing ``path``.
     block : int, default 1000
         Rows buffered per write.
+    inputs : iterable of path-like, optional
+        The inputs of the command: ``path`` may not be one of them, even with ``force``.
     """
 
     def __init__(self, path, n_rows: int, dtype=np.int32, dataset: str = SOLUTION_DATASET,
-                 force: bool = False, block: int = DEFAULT_BLOCK):
-        self.path = Path(path)
-        if self.path.exists() and not force:
-            raise InputError(f"{self.path}: exists; use --force to overwrite")
-        if self.path.is_dir():
-            raise InputError(f"{self.path}: is a directory")
-        if not self.path.parent.exists():
-            raise InputError(f"{self.path.parent}: no such directory")
+                 force: bool = False, block: int = DEFAULT_BLOCK, inputs=()):
+        self.path = check_output(path, inputs, force)
         self.n_rows = int(n_rows)
         self.block = int(block)
-        self.tmp_path = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        self.tmp_path = temporary_name(self.path)
         self._dtype = np.dtype(dtype)
-        self._file = h5py.File(self.tmp_path, "w")
-        self._ds = self._file.create_dataset(dataset, (self.n_rows,), dtype=h5py.vlen_dtype(self._dtype))
+        try:
+            self._file = h5py.File(self.tmp_path, "w")
+            self._ds = self._file.create_dataset(dataset, (self.n_rows,), dtype=h5py.vlen_dtype(self._dtype))
+        except OSError as err:
+            self._file = None
+            self.tmp_path.unlink(missing_ok=True)
+            raise InputError(os_error_message(err, self.path)) from None
         self._buffer: list[np.ndarray] = []
         self._written = 0
 
@@ -248,39 +253,48 @@ class RowWriter:
             self._flush()
 
     def _flush(self) -> None:
+        """Write the buffered rows in one HDF5 call."""
         if not self._buffer:
             return
         lo, n = self._written, len(self._buffer)
-        if len({row.size for row in self._buffer}) == 1:
-            # h5py turns equal-length rows into a 2D array it cannot store as vlen: write them one by one
-            for k, row in enumerate(self._buffer):
-                self._ds[lo + k] = row
-        else:
-            rows = np.empty(n, dtype=object)
-            rows[:] = self._buffer
-            self._ds[lo:lo + n] = rows
+        try:
+            if len({row.size for row in self._buffer}) == 1:
+                # h5py turns equal-length rows into a 2D array it cannot store as vlen: write them one by one
+                for k, row in enumerate(self._buffer):
+                    self._ds[lo + k] = row
+            else:
+                rows = np.empty(n, dtype=object)
+                rows[:] = self._buffer
+                self._ds[lo:lo + n] = rows
+        except OSError as err:
+            raise InputError(os_error_message(err, self.path)) from None
         self._written += n
         self._buffer = []
 
     def close(self) -> None:
-        """Flush, then rename into place if every row was written, else discard the temporary file."""
+        """Flush, then fsync and rename into place if every row was written, else discard the temporary file."""
         if self._file is None:
             return
         complete = self.rows_done == self.n_rows
-        if complete:
-            self._flush()
-        self._file.close()
-        self._file = None
-        if complete:
-            os.replace(self.tmp_path, self.path)
-        else:
+        try:
+            if complete:
+                self._flush()
+            self._file.close()
+            self._file = None
+            if complete:
+                commit(self.tmp_path, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        if not complete:
             self.discard()
             raise ValueError(f"{self.path}: only {self.rows_done} of {self.n_rows} rows given; nothing written")
 
     def discard(self) -> None:
         """Drop the temporary file without touching ``path``."""
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(Exception):
+                self._file.close()
             self._file = None
         self.tmp_path.unlink(missing_ok=True)
 
@@ -292,14 +306,6 @@ class RowWriter:
             self.close()
         else:
             self.discard()
-
-
-def write_bytes_atomically(path, data: bytes) -> None:
-    """Write a whole file through a temporary name and a rename: it is either complete or absent."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _write_rows(path, rows, dtype, dataset: str, force: bool) -> None:

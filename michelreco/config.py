@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from michelreco.errors import InputError
+from michelreco.reco.schema import check_value
 
 __all__ = ["load_mapping", "check_params"]
 
@@ -31,28 +32,12 @@ def load_mapping(path) -> dict[str, Any]:
     return data
 
 
-def _type_ok(value, default) -> bool:
-    """Does ``value`` have the type of the parameter whose default is ``default``?"""
-    if isinstance(default, bool):
-        return isinstance(value, bool)
-    if isinstance(default, int):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if default is None:
-        return True
-    return isinstance(value, type(default))
-
-
 def check_params(params: dict[str, Any], defaults: dict[str, Any], where: str = "config") -> dict[str, Any]:
-    """Check names and types of ``params`` against ``defaults``; return them with ints promoted to floats."""
+    """Check the names of ``params`` against ``defaults`` and each value's type and range against the finder's
+    schema (``michelreco.reco.schema``); return them with ints promoted to floats where the default is one."""
     out = {}
     for name, value in params.items():
         if name not in defaults:
             raise InputError(f"{where}: unknown parameter '{name}' (known: {', '.join(sorted(defaults))})")
-        default = defaults[name]
-        if not _type_ok(value, default):
-            raise InputError(f"{where}: parameter '{name}' must be {type(default).__name__}, "
-                             f"got {value!r} ({type(value).__name__})")
-        out[name] = float(value) if isinstance(default, float) else value
+        out[name] = check_value(name, value, where)
     return out

@@ -15,12 +15,27 @@ from michelreco.errors import MichelrecoError
 __all__ = ["add_find_arguments", "run_find", "register"]
 
 
+class _HelpParams(argparse.Action):
+    """``--help-params``: print the schema's parameter table and exit, like ``--help``."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from michelreco.reco.schema import parameter_table
+
+        print(parameter_table())
+        parser.exit()
+
+
 def add_find_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", nargs="?", help="challenge events file (*_xyze_*.h5, dataset 'data')")
     p.add_argument("-o", "--output", help="solution file to write (HDF5, one row of Michel voxel indices per event)")
     p.add_argument("--workers", type=int, default=default_workers(),
                    help="worker processes (default: all cores, %(default)s here)")
     p.add_argument("--config", help="finder parameters, a JSON or YAML mapping (e.g. a sweep's best.yaml)")
+    p.add_argument("--help-params", action=_HelpParams,
+                   help="list every finder parameter (for --config) with default, unit, range and meaning, and exit")
     p.add_argument("--start", type=int, default=0, help="first event to process (default 0)")
     p.add_argument("--stop", type=int, default=None, help="stop before this event (default: end of file)")
     p.add_argument("--force", action="store_true",

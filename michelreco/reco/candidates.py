@@ -9,7 +9,8 @@ Two kinds of candidate (``KINDS``):
   assigned to those nodes.
 - ``entering``: a whole cluster that touches a face of the volume: a Michel whose muon stopped outside.
 
-Nothing here decides: the rules (``michelreco.reco.rules``) judge the features (``FEATURES``).
+Nothing here decides: the selection (``michelreco.reco.rules``) judges the features, whose names, units and
+meanings are in ``michelreco.reco.schema``.
 """
 
 from __future__ import annotations
@@ -18,56 +19,36 @@ import numpy as np
 from numba import njit
 
 from michelreco.constants import GRID_VOXELS, VOXEL_MM
+from michelreco.reco.schema import FEATURE_INDEX, FEATURES, KINDS, SETTING_INDEX, SETTINGS
 from michelreco.reco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
                     pca_axis, refine_peak, sym3_eigen, window_mean)
 
 __all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates", "chosen_voxels"]
 
-KINDS = ("stopping_muon", "entering")
+# Column of each feature and position of each setting, looked up by name in the schema (numba reads these
+# module globals as compile-time constants).
+_F, _S = FEATURE_INDEX, SETTING_INDEX
+F_KIND, F_CLUSTER, F_PEAK, F_BASE, F_RATIO = _F["kind"], _F["cluster"], _F["peak_dedx"], _F["baseline_dedx"], \
+    _F["bragg_ratio"]
+F_MULEN, F_MULIN, F_MUFACE = _F["muon_length_mm"], _F["muon_linearity"], _F["muon_face_gap"]
+F_NVOX, F_E, F_EXT, F_LIN, F_LINEXT = _F["n_voxels"], _F["energy_mev"], _F["extent_mm"], _F["linearity"], \
+    _F["linear_extent_mm"]
+F_GAP, F_MDEDX, F_CROSS, F_RISE = _F["attach_gap_mm"], _F["michel_dedx"], _F["crossing_mm"], _F["rise_ratio"]
+F_THICK, F_TORT, F_BRANCH, F_WIDTH = _F["muon_voxels_per_node"], _F["tortuosity"], _F["muon_branches"], \
+    _F["muon_width_mm"]
+F_DROP, F_COS, F_FACE = _F["drop_ratio"], _F["michel_cos"], _F["face_gap"]
+F_PX, F_PY, F_PZ = _F["peak_x"], _F["peak_y"], _F["peak_z"]
+N_FEATURES = len(FEATURES)
 
-FEATURES = (
-    "kind",               # index in KINDS
-    "cluster",            # cluster number in the event
-    "peak_dedx",          # smoothed dE/ds at the Bragg peak (entering: the largest along the cluster), MeV/cm
-    "baseline_dedx",      # truncated-mean dE/ds of the track beyond the peak, MeV/cm
-    "bragg_ratio",        # peak_dedx / baseline_dedx
-    "muon_length_mm",     # skeleton path length of the track beyond the peak
-    "muon_linearity",     # PCA linearity of the last muon_pca_mm of the track before the peak
-    "muon_face_gap",      # distance of the far end of that track from the nearest face, voxels
-    "n_voxels",           # voxels of the candidate
-    "energy_mev",         # summed energy of the candidate
-    "extent_mm",          # largest distance of a candidate voxel from the peak (entering: PCA extent)
-    "linearity",          # PCA linearity of the candidate voxels
-    "linear_extent_mm",   # extent along the candidate's PCA axis times its linearity: long and straight
-    "attach_gap_mm",      # distance from the peak voxel to the nearest candidate voxel
-    "michel_dedx",        # candidate energy over its skeleton path length, MeV/cm
-    "crossing_mm",        # track continuing on the far side of the skeleton junction next to the peak:
-                          # a delta ray or a track crossing, not a track that stops (0 when none)
-    "rise_ratio",         # truncated-mean dE/ds 1-3 cm beyond the peak over the baseline: the rising
-                          # Bragg curve of a stopping track (a delta-ray bump falls back at once)
-    "muon_voxels_per_node",  # voxels per skeleton node along the baseline stretch: ~1-2 for a track
-    "tortuosity",         # candidate's skeleton path length over the straight end-to-peak distance
-    "muon_branches",      # skeleton branches joining the track between muon_skip_mm and muon_pca_mm beyond the peak
-    "muon_width_mm",      # transverse rms of the voxels of that stretch of track: small for a track
-    "drop_ratio",         # peak dE/ds over the truncated-mean dE/ds 0.5-2.5 cm after the stop, on the
-                          # candidate's side: a single electron after a Bragg peak, not a shower carrying on
-    "michel_cos",         # cosine between the muon's direction at its stop and the candidate's start
-                          # (isotropic for a Michel, near +1 for a shower carrying on)
-    "face_gap",           # distance of the candidate's nearest voxel from a face of the volume, voxels
-    "peak_x", "peak_y", "peak_z",   # Bragg-peak voxel (entering: the voxel nearest a face), voxel units
-)
-(F_KIND, F_CLUSTER, F_PEAK, F_BASE, F_RATIO, F_MULEN, F_MULIN, F_MUFACE, F_NVOX, F_E, F_EXT, F_LIN, F_LINEXT,
- F_GAP, F_MDEDX, F_CROSS, F_RISE, F_THICK, F_TORT, F_BRANCH, F_WIDTH, F_DROP, F_COS, F_FACE, F_PX) = range(25)
-assert F_PX + 3 == len(FEATURES), "feature columns out of step with FEATURES"
-
-# Settings of the candidate search, passed to the kernel as one float64 array in this order.
-SETTINGS = ("min_cluster_voxels", "min_branch_hops", "max_chains", "window_nodes", "max_peak_from_end_mm",
-            "baseline_gap_mm", "baseline_mm", "muon_pca_mm", "junction_window_mm", "rise_lo_mm", "rise_hi_mm",
-            "start_mm", "drop_lo_mm", "drop_hi_mm", "max_entering_voxels", "entering_face_gap", "muon_skip_mm",
-            "min_candidate_peak_dedx_mev_cm")
-(S_MINCL, S_BRANCH, S_CHAINS, S_WINDOW, S_MAXPEAK, S_GAP, S_BASE, S_MUPCA, S_JUNCTION, S_RISELO, S_RISEHI,
- S_START, S_DROPLO, S_DROPHI, S_MAXENTER, S_ENTERGAP, S_MUSKIP, S_MINPEAK) = range(18)
-assert S_MINPEAK + 1 == len(SETTINGS), "setting indices out of step with SETTINGS"
+S_MINCL, S_BRANCH, S_CHAINS, S_WINDOW = _S["min_cluster_voxels"], _S["min_branch_hops"], _S["max_chains"], \
+    _S["window_nodes"]
+S_MAXPEAK, S_GAP, S_BASE, S_MUPCA = _S["max_peak_from_end_mm"], _S["baseline_gap_mm"], _S["baseline_mm"], \
+    _S["muon_pca_mm"]
+S_JUNCTION, S_RISELO, S_RISEHI, S_START = _S["junction_window_mm"], _S["rise_lo_mm"], _S["rise_hi_mm"], \
+    _S["start_mm"]
+S_DROPLO, S_DROPHI, S_MAXENTER, S_ENTERGAP = _S["drop_lo_mm"], _S["drop_hi_mm"], _S["max_entering_voxels"], \
+    _S["entering_face_gap"]
+S_MUSKIP, S_MINPEAK = _S["muon_skip_mm"], _S["min_candidate_peak_dedx_mev_cm"]
 
 
 @njit(cache=True, nogil=True)
@@ -278,8 +259,8 @@ def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, juncti
     f[F_DROP] = peak / post if post > 0 else 0.0
     f[F_COS] = _direction_cos(xyz[walk[m_end]], xyz[pv], pts, cfg[S_START])
     f[F_PX] = xyz[pv, 0]
-    f[F_PX + 1] = xyz[pv, 1]
-    f[F_PX + 2] = xyz[pv, 2]
+    f[F_PY] = xyz[pv, 1]
+    f[F_PZ] = xyz[pv, 2]
 
 
 @njit(cache=True, nogil=True)
@@ -290,7 +271,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
     ``cand_vox[cand_ptr[c]:cand_ptr[c + 1]]``.
     """
     n = xyz.shape[0]
-    feats = np.zeros((64, len(FEATURES)))
+    feats = np.zeros((64, N_FEATURES))
     cand_ptr = np.zeros(129, np.int64)
     cand_vox = np.empty(max(n, 16), np.int64)
     nc = 0
@@ -367,8 +348,8 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 straight = np.sqrt(((xyz[main[0]] - xyz[main[main.shape[0] - 1]]) ** 2).sum()) * VOXEL_MM
                 f[F_TORT] = s[s.shape[0] - 1] / max(straight, VOXEL_MM)
                 f[F_PX] = xyz[fv, 0]
-                f[F_PX + 1] = xyz[fv, 1]
-                f[F_PX + 2] = xyz[fv, 2]
+                f[F_PY] = xyz[fv, 1]
+                f[F_PZ] = xyz[fv, 2]
                 nc += 1
         for chain in range(n_chains):
             for reverse in (False, True):

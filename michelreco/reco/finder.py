@@ -13,61 +13,55 @@ Steps (``docs/algorithm.md``):
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 
-from michelreco.reco.candidates import FEATURES, KINDS, SETTINGS, chosen_voxels, event_candidates
+from michelreco.config import check_params
+from michelreco.constants import GRID_VOXELS
+from michelreco.errors import InputError
+from michelreco.reco.candidates import chosen_voxels, event_candidates
 from michelreco.reco.canonical import canonical_voxels
 from michelreco.reco.graph import voxel_graph, voxel_graph_sklearn
-from michelreco.config import check_params
-from michelreco.errors import InputError
-from michelreco.reco.rules import PARAMETERS, RuleSet
+from michelreco.reco.rules import RuleSet
+from michelreco.reco.schema import (ALL_PARAMETERS, FEATURES, KINDS, PIPELINE_PARAMETERS, SETTINGS,
+                                    check_ordered)
 
-__all__ = ["PIPELINE_PARAMETERS", "MichelFinder"]
-
-# Clustering and candidate-building parameters: (default, unit, meaning).
-PIPELINE_PARAMETERS: dict[str, tuple[Any, str, str]] = {
-    "energy_threshold_mev": (0.0, "MeV", "ignore voxels at or below this energy"),
-    "eps_voxels": (1.8, "voxels", "clustering radius (1.8: the 26 touching voxels)"),
-    "clustering": ("numba", "", "neighbour search and clusters: 'numba' (ours) or 'sklearn' (the slower "
-                   "reference, for benchmarks)"),
-    "min_cluster_voxels": (24, "voxels", "smaller clusters are not analysed (a Michel of a few voxels on a "
-                           "muon long enough for the Bragg-peak test, min_muon_length_mm, needs more)"),
-    "min_branch_hops": (6, "voxels", "a skeleton branch must reach this far from the skeleton"),
-    "max_chains": (12, "", "skeleton chains per cluster at most"),
-    "window_nodes": (5, "nodes", "sliding window of the dE/ds profile (about 3 mm per node)"),
-    "max_peak_from_end_mm": (250.0, "mm", "look for the Bragg peak this far from a free end (Michel "
-                             "electron range is at most ~13 cm)"),
-    "min_candidate_peak_dedx_mev_cm": (6.5, "MeV/cm", "ends whose dE/ds peak is lower make no candidate at all "
-                                       "(saves time; keep below the bragg_peak rule's threshold)"),
-    "baseline_gap_mm": (30.0, "mm", "skip this much track after the peak before measuring the muon dE/ds"),
-    "baseline_mm": (120.0, "mm", "measure the muon's truncated-mean dE/ds over this length"),
-    "muon_pca_mm": (60.0, "mm", "track length beyond the peak used for the muon's PCA"),
-    "muon_skip_mm": (9.0, "mm", "the muon's width and branches are measured from this far past the stop"),
-    "junction_window_mm": (45.0, "mm", "a skeleton junction this close to the peak may reveal a crossing track"),
-    "rise_lo_mm": (10.0, "mm", "start of the stretch beyond the peak where a stopping track's dE/ds rises"),
-    "rise_hi_mm": (30.0, "mm", "end of that stretch"),
-    "drop_lo_mm": (5.0, "mm", "start of the stretch after the stop where the candidate's dE/ds is measured"),
-    "drop_hi_mm": (25.0, "mm", "end of that stretch"),
-    "start_mm": (30.0, "mm", "the candidate's direction is taken over its voxels this close to the peak"),
-    "max_entering_voxels": (300, "voxels", "clusters touching a face up to this size are entering candidates"),
-    "entering_face_gap": (2.0, "voxels", "a cluster this close to a face touches it"),
-}
-
+__all__ = ["PIPELINE_PARAMETERS", "MichelFinder"]   # PIPELINE_PARAMETERS: from the schema
 
 def _defaults() -> dict[str, Any]:
-    out = {name: spec[0] for name, spec in PIPELINE_PARAMETERS.items()}
-    out.update({name: p.default for name, p in PARAMETERS.items()})
-    return out
+    """Every parameter's default value."""
+    return {name: p.default for name, p in ALL_PARAMETERS.items()}
+
+
+def _checked_event(xyze) -> np.ndarray:
+    """The event as an array, refused unless (N, 4), finite, with voxel indices 0..767 (cheap: ~10 us)."""
+    xyze = np.asarray(xyze)
+    if xyze.ndim != 2 or xyze.shape[1] != 4:
+        raise InputError(f"an event must be an (N, 4) array of x, y, z, energy; got shape {xyze.shape}")
+    if xyze.dtype.kind not in "fiu":
+        raise InputError(f"an event must hold numbers, got dtype {xyze.dtype}")
+    if xyze.size and not np.isfinite(xyze).all():
+        raise InputError("an event holds a NaN or infinite value")
+    xyz = xyze[:, :3]
+    if xyze.size and (xyz.min() < 0 or xyz.max() > GRID_VOXELS - 1):
+        raise InputError(f"an event's voxel indices must lie in 0..{GRID_VOXELS - 1}")
+    return xyze
 
 
 class MichelFinder:
     """Find the Michel-electron voxels of an event, scikit-learn style.
 
-    Every parameter of ``PIPELINE_PARAMETERS`` and ``rules.PARAMETERS`` is a keyword argument with
-    that default; ``rules`` optionally replaces the rule set (``rules.DEFAULT_RULES`` layout). A sweep
-    is a grid of parameter dicts: ``MichelFinder(**params)``.
+    Every parameter of the schema (``michelreco.reco.schema``) is a keyword argument with its default, checked
+    against its range; ``rules`` optionally replaces the rule set (``rules.DEFAULT_RULES`` layout). A sweep is a
+    grid of parameter dicts: ``MichelFinder(**params)``.
+
+    Parameters
+    ----------
+    rules : dict, optional
+        A rule set (candidate kind -> rule name -> conditions) in place of ``rules.DEFAULT_RULES``.
+{parameters}
 
     Examples
     --------
@@ -96,10 +90,7 @@ class MichelFinder:
             self._rules_data = params.pop("rules")
             self._rules = RuleSet(self._rules_data)
         checked = check_params(params, _defaults(), where="MichelFinder")
-        if checked.get("clustering", "numba") not in ("numba", "sklearn"):
-            raise InputError(f"MichelFinder: clustering must be 'numba' or 'sklearn', got {checked['clustering']!r}")
-        if checked.get("eps_voxels", 1.0) <= 0:
-            raise InputError(f"MichelFinder: eps_voxels must be positive, got {checked['eps_voxels']}")
+        check_ordered({**self._params, **checked}, where="MichelFinder")
         self._params.update(checked)
         # derived once here, not per event
         self._settings = np.array([self._params[name] for name in SETTINGS], dtype=np.float64)
@@ -116,9 +107,7 @@ class MichelFinder:
     def candidates(self, xyze: np.ndarray):
         """The candidates of an event: (original indices of the kept voxels, features (C, len(FEATURES)),
         ptr, vox), candidate c's voxels being ``vox[ptr[c]:ptr[c + 1]]`` (into the kept voxels)."""
-        xyze = np.asarray(xyze)
-        if xyze.ndim != 2 or xyze.shape[1] != 4:
-            raise InputError(f"an event must be an (N, 4) array of x, y, z, energy; got shape {xyze.shape}")
+        xyze = _checked_event(xyze)
         p = self._params
         index, xyz, xyz_f, energy = canonical_voxels(xyze, float(p["energy_threshold_mev"]))
         if p["clustering"] == "numba":
@@ -162,3 +151,21 @@ class MichelFinder:
                 "voxels": np.sort(index[vox[ptr[c]:ptr[c + 1]]]).tolist(),
             })
         return records
+
+
+def _document_parameters() -> None:
+    """Put every schema parameter into ``MichelFinder``'s signature and docstring (what ``help`` shows)."""
+    lines = []
+    for name, spec in ALL_PARAMETERS.items():
+        unit = f" {spec.unit}" if spec.unit else ""
+        lines.append(f"    {name} : {spec.kind.__name__}, default {spec.default!r}")
+        lines.append(f"        {spec.doc} [{spec.describe_range()}{unit}]")
+    MichelFinder.__doc__ = MichelFinder.__doc__.replace("{parameters}", "\n".join(lines))
+    kw = inspect.Parameter.KEYWORD_ONLY
+    MichelFinder.__init__.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         inspect.Parameter("rules", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)]
+        + [inspect.Parameter(name, kw, default=spec.default) for name, spec in ALL_PARAMETERS.items()])
+
+
+_document_parameters()

@@ -12,62 +12,18 @@ operations are the two comparisons of ``OPS``.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
-from michelreco.reco.candidates import FEATURES, KINDS
+from michelreco.reco.schema import FEATURE_INDEX as _COLUMN
+from michelreco.reco.schema import FEATURES, KINDS, RULE_PARAMETERS
 from michelreco.errors import InputError
 
-__all__ = ["Parameter", "PARAMETERS", "DEFAULT_RULES", "ENTERING_RULES", "OPS", "RuleSet"]
+__all__ = ["PARAMETERS", "DEFAULT_RULES", "ENTERING_RULES", "OPS", "RuleSet"]
 
 
-@dataclass(frozen=True)
-class Parameter:
-    """A rule parameter: default value, unit and meaning."""
-
-    default: float
-    unit: str
-    doc: str
-
-
-PARAMETERS: dict[str, Parameter] = {
-    "min_muon_length_mm": Parameter(65.0, "mm", "track path beyond the Bragg peak (the muon) at least this long"),
-    "min_muon_linearity": Parameter(0.6, "", "PCA linearity of the muon's last centimetres at least this"),
-    "max_muon_width_mm": Parameter(2.3, "mm", "transverse rms of the muon's last centimetres at most this "
-                                   "(a track, not a shower)"),
-    "max_muon_branches": Parameter(0.0, "", "skeleton branches joining the muon's last centimetres at most"),
-    "min_rise_ratio": Parameter(1.2, "", "dE/ds 1-3 cm before the stop over the muon baseline at least this "
-                                "(the rising Bragg curve)"),
-    "min_bragg_ratio": Parameter(1.7, "", "peak dE/ds over the muon's truncated-mean dE/ds at least this"),
-    "min_peak_dedx_mev_cm": Parameter(7.0, "MeV/cm", "smoothed dE/ds at the peak at least this"),
-    "min_baseline_dedx_mev_cm": Parameter(1.2, "MeV/cm", "muon dE/ds at least this (not a faint shower twig)"),
-    "max_baseline_dedx_mev_cm": Parameter(4.5, "MeV/cm", "muon dE/ds at most this (a minimum-ionizing "
-                                          "track, not a proton)"),
-    "max_michel_cos": Parameter(0.95, "", "cosine between the muon's last direction and the candidate's "
-                                "start at most this (a kink, not a shower carrying on)"),
-    "min_drop_ratio": Parameter(1.3, "", "peak dE/ds over the candidate's dE/ds just after the stop at "
-                                "least this (one electron leaves, not a shower)"),
-    "min_collinear_drop_ratio": Parameter(4.0, "", "a candidate leaving along the muon (no kink) needs at "
-                                          "least this drop"),
-    "max_attach_gap_mm": Parameter(6.0, "mm", "nearest candidate voxel at most this far from the peak"),
-    "min_michel_voxels": Parameter(4.0, "voxels", "candidate at least this many voxels"),
-    "max_michel_voxels": Parameter(400.0, "voxels", "candidate at most this many voxels"),
-    "min_michel_energy_mev": Parameter(3.0, "MeV", "candidate energy at least this"),
-    "max_michel_energy_mev": Parameter(50.0, "MeV", "candidate energy at most this (the Michel endpoint is "
-                                       "52.8 MeV, and photons carry part of it away)"),
-    "max_crossing_mm": Parameter(30.0, "mm", "track continuing past the junction next to the peak at most "
-                                 "this long (the muon must end at the peak)"),
-    "max_muon_face_gap": Parameter(2.0, "voxels", "a muon shorter than min_muon_length_mm must reach a face "
-                                   "(it entered the volume and stopped soon after)"),
-    "max_entering_dedx_mev_cm": Parameter(4.0, "MeV/cm", "an entering cluster's mean dE/ds at most this "
-                                          "(an electron, not a proton)"),
-    "min_entering_tortuosity": Parameter(1.1, "", "an entering cluster's skeleton at least this much longer "
-                                         "than its end-to-end distance (wiggly, not a muon)"),
-    "max_michel_linear_extent_mm": Parameter(250.0, "mm", "candidate's straight extent at most this "
-                                             "(not a long straight track)"),
-}
+PARAMETERS = RULE_PARAMETERS   # the hand rules' thresholds, with unit, range and meaning
 
 OPS = {">=": operator.ge, "<=": operator.le}
 
@@ -110,7 +66,6 @@ ENTERING_RULES: dict[str, list] = {
     "not_a_track": [["linear_extent_mm", "<=", "max_michel_linear_extent_mm"]],
 }
 
-_COLUMN = {name: k for k, name in enumerate(FEATURES)}
 _OP_GE, _OP_LE, _OP_ALL, _OP_ANY, _OP_END = range(5)
 
 

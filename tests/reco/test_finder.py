@@ -120,5 +120,5 @@ def test_sklearn_clustering_backend_finds_the_same_michels(sim_sample):
     ours, ref = MichelFinder(), MichelFinder(clustering="sklearn")
     for xyze in events[:15]:   # the same clusters and neighbour lists: the same Michels
         assert np.array_equal(ours.find(xyze), ref.find(xyze))
-    with pytest.raises(InputError, match="clustering must be"):
+    with pytest.raises(InputError, match="'clustering' must be one of"):
         MichelFinder(clustering="hdbscan")

@@ -1,0 +1,227 @@
+"""The finder's schema: every candidate feature and every parameter, with unit, range and meaning, in one place.
+
+The feature columns of the candidate table and the order of the settings passed to the compiled kernels are
+generated from the tuples here, and every parameter value that reaches the finder (keyword arguments,
+``--config`` files, sweep grids) is checked against its range here, so a compiled kernel never sees a value it
+cannot handle. Units: mm, MeV, MeV/cm, voxels (3 mm), nodes (skeleton nodes, about one voxel apart).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from michelreco.errors import InputError
+
+__all__ = ["Feature", "Param", "KINDS", "FEATURE_SPECS", "FEATURES", "FEATURE_INDEX", "PIPELINE_PARAMETERS",
+           "RULE_PARAMETERS", "ALL_PARAMETERS", "SETTINGS", "check_value", "parameter_table"]
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A column of the candidate table: name, unit and meaning."""
+
+    name: str
+    unit: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class Param:
+    """A finder parameter: default, unit, allowed range (inclusive) or choices, and meaning."""
+
+    default: Any
+    unit: str
+    lo: float
+    hi: float
+    doc: str
+    choices: tuple = ()
+
+    @property
+    def kind(self) -> type:
+        """The parameter's type: that of its default."""
+        return type(self.default)
+
+    def describe_range(self) -> str:
+        """The allowed values, as a user reads them."""
+        if self.choices:
+            return " | ".join(repr(c) for c in self.choices)
+        hi = "inf" if self.hi == INF else f"{self.hi:g}"
+        return f"{self.lo:g} .. {hi}"
+
+
+KINDS = ("stopping_muon", "entering")
+
+FEATURE_SPECS: tuple[Feature, ...] = (
+    Feature("kind", "", "index in KINDS: 0 stopping muon, 1 entering cluster"),
+    Feature("cluster", "", "cluster number in the event"),
+    Feature("peak_dedx", "MeV/cm", "smoothed dE/ds at the Bragg peak (entering: the largest along the cluster)"),
+    Feature("baseline_dedx", "MeV/cm", "truncated-mean dE/ds of the track beyond the peak"),
+    Feature("bragg_ratio", "", "peak_dedx / baseline_dedx"),
+    Feature("muon_length_mm", "mm", "skeleton path length of the track beyond the peak"),
+    Feature("muon_linearity", "", "PCA linearity of the last muon_pca_mm of the track before the peak"),
+    Feature("muon_face_gap", "voxels", "distance of the far end of that track from the nearest face"),
+    Feature("n_voxels", "voxels", "voxels of the candidate"),
+    Feature("energy_mev", "MeV", "summed energy of the candidate"),
+    Feature("extent_mm", "mm", "largest distance of a candidate voxel from the peak (entering: from the face)"),
+    Feature("linearity", "", "PCA linearity of the candidate voxels"),
+    Feature("linear_extent_mm", "mm", "extent along the candidate's PCA axis times its linearity"),
+    Feature("attach_gap_mm", "mm", "distance from the peak voxel to the nearest candidate voxel"),
+    Feature("michel_dedx", "MeV/cm", "candidate energy over its skeleton path length"),
+    Feature("crossing_mm", "mm", "track continuing on the far side of the skeleton junction next to the peak "
+                                 "(a delta ray or a crossing, not a stopping track; 0 when none)"),
+    Feature("rise_ratio", "", "truncated-mean dE/ds 1-3 cm beyond the peak over the baseline (a stopping "
+                              "track's rising Bragg curve; a delta-ray bump falls back at once)"),
+    Feature("muon_voxels_per_node", "", "voxels per skeleton node along the baseline stretch (~1-2 for a track)"),
+    Feature("tortuosity", "", "candidate's skeleton path length over the straight end-to-peak distance"),
+    Feature("muon_branches", "", "skeleton branches joining the track between muon_skip_mm and muon_pca_mm"),
+    Feature("muon_width_mm", "mm", "transverse rms of the voxels of that stretch of track"),
+    Feature("drop_ratio", "", "peak dE/ds over the truncated-mean dE/ds 0.5-2.5 cm after the stop, on the "
+                              "candidate's side (one electron, not a shower carrying on)"),
+    Feature("michel_cos", "", "cosine between the muon's direction at its stop and the candidate's start"),
+    Feature("face_gap", "voxels", "distance of the candidate's nearest voxel from a face of the volume"),
+    Feature("peak_x", "voxels", "Bragg-peak voxel x (entering: the voxel nearest a face)"),
+    Feature("peak_y", "voxels", "Bragg-peak voxel y"),
+    Feature("peak_z", "voxels", "Bragg-peak voxel z"),
+)
+FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_SPECS)
+FEATURE_INDEX: dict[str, int] = {name: k for k, name in enumerate(FEATURES)}
+
+# Clustering and candidate-building parameters.
+PIPELINE_PARAMETERS: dict[str, Param] = {
+    "energy_threshold_mev": Param(0.0, "MeV", 0.0, 100.0, "ignore voxels at or below this energy"),
+    "eps_voxels": Param(1.8, "voxels", 1.0, 5.0, "clustering radius (1.8: the 26 touching voxels)"),
+    "clustering": Param("numba", "", 0, 0, "neighbour search and clusters: 'numba' (ours) or 'sklearn' (the "
+                        "slower reference, for benchmarks)", choices=("numba", "sklearn")),
+    "min_cluster_voxels": Param(24, "voxels", 1, INF, "smaller clusters are not analysed"),
+    "min_branch_hops": Param(6, "voxels", 1, INF, "a skeleton branch must reach this far from the skeleton"),
+    "max_chains": Param(12, "", 1, 10_000, "skeleton chains per cluster at most"),
+    "window_nodes": Param(5, "nodes", 1, 99, "sliding window of the dE/ds profile (about 3 mm per node)"),
+    "max_peak_from_end_mm": Param(250.0, "mm", 3.0, 5000.0, "look for the Bragg peak this far from a free end "
+                                  "(a Michel electron's range is at most ~13 cm)"),
+    "min_candidate_peak_dedx_mev_cm": Param(6.5, "MeV/cm", 0.0, INF, "ends whose dE/ds peak is lower make no "
+                                            "candidate at all (keep at or below the rules' peak threshold)"),
+    "baseline_gap_mm": Param(30.0, "mm", 0.0, 5000.0, "skip this much track after the peak before measuring "
+                             "the muon dE/ds"),
+    "baseline_mm": Param(120.0, "mm", 3.0, 5000.0, "measure the muon's truncated-mean dE/ds over this length"),
+    "muon_pca_mm": Param(60.0, "mm", 3.0, 5000.0, "track length beyond the peak used for the muon's PCA"),
+    "muon_skip_mm": Param(9.0, "mm", 0.0, 5000.0, "the muon's width and branches are measured from this far "
+                          "past the stop"),
+    "junction_window_mm": Param(45.0, "mm", 0.0, 5000.0, "a skeleton junction this close to the peak may "
+                                "reveal a crossing track"),
+    "rise_lo_mm": Param(10.0, "mm", 0.0, 5000.0, "start of the stretch beyond the peak where a stopping "
+                        "track's dE/ds rises"),
+    "rise_hi_mm": Param(30.0, "mm", 0.0, 5000.0, "end of that stretch (above rise_lo_mm)"),
+    "drop_lo_mm": Param(5.0, "mm", 0.0, 5000.0, "start of the stretch after the stop where the candidate's "
+                        "dE/ds is measured"),
+    "drop_hi_mm": Param(25.0, "mm", 0.0, 5000.0, "end of that stretch (above drop_lo_mm)"),
+    "start_mm": Param(30.0, "mm", 0.0, 5000.0, "the candidate's direction is taken over its voxels this close "
+                      "to the peak"),
+    "max_entering_voxels": Param(300, "voxels", 0, INF, "clusters touching a face up to this size are "
+                                 "entering candidates (0: none)"),
+    "entering_face_gap": Param(2.0, "voxels", 0.0, 768.0, "a cluster this close to a face touches it"),
+}
+
+# Thresholds of the hand rules (``rules.DEFAULT_RULES``).
+RULE_PARAMETERS: dict[str, Param] = {
+    "min_muon_length_mm": Param(65.0, "mm", 0.0, INF, "track path beyond the Bragg peak (the muon) at least this"),
+    "min_muon_linearity": Param(0.6, "", 0.0, 1.0, "PCA linearity of the muon's last centimetres at least this"),
+    "max_muon_width_mm": Param(2.3, "mm", 0.0, INF, "transverse rms of the muon's last centimetres at most this "
+                               "(a track, not a shower)"),
+    "max_muon_branches": Param(0.0, "", 0.0, INF, "skeleton branches joining the muon's last centimetres at most"),
+    "min_rise_ratio": Param(1.2, "", 0.0, INF, "dE/ds 1-3 cm before the stop over the muon baseline at least "
+                            "this (the rising Bragg curve)"),
+    "min_bragg_ratio": Param(1.7, "", 0.0, INF, "peak dE/ds over the muon's truncated-mean dE/ds at least this"),
+    "min_peak_dedx_mev_cm": Param(7.0, "MeV/cm", 0.0, INF, "smoothed dE/ds at the peak at least this"),
+    "min_baseline_dedx_mev_cm": Param(1.2, "MeV/cm", 0.0, INF, "muon dE/ds at least this (not a faint shower "
+                                      "twig)"),
+    "max_baseline_dedx_mev_cm": Param(4.5, "MeV/cm", 0.0, INF, "muon dE/ds at most this (a minimum-ionizing "
+                                      "track, not a proton)"),
+    "max_michel_cos": Param(0.95, "", -1.0, 1.0, "cosine between the muon's last direction and the candidate's "
+                            "start at most this (a kink, not a shower carrying on)"),
+    "min_drop_ratio": Param(1.3, "", 0.0, INF, "peak dE/ds over the candidate's dE/ds just after the stop at "
+                            "least this (one electron leaves, not a shower)"),
+    "min_collinear_drop_ratio": Param(4.0, "", 0.0, INF, "a candidate leaving along the muon (no kink) needs at "
+                                      "least this drop"),
+    "max_attach_gap_mm": Param(6.0, "mm", 0.0, INF, "nearest candidate voxel at most this far from the peak"),
+    "min_michel_voxels": Param(4.0, "voxels", 0.0, INF, "candidate at least this many voxels"),
+    "max_michel_voxels": Param(400.0, "voxels", 0.0, INF, "candidate at most this many voxels"),
+    "min_michel_energy_mev": Param(3.0, "MeV", 0.0, INF, "candidate energy at least this"),
+    "max_michel_energy_mev": Param(50.0, "MeV", 0.0, INF, "candidate energy at most this (the Michel endpoint "
+                                   "is 52.8 MeV, and photons carry part of it away)"),
+    "max_crossing_mm": Param(30.0, "mm", 0.0, INF, "track continuing past the junction next to the peak at "
+                             "most this long (the muon must end at the peak)"),
+    "max_muon_face_gap": Param(2.0, "voxels", 0.0, 768.0, "a muon shorter than min_muon_length_mm must reach a "
+                               "face (it entered the volume and stopped soon after)"),
+    "max_entering_dedx_mev_cm": Param(4.0, "MeV/cm", 0.0, INF, "an entering cluster's mean dE/ds at most this "
+                                      "(an electron, not a proton)"),
+    "min_entering_tortuosity": Param(1.1, "", 0.0, INF, "an entering cluster's skeleton at least this much "
+                                     "longer than its end-to-end distance (wiggly, not a muon)"),
+    "max_michel_linear_extent_mm": Param(250.0, "mm", 0.0, INF, "candidate's straight extent at most this "
+                                         "(not a long straight track)"),
+}
+
+ALL_PARAMETERS: dict[str, Param] = {**PIPELINE_PARAMETERS, **RULE_PARAMETERS}
+
+# Settings of the candidate search, passed to the compiled kernel as one float64 array in this order.
+SETTINGS: tuple[str, ...] = (
+    "min_cluster_voxels", "min_branch_hops", "max_chains", "window_nodes", "max_peak_from_end_mm",
+    "baseline_gap_mm", "baseline_mm", "muon_pca_mm", "junction_window_mm", "rise_lo_mm", "rise_hi_mm",
+    "start_mm", "drop_lo_mm", "drop_hi_mm", "max_entering_voxels", "entering_face_gap", "muon_skip_mm",
+    "min_candidate_peak_dedx_mev_cm")
+SETTING_INDEX: dict[str, int] = {name: k for k, name in enumerate(SETTINGS)}
+
+# (lower, upper) pairs whose values must be ordered
+_ORDERED = (("rise_lo_mm", "rise_hi_mm"), ("drop_lo_mm", "drop_hi_mm"))
+
+
+def _type_ok(value: Any, default: Any) -> bool:
+    """Does ``value`` have the type of a parameter whose default is ``default``?"""
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, type(default))
+
+
+def check_value(name: str, value: Any, where: str = "config") -> Any:
+    """Return ``value`` checked against parameter ``name`` (ints promoted to float where the default is one)."""
+    if name not in ALL_PARAMETERS:
+        raise InputError(f"{where}: unknown parameter '{name}' (known: {', '.join(sorted(ALL_PARAMETERS))})")
+    spec = ALL_PARAMETERS[name]
+    if not _type_ok(value, spec.default):
+        raise InputError(f"{where}: parameter '{name}' must be {spec.kind.__name__}, "
+                         f"got {value!r} ({type(value).__name__})")
+    if spec.choices:
+        if value not in spec.choices:
+            raise InputError(f"{where}: parameter '{name}' must be one of {spec.describe_range()}, got {value!r}")
+        return value
+    if not spec.lo <= value <= spec.hi:          # NaN fails too
+        raise InputError(f"{where}: parameter '{name}' must be in {spec.describe_range()} "
+                         f"{spec.unit}".rstrip() + f", got {value!r}")
+    return float(value) if isinstance(spec.default, float) else value
+
+
+def check_ordered(params: dict[str, Any], where: str = "config") -> None:
+    """Refuse a complete parameter set whose lower/upper pairs are out of order."""
+    for lo, hi in _ORDERED:
+        if params[lo] >= params[hi]:
+            raise InputError(f"{where}: '{lo}' ({params[lo]:g}) must be below '{hi}' ({params[hi]:g})")
+
+
+def parameter_table() -> str:
+    """Every parameter with default, unit, range and meaning, as a text table."""
+    rows = []
+    for title, group in (("pipeline (clusters, skeletons, candidates)", PIPELINE_PARAMETERS),
+                         ("hand-rule thresholds", RULE_PARAMETERS)):
+        rows.append(f"{title}:")
+        for name, p in group.items():
+            unit = f" {p.unit}" if p.unit else ""
+            rows.append(f"  {name} = {p.default!r}{unit}  [{p.describe_range()}]")
+            rows.append(f"      {p.doc}")
+    return "\n".join(rows)

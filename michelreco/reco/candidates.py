@@ -53,28 +53,30 @@ S_MUSKIP, S_MINPEAK = _S["muon_skip_mm"], _S["min_candidate_peak_dedx_mev_cm"]
 
 @njit(cache=True, nogil=True)
 def _nodes_after_peak(chain_nodes, chain_ptr, chain_junction, seed_nodes, mark):
-    """The seed nodes and every node of chains hanging (recursively) from them; ``mark`` is left clear."""
-    n = seed_nodes.shape[0]
+    """The seed nodes and every node of chains hanging (recursively) from them, each once; ``mark`` is left clear.
+
+    When the peak lies past a branch's junction the seeds already hold the branch's own chain (its junction is a
+    seed too): its nodes must not be added a second time.
+    """
+    out = np.empty(seed_nodes.shape[0] + chain_nodes.shape[0], np.int64)
+    n = 0
     for v in seed_nodes:
-        mark[v] = True
-    for c in range(1, chain_ptr.shape[0] - 1):   # a chain's junction lies on an earlier chain
+        if not mark[v]:
+            mark[v] = True
+            out[n] = v
+            n += 1
+    for c in range(1, chain_ptr.shape[0] - 1):   # a chain's junction lies on an earlier chain: one pass
         j = chain_junction[c]
         if j >= 0 and mark[j]:
             for k in range(chain_ptr[c], chain_ptr[c + 1]):
-                mark[chain_nodes[k]] = True
-            n += chain_ptr[c + 1] - chain_ptr[c]
-    out = np.empty(n, np.int64)
-    out[:seed_nodes.shape[0]] = seed_nodes
-    k = seed_nodes.shape[0]
-    for c in range(1, chain_ptr.shape[0] - 1):
-        j = chain_junction[c]
-        if j >= 0 and mark[j] and mark[chain_nodes[chain_ptr[c]]]:
-            for i in range(chain_ptr[c], chain_ptr[c + 1]):
-                out[k] = chain_nodes[i]
-                k += 1
-    for v in out[:k]:
+                v = chain_nodes[k]
+                if not mark[v]:
+                    mark[v] = True
+                    out[n] = v
+                    n += 1
+    for v in out[:n]:
         mark[v] = False
-    return out[:k]
+    return out[:n].copy()
 
 
 @njit(cache=True, nogil=True)

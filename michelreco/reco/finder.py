@@ -24,6 +24,7 @@ from michelreco.errors import InputError
 from michelreco.reco.candidates import chosen_voxels, event_candidates
 from michelreco.reco.canonical import canonical_voxels
 from michelreco.reco.graph import voxel_graph, voxel_graph_sklearn
+from michelreco.reco.model import TreeModel, load_model
 from michelreco.reco.rules import RuleSet
 from michelreco.reco.schema import (ALL_PARAMETERS, FEATURES, KINDS, PIPELINE_PARAMETERS, SETTINGS,
                                     check_ordered)
@@ -33,6 +34,16 @@ __all__ = ["PIPELINE_PARAMETERS", "MichelFinder"]   # PIPELINE_PARAMETERS: from 
 def _defaults() -> dict[str, Any]:
     """Every parameter's default value."""
     return {name: p.default for name, p in ALL_PARAMETERS.items()}
+
+
+_MODELS: dict[str, TreeModel] = {}
+
+
+def load_model_cached(path: str) -> TreeModel:
+    """A model file read once per process (finders of a sweep or of a worker share it)."""
+    if path not in _MODELS:
+        _MODELS[path] = load_model(path or None)
+    return _MODELS[path]
 
 
 def _checked_event(xyze) -> np.ndarray:
@@ -93,11 +104,17 @@ class MichelFinder:
         check_ordered({**self._params, **checked}, where="MichelFinder")
         self._params.update(checked)
         # derived once here, not per event
+        self._model = load_model_cached(self._params["model"]) if self._params["selection"] == "model" else None
         self._settings = np.array([self._params[name] for name in SETTINGS], dtype=np.float64)
-        if "entering" not in self._rules.kinds:
+        if self._model is None and "entering" not in self._rules.kinds:
             self._settings[SETTINGS.index("max_entering_voxels")] = 0   # nobody judges them: do not build them
         self._rule_values = self._rules.values(self._params)
         return self
+
+    @property
+    def model(self) -> TreeModel | None:
+        """The tree ensemble that chooses the candidates (None when the hand rules do)."""
+        return self._model
 
     def __repr__(self) -> str:
         changed = {k: v for k, v in self._params.items() if v != _defaults()[k]}
@@ -132,25 +149,48 @@ class MichelFinder:
         return recovered_energies(np.asarray(xyze), found, recover_radius_mm)
 
     def choose(self, index, feats, ptr, vox) -> np.ndarray:
-        """Indices (int32, ascending) of the voxels of the candidates that pass the rules."""
-        return chosen_voxels(index, ptr, vox, self._rules.run(feats, self._rule_values))
+        """Indices (int32, ascending) of the voxels of the chosen candidates."""
+        return chosen_voxels(index, ptr, vox, self.decide(feats))
 
-    def explain(self, xyze: np.ndarray) -> list[dict]:
-        """One record per candidate: its features, each rule's verdict with reason, and the decision."""
+    def decide(self, feats: np.ndarray) -> np.ndarray:
+        """Which candidates of a feature table are Michels: the model's verdict, or the hand rules'."""
+        if self._model is not None:
+            return self._model.decide(feats, self._params["model_threshold"])
+        return self._rules.run(feats, self._rule_values)
+
+    def explain(self, xyze: np.ndarray, top: int = 3) -> list[dict]:
+        """One record per candidate: features, the decision, the hand rules' verdicts (with reasons), and with a
+        model its probability and the ``top`` features that moved the score most (log-odds)."""
         index, feats, ptr, vox = self.candidates(xyze)
+        michel = self.decide(feats)
+        prob = self._model.probabilities(feats) if self._model is not None else None
         records = []
         for c in range(feats.shape[0]):
-            reasons = self._rules.reasons(feats[c], self._params)
-            michel = bool(self._rules.run(feats[c:c + 1], self._rule_values)[0])
-            records.append({
+            record = {
                 "candidate": c,
                 "kind": KINDS[int(feats[c, 0])],
+                "michel": bool(michel[c]),
+                "selection": self._params["selection"],
                 "features": {name: float(feats[c, k]) for k, name in enumerate(FEATURES)},
-                "rules": reasons,
-                "michel": michel,
+                "rules": self._rules.reasons(feats[c], self._params),
+                "rules_michel": bool(self._rules.run(feats[c:c + 1], self._rule_values)[0]),
                 "voxels": np.sort(index[vox[ptr[c]:ptr[c + 1]]]).tolist(),
-            })
+            }
+            if prob is not None:
+                moved = sorted(self._model.contributions(feats[c]).items(), key=lambda kv: -abs(kv[1]))[:top]
+                record["score"] = float(prob[c])
+                record["threshold"] = self.threshold
+                record["top_features"] = {name: round(value, 4) for name, value in moved}
+            records.append(record)
         return records
+
+    @property
+    def threshold(self) -> float | None:
+        """The model's decision threshold in use (None with the hand rules)."""
+        if self._model is None:
+            return None
+        t = self._params["model_threshold"]
+        return self._model.threshold if t is None else t
 
 
 def _document_parameters() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from michelreco.errors import InputError
 
 __all__ = ["Feature", "Param", "KINDS", "FEATURE_SPECS", "FEATURES", "FEATURE_INDEX", "PIPELINE_PARAMETERS",
-           "RULE_PARAMETERS", "ALL_PARAMETERS", "SETTINGS", "check_value", "parameter_table"]
+           "RULE_PARAMETERS", "SELECTION_PARAMETERS", "ALL_PARAMETERS", "SETTINGS", "check_value", "parameter_table"]
 
 INF = math.inf
 
@@ -42,8 +42,8 @@ class Param:
 
     @property
     def kind(self) -> type:
-        """The parameter's type: that of its default."""
-        return type(self.default)
+        """The parameter's type: that of its default (float for an optional number)."""
+        return float if self.default is None else type(self.default)
 
     def describe_range(self) -> str:
         """The allowed values, as a user reads them."""
@@ -164,7 +164,17 @@ RULE_PARAMETERS: dict[str, Param] = {
                                          "(not a long straight track)"),
 }
 
-ALL_PARAMETERS: dict[str, Param] = {**PIPELINE_PARAMETERS, **RULE_PARAMETERS}
+# How candidates are chosen.
+SELECTION_PARAMETERS: dict[str, Param] = {
+    "selection": Param("model", "", 0, 0, "how candidates are chosen: 'model' (the learned tree ensemble) or "
+                       "'rules' (the hand rules, interpretable)", choices=("model", "rules")),
+    "model": Param("", "", 0, 0, "model file (JSON, from 'michelreco train'); empty: the model shipped with "
+                   "the package"),
+    "model_threshold": Param(None, "", 0.0, 1.0, "probability at or above which a candidate is a Michel; "
+                             "empty (null): the threshold stored in the model"),
+}
+
+ALL_PARAMETERS: dict[str, Param] = {**PIPELINE_PARAMETERS, **RULE_PARAMETERS, **SELECTION_PARAMETERS}
 
 # Settings of the candidate search, passed to the compiled kernel as one float64 array in this order.
 SETTINGS: tuple[str, ...] = (
@@ -179,7 +189,9 @@ _ORDERED = (("rise_lo_mm", "rise_hi_mm"), ("drop_lo_mm", "drop_hi_mm"))
 
 
 def _type_ok(value: Any, default: Any) -> bool:
-    """Does ``value`` have the type of a parameter whose default is ``default``?"""
+    """Does ``value`` have the type of a parameter whose default is ``default`` (None: an optional number)?"""
+    if default is None:
+        return value is None or _type_ok(value, 0.0)
     if isinstance(default, bool):
         return isinstance(value, bool)
     if isinstance(default, int):
@@ -195,8 +207,11 @@ def check_value(name: str, value: Any, where: str = "config") -> Any:
         raise InputError(f"{where}: unknown parameter '{name}' (known: {', '.join(sorted(ALL_PARAMETERS))})")
     spec = ALL_PARAMETERS[name]
     if not _type_ok(value, spec.default):
-        raise InputError(f"{where}: parameter '{name}' must be {spec.kind.__name__}, "
+        raise InputError(f"{where}: parameter '{name}' must be {spec.kind.__name__}"
+                         f"{' or null' if spec.default is None else ''}, "
                          f"got {value!r} ({type(value).__name__})")
+    if value is None or isinstance(spec.default, str) and not spec.choices:
+        return value
     if spec.choices:
         if value not in spec.choices:
             raise InputError(f"{where}: parameter '{name}' must be one of {spec.describe_range()}, got {value!r}")
@@ -204,7 +219,7 @@ def check_value(name: str, value: Any, where: str = "config") -> Any:
     if not spec.lo <= value <= spec.hi:          # NaN fails too
         raise InputError(f"{where}: parameter '{name}' must be in {spec.describe_range()} "
                          f"{spec.unit}".rstrip() + f", got {value!r}")
-    return float(value) if isinstance(spec.default, float) else value
+    return float(value) if spec.default is None or isinstance(spec.default, float) else value
 
 
 def check_ordered(params: dict[str, Any], where: str = "config") -> None:
@@ -218,10 +233,11 @@ def parameter_table() -> str:
     """Every parameter with default, unit, range and meaning, as a text table."""
     rows = []
     for title, group in (("pipeline (clusters, skeletons, candidates)", PIPELINE_PARAMETERS),
-                         ("hand-rule thresholds", RULE_PARAMETERS)):
+                         ("selection", SELECTION_PARAMETERS), ("hand-rule thresholds", RULE_PARAMETERS)):
         rows.append(f"{title}:")
         for name, p in group.items():
             unit = f" {p.unit}" if p.unit else ""
-            rows.append(f"  {name} = {p.default!r}{unit}  [{p.describe_range()}]")
+            allowed = "" if isinstance(p.default, str) and not p.choices else f"  [{p.describe_range()}]"
+            rows.append(f"  {name} = {p.default!r}{unit}{allowed}")
             rows.append(f"      {p.doc}")
     return "\n".join(rows)

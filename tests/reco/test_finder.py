@@ -81,17 +81,26 @@ def test_thresholded_input(sim_sample):
         assert np.array_equal(above.find(xyze), keep[finder.find(xyze[keep])])
 
 
-def test_explain_agrees_with_find(sim_sample):
+@pytest.mark.parametrize("selection", ["model", "rules"])
+def test_explain_agrees_with_find(sim_sample, selection):
     _, events, _ = sim_sample
-    finder = MichelFinder()
+    finder = MichelFinder(selection=selection)
+    kinds = set()
     for xyze in events[:20]:
         records = finder.explain(xyze)
         chosen = [r["voxels"] for r in records if r["michel"]]
         union = np.unique(np.concatenate(chosen)) if chosen else np.empty(0, int)
         assert np.array_equal(union, finder.find(xyze))
         for r in records:
-            assert r["kind"] == "stopping_muon" and set(r["rules"]) and r["features"]["n_voxels"] == len(r["voxels"])
-            assert r["michel"] == all(v == "pass" for v in r["rules"].values())
+            kinds.add(r["kind"])
+            assert r["features"]["n_voxels"] == len(r["voxels"]) == len(set(r["voxels"]))
+            assert r["rules_michel"] == (bool(r["rules"]) and all(v == "pass" for v in r["rules"].values()))
+            if selection == "rules":
+                assert r["michel"] == r["rules_michel"] and "score" not in r
+            else:
+                assert r["michel"] == (r["score"] >= r["threshold"]) and len(r["top_features"]) == 3
+    # the hand rules do not judge entering clusters, so they are not even built; the model judges both kinds
+    assert kinds == ({"stopping_muon"} if selection == "rules" else {"stopping_muon", "entering"})
 
 
 def test_parameters_scikit_learn_style():

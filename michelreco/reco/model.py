@@ -1,0 +1,246 @@
+"""The learned selection: a gradient-boosted tree ensemble over candidate features, stored as plain data.
+
+A model file is JSON: the trees as arrays (feature column, threshold, children, leaf values), the feature names
+in the order the trees read them, the decision threshold on the probability, the package version and a
+fingerprint of the training data. Loading one never runs code (no pickle). Inference is a compiled walk over
+the concatenated tree arrays, exactly the arithmetic of scikit-learn's ``HistGradientBoostingClassifier``:
+raw score = baseline + sum of the leaves reached (NaN goes where the tree was told), probability = logistic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from michelreco.errors import InputError
+from michelreco.reco.schema import FEATURE_INDEX, FEATURES
+
+__all__ = ["MODEL_FORMAT", "MODEL_FEATURES", "TreeModel", "load_model", "default_model_path"]
+
+MODEL_FORMAT = "michelreco-tree-ensemble/1"
+
+# Features the model may read: everything but the bookkeeping columns (cluster number, peak position), which
+# say where a candidate is, not what it is.
+MODEL_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in ("cluster", "peak_x", "peak_y", "peak_z"))
+
+_TREE_KEYS = ("feature", "threshold", "left", "right", "missing_left", "value", "count")
+
+
+def default_model_path() -> Path:
+    """Where is the model shipped with the package?"""
+    return Path(str(resources.files("michelreco") / "data" / "default_model.json"))
+
+
+@njit(cache=True, nogil=True)
+def _raw_scores(x, columns, feature, threshold, left, right, missing_left, value, roots, baseline):
+    """Raw score (log-odds) of every row of ``x``: baseline plus the leaf of each tree (leaves: left == -1)."""
+    n = x.shape[0]
+    out = np.full(n, baseline)
+    for r in range(n):
+        acc = 0.0
+        for t in range(roots.shape[0]):
+            node = roots[t]
+            while left[node] >= 0:
+                v = x[r, columns[feature[node]]]
+                if np.isnan(v):
+                    node = left[node] if missing_left[node] else right[node]
+                elif v <= threshold[node]:
+                    node = left[node]
+                else:
+                    node = right[node]
+            acc += value[node]
+        out[r] += acc
+    return out
+
+
+@dataclass
+class TreeModel:
+    """A binary tree ensemble over named candidate features, with its decision threshold.
+
+    Attributes
+    ----------
+    features : tuple of str
+        Feature names, in the order the trees' ``feature`` indices refer to.
+    baseline : float
+        Raw score (log-odds) before any tree.
+    trees : list of dict
+        Per tree, equal-length arrays ``feature``, ``threshold``, ``left``, ``right`` (-1 at a leaf),
+        ``missing_left``, ``value`` (leaf values; raw-score units) and ``count`` (training samples per node).
+    threshold : float
+        A candidate is a Michel when its probability is at least this.
+    meta : dict
+        Package version, training fingerprint and settings, validation scores: for people, never executed.
+    """
+
+    features: tuple[str, ...]
+    baseline: float
+    trees: list[dict[str, np.ndarray]]
+    threshold: float = 0.5
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.features if f not in FEATURE_INDEX]
+        if unknown:
+            raise InputError(f"model made for another feature set: unknown features {', '.join(unknown)}")
+        self._columns = np.array([FEATURE_INDEX[f] for f in self.features], np.int64)
+        self._flatten()
+
+    def _flatten(self) -> None:
+        """Concatenate the trees into one set of arrays (children re-indexed) for the compiled walk."""
+        roots, parts, offset = [], {k: [] for k in _TREE_KEYS}, 0
+        for tree in self.trees:
+            roots.append(offset)
+            for k in _TREE_KEYS:
+                a = np.asarray(tree[k])
+                if k in ("left", "right"):
+                    a = np.where(a >= 0, a + offset, -1)
+                parts[k].append(a)
+            offset += len(tree["value"])
+        cat = {k: (np.concatenate(v) if v else np.empty(0)) for k, v in parts.items()}
+        self._feature = cat["feature"].astype(np.int64)
+        self._threshold = cat["threshold"].astype(np.float64)
+        self._left = cat["left"].astype(np.int64)
+        self._right = cat["right"].astype(np.int64)
+        self._missing_left = cat["missing_left"].astype(np.bool_)
+        self._value = cat["value"].astype(np.float64)
+        self._roots = np.array(roots, np.int64)
+
+    # -- scores ---------------------------------------------------------------------------------------
+    def raw_scores(self, features: np.ndarray) -> np.ndarray:
+        """Log-odds of every candidate of a feature table (C, len(FEATURES))."""
+        x = np.ascontiguousarray(features, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(FEATURES):
+            raise InputError(f"a feature table must have {len(FEATURES)} columns, got shape {x.shape}")
+        return _raw_scores(x, self._columns, self._feature, self._threshold, self._left, self._right,
+                           self._missing_left, self._value, self._roots, self.baseline)
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Probability that each candidate is a Michel (logistic of the raw score)."""
+        return 1.0 / (1.0 + np.exp(-self.raw_scores(features)))
+
+    def decide(self, features: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """Which candidates are Michels: probability at or above the threshold (the model's by default)."""
+        t = self.threshold if threshold is None else threshold
+        if t <= 0.0:
+            return np.ones(features.shape[0], bool)
+        if t >= 1.0:
+            return np.zeros(features.shape[0], bool)
+        return self.raw_scores(features) >= math.log(t / (1.0 - t))
+
+    def contributions(self, row: np.ndarray) -> dict[str, float]:
+        """How much each feature moved one candidate's raw score (the changes of the expected value along each
+        tree's path, summed per feature); the baseline and these add up to the raw score."""
+        x = np.asarray(row, dtype=np.float64)[self._columns]
+        out = dict.fromkeys(self.features, 0.0)
+        for tree in self.trees:
+            expected = self._expected_values(tree)
+            node = 0
+            while tree["left"][node] >= 0:
+                f = int(tree["feature"][node])
+                v = x[f]
+                go_left = bool(tree["missing_left"][node]) if math.isnan(v) else v <= tree["threshold"][node]
+                child = int(tree["left"][node] if go_left else tree["right"][node])
+                out[self.features[f]] += expected[child] - expected[node]
+                node = child
+        return out
+
+    @staticmethod
+    def _expected_values(tree: dict) -> np.ndarray:
+        """Every node's count-weighted mean of its leaves (cached on the tree)."""
+        if "_expected" not in tree:
+            left, right = np.asarray(tree["left"]), np.asarray(tree["right"])
+            count = np.maximum(np.asarray(tree["count"], np.float64), 1e-12)
+            exp = np.asarray(tree["value"], np.float64).copy()
+            for node in range(len(exp) - 1, -1, -1):        # children come after their parent
+                if left[node] >= 0:
+                    a, b = left[node], right[node]
+                    exp[node] = (exp[a] * count[a] + exp[b] * count[b]) / (count[a] + count[b])
+            tree["_expected"] = exp
+        return tree["_expected"]
+
+    # -- files ------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The model as plain JSON-able data."""
+        return {"format": MODEL_FORMAT, "features": list(self.features), "baseline": self.baseline,
+                "threshold": self.threshold, "meta": self.meta,
+                "trees": [{k: np.asarray(t[k]).tolist() for k in _TREE_KEYS} for t in self.trees]}
+
+    def save(self, path) -> None:
+        """Write the model as JSON (temporary name, then renamed)."""
+        from michelreco.run.io import write_bytes_atomically
+
+        write_bytes_atomically(path, json.dumps(self.to_dict(), separators=(",", ":")).encode())
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "model") -> TreeModel:
+        """Build a model from ``to_dict`` data, refusing anything else with one line."""
+        if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+            raise InputError(f"{where}: not a michelreco model (expected format {MODEL_FORMAT!r})")
+        try:
+            features = tuple(str(f) for f in data["features"])
+            trees = []
+            for t in data["trees"]:
+                tree = {k: np.asarray(t[k]) for k in _TREE_KEYS}
+                n = len(tree["value"])
+                if any(len(tree[k]) != n for k in _TREE_KEYS) or n == 0:
+                    raise ValueError("tree arrays of different lengths")
+                left, right = tree["left"].astype(np.int64), tree["right"].astype(np.int64)
+                inner = left >= 0
+                # children after their parent and inside the tree; features inside the feature list: the
+                # compiled walk must never leave the arrays
+                if (np.any(left[inner] <= np.flatnonzero(inner)) or np.any(right[inner] <= np.flatnonzero(inner))
+                        or np.any(left[inner] >= n) or np.any(right[inner] >= n)
+                        or np.any(tree["feature"][inner] < 0) or np.any(tree["feature"][inner] >= len(features))
+                        or not np.all(np.isfinite(np.asarray(tree["value"], np.float64)))):
+                    raise ValueError("tree structure out of bounds")
+                tree["left"], tree["right"] = left, right
+                trees.append(tree)
+            threshold = float(data["threshold"])
+            baseline = float(data["baseline"])
+            if not (0.0 <= threshold <= 1.0 and math.isfinite(baseline)):
+                raise ValueError("threshold or baseline out of range")
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputError(f"{where}: damaged model file ({err})") from None
+        return cls(features, baseline, trees, threshold, dict(data.get("meta") or {}))
+
+    @classmethod
+    def from_sklearn(cls, clf, features: tuple[str, ...], threshold: float = 0.5,
+                     meta: dict | None = None) -> TreeModel:
+        """Copy a fitted binary ``HistGradientBoostingClassifier`` (numeric features only)."""
+        if clf.n_trees_per_iteration_ != 1:
+            raise ValueError("only binary classifiers are supported")
+        trees = []
+        for (predictor,) in clf._predictors:
+            nodes = predictor.nodes
+            if nodes["is_categorical"].any():
+                raise ValueError("categorical splits are not supported")
+            leaf = nodes["is_leaf"].astype(bool)
+            trees.append({
+                "feature": np.where(leaf, 0, nodes["feature_idx"]).astype(np.int64),
+                "threshold": nodes["num_threshold"].astype(np.float64),
+                "left": np.where(leaf, -1, nodes["left"].astype(np.int64)),
+                "right": np.where(leaf, -1, nodes["right"].astype(np.int64)),
+                "missing_left": nodes["missing_go_to_left"].astype(bool),
+                "value": np.where(leaf, nodes["value"], 0.0).astype(np.float64),
+                "count": nodes["count"].astype(np.int64),
+            })
+        return cls(tuple(features), float(np.ravel(clf._baseline_prediction)[0]), trees, threshold, meta or {})
+
+
+def load_model(path=None) -> TreeModel:
+    """Read a model file (the shipped default when ``path`` is None); one-line ``InputError`` when it is not one."""
+    path = default_model_path() if path in (None, "", "default") else Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such model file")
+    try:
+        data = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InputError(f"{path}: damaged model file (not JSON)") from None
+    return TreeModel.from_dict(data, where=str(path))

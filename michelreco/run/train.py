@@ -1,0 +1,207 @@
+"""Learn the Michel selection from labelled events: the candidate table, a tree ensemble, its threshold.
+
+Every event's candidates are built in parallel (the finder's own pipeline, labels never shown to it); each
+candidate is labelled by its voxels: a Michel when most of its voxels are labelled Michel, weighted by how many
+voxels the decision moves (|Michel - other|), since F1 is counted in voxels. A ``HistGradientBoostingClassifier``
+is fitted on part of the events; the decision threshold that maximizes pooled voxel F1 on the events held back
+is chosen; the ensemble is then refitted on all events and written as data (``michelreco.reco.model``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from michelreco import __version__
+from michelreco.constants import MICHEL_LABEL
+from michelreco.errors import InputError
+from michelreco.reco.finder import MichelFinder
+from michelreco.reco.model import MODEL_FEATURES, TreeModel
+from michelreco.reco.rules import DEFAULT_RULES, ENTERING_RULES
+from michelreco.reco.schema import FEATURE_INDEX, PIPELINE_PARAMETERS
+from michelreco.run.io import event_count, iter_events, iter_labels
+from michelreco.run.parallel import event_ranges, ordered_results, progress_bar
+
+__all__ = ["TRAIN_DEFAULTS", "CandidateTable", "candidate_table", "best_threshold", "fit_ensemble", "train_model"]
+
+# Tree-ensemble settings (scikit-learn's names); the sweep may vary them.
+TRAIN_DEFAULTS = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 20,
+                  "l2_regularization": 1.0}
+
+
+@dataclass
+class CandidateTable:
+    """Every candidate of a set of events with its truth, in voxels.
+
+    Attributes
+    ----------
+    features : ndarray (C, len(FEATURES))
+    michel_voxels, other_voxels : ndarray of int64 (C,)
+        Voxels of the candidate labelled Michel, and the others.
+    event : ndarray of int64 (C,)
+        Event index of each candidate.
+    event_michel_voxels : ndarray of int64 (E,)
+        Michel voxels of each event, inside a candidate or not (the recall's denominator).
+    first_event : int
+    """
+
+    features: np.ndarray
+    michel_voxels: np.ndarray
+    other_voxels: np.ndarray
+    event: np.ndarray
+    event_michel_voxels: np.ndarray
+    first_event: int = 0
+
+    @property
+    def target(self) -> np.ndarray:
+        """Is each candidate mostly Michel?"""
+        return self.michel_voxels > self.other_voxels
+
+    @property
+    def weight(self) -> np.ndarray:
+        """Voxels a decision on each candidate moves between TP and FP (at least 1)."""
+        return np.maximum(np.abs(self.michel_voxels - self.other_voxels), 1).astype(np.float64)
+
+    def subset(self, events: np.ndarray) -> CandidateTable:
+        """The candidates of the events flagged in the boolean mask ``events`` (indexed from first_event)."""
+        keep = events[self.event - self.first_event]
+        return CandidateTable(self.features[keep], self.michel_voxels[keep], self.other_voxels[keep],
+                              self.event[keep], np.where(events, self.event_michel_voxels, 0), self.first_event)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the table (features and truth): what a model was trained on, in one string."""
+        h = hashlib.sha256()
+        for a in (self.features, self.michel_voxels, self.other_voxels, self.event, self.event_michel_voxels):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
+
+def _candidates_of_range(xyze_path: str, labels_path: str, start: int, stop: int, params: dict):
+    """Candidate features and voxel truth of the events [start, stop)."""
+    # every candidate kind built (the hand rules would skip entering clusters); only the candidates are used
+    finder = MichelFinder(selection="rules", rules={**DEFAULT_RULES, "entering": ENTERING_RULES}, **params)
+    feats, mich, other, event, totals = [], [], [], [], []
+    for (i, xyze), (_, labels) in zip(iter_events(xyze_path, start, stop), iter_labels(labels_path, start, stop)):
+        if len(labels) != len(xyze):
+            raise InputError(f"{labels_path}: event {i}: {len(labels)} labels for {len(xyze)} voxels")
+        index, f, ptr, vox = finder.candidates(xyze)
+        is_michel = labels[index] == MICHEL_LABEL
+        for c in range(f.shape[0]):
+            m = int(is_michel[vox[ptr[c]:ptr[c + 1]]].sum())
+            mich.append(m)
+            other.append(int(ptr[c + 1] - ptr[c]) - m)
+            event.append(i)
+        feats.append(f)
+        totals.append(int((labels == MICHEL_LABEL).sum()))
+    width = len(FEATURE_INDEX)
+    return (np.concatenate(feats) if feats else np.empty((0, width)), np.array(mich, np.int64),
+            np.array(other, np.int64), np.array(event, np.int64), np.array(totals, np.int64))
+
+
+def candidate_table(xyze_path, labels_path, params: dict | None = None, *, start: int = 0,
+                    stop: int | None = None, workers: int = 1, progress: bool = True,
+                    chunk: int = 200) -> CandidateTable:
+    """Build every candidate of events [start, stop) with its voxel truth, in parallel over ranges of events."""
+    params = {k: v for k, v in (params or {}).items() if k in PIPELINE_PARAMETERS}
+    n = event_count(xyze_path)
+    stop = n if stop is None else stop
+    if not 0 <= start < stop <= n:
+        raise InputError(f"{xyze_path}: event range {start}..{stop} is not inside 0..{n}")
+    if event_count(labels_path, "labels") != n:
+        raise InputError(f"{labels_path}: {event_count(labels_path, 'labels')} events, but {xyze_path} has {n}")
+    tasks = [(str(xyze_path), str(labels_path), lo, hi, params) for lo, hi in event_ranges(start, stop, chunk)]
+    bar = progress_bar(stop - start, progress)
+    parts = []
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        for (lo, hi), part in zip(event_ranges(start, stop, chunk),
+                                  ordered_results(pool, _candidates_of_range, workers, tasks)):
+            parts.append(part)
+            bar.update(hi - lo)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    cols = list(zip(*parts))
+    return CandidateTable(np.concatenate(cols[0]), np.concatenate(cols[1]), np.concatenate(cols[2]),
+                          np.concatenate(cols[3]), np.concatenate(cols[4]), start)
+
+
+def best_threshold(prob: np.ndarray, table: CandidateTable) -> tuple[float, dict]:
+    """The probability threshold with the best pooled voxel F1 over ``table`` (candidates taken on their own;
+    voxels shared by two taken candidates are rare and counted twice here), and the scores there."""
+    total = int(table.event_michel_voxels.sum())
+    best = (-1.0, 0.5, {})
+    for t in np.round(np.arange(0.05, 0.951, 0.01), 2):
+        take = prob >= t
+        tp = int(table.michel_voxels[take].sum())
+        fp = int(table.other_voxels[take].sum())
+        fn = total - tp
+        f1 = 2 * tp / max(2 * tp + fp + fn, 1)
+        if f1 > best[0]:
+            best = (f1, float(t), {"tp": tp, "fp": fp, "fn": fn, "f1": f1,
+                                   "precision": tp / max(tp + fp, 1), "recall": tp / max(total, 1)})
+    return best[1], best[2]
+
+
+def fit_ensemble(table: CandidateTable, settings: dict | None = None, seed: int = 0):
+    """A ``HistGradientBoostingClassifier`` fitted on the table's model features (voxel-weighted)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    if table.target.all() or not table.target.any():
+        raise InputError("training needs candidates of both kinds (Michel and not): give more labelled events")
+    cfg = {**TRAIN_DEFAULTS, **(settings or {})}
+    clf = HistGradientBoostingClassifier(early_stopping=False, random_state=seed, **cfg)
+    cols = [FEATURE_INDEX[f] for f in MODEL_FEATURES]
+    clf.fit(table.features[:, cols], table.target, sample_weight=table.weight)
+    return clf
+
+
+def train_model(xyze_path, labels_path, params: dict | None = None, *, settings: dict | None = None,
+                holdout_fraction: float = 0.25, seed: int = 0, start: int = 0, stop: int | None = None,
+                workers: int = 1, progress: bool = True) -> TreeModel:
+    """Train a model on labelled events: fit on part, choose the threshold on the rest, refit on all.
+
+    Parameters
+    ----------
+    xyze_path, labels_path : path
+        Events and their labels (challenge format).
+    params : dict, optional
+        Finder pipeline parameters of the candidates (recorded in the model; the default pipeline otherwise).
+    settings : dict, optional
+        Tree-ensemble settings overriding ``TRAIN_DEFAULTS``.
+    holdout_fraction : float
+        Events held back to choose the threshold (0 < f < 1).
+    seed : int
+        Seed of the event split and of the ensemble.
+    """
+    if not 0.0 < holdout_fraction < 1.0:
+        raise InputError(f"holdout fraction must be between 0 and 1, got {holdout_fraction}")
+    t0 = time.perf_counter()
+    table = candidate_table(xyze_path, labels_path, params, start=start, stop=stop, workers=workers,
+                            progress=progress)
+    n_events = table.event_michel_voxels.shape[0]
+    held = np.zeros(n_events, bool)
+    held[np.random.default_rng(seed).permutation(n_events)[:max(1, int(round(holdout_fraction * n_events)))]] = True
+    fit_part, held_part = table.subset(~held), table.subset(held)
+    clf = fit_ensemble(fit_part, settings, seed)
+    cols = [FEATURE_INDEX[f] for f in MODEL_FEATURES]
+    prob = clf.predict_proba(held_part.features[:, cols])[:, 1] if len(held_part.event) else np.empty(0)
+    threshold, held_scores = best_threshold(prob, held_part)
+    final = fit_ensemble(table, settings, seed)
+    pipeline = {k: (params or {}).get(k, spec.default) for k, spec in PIPELINE_PARAMETERS.items()}
+    meta = {"package_version": __version__,
+            "training": {"events_file": str(xyze_path), "labels_file": str(labels_path), "events": n_events,
+                         "first_event": table.first_event, "candidates": int(len(table.event)),
+                         "fingerprint": table.fingerprint(), "seed": seed, "holdout_fraction": holdout_fraction,
+                         "settings": {**TRAIN_DEFAULTS, **(settings or {})}, "pipeline": pipeline,
+                         "seconds": round(time.perf_counter() - t0, 1)},
+            "holdout": {"events": int(held.sum()), "threshold": threshold, **held_scores}}
+    model = TreeModel.from_sklearn(final, MODEL_FEATURES, threshold, json.loads(json.dumps(meta)))
+    model.sklearn_estimator = final          # kept in memory for the round-trip checks, never written
+    return model

@@ -12,16 +12,19 @@ scores are ratios of integer sums. Definitions (``docs/scoring.md``):
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 
 import numpy as np
 
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError
-from michelreco.run.io import LABELS_DATASET, check_solution_row, write_bytes_atomically, event_count, iter_labels, iter_solution, solution_dataset_name
+from michelreco.run.io import (LABELS_DATASET, check_solution_row, event_count, iter_labels, iter_solution,
+                               open_h5, solution_dataset_name)
+from michelreco.run.outputs import atomic_open
 
-__all__ = ["MICHEL_LABEL", "Counts", "event_counts", "ScoreTable", "score_rows", "score_files"]
-
+__all__ = ["MICHEL_LABEL", "Counts", "event_counts", "ScoreTable", "score_rows", "score_files",
+           "solution_first_event"]
 
 
 def _ratio(num: int, den: int) -> float:
@@ -72,12 +75,15 @@ class ScoreTable:
     ----------
     tp, fp, fn : array_like of int
         Per-event counts, in event order.
+    first_event : int, default 0
+        Index in the events file of the first event (a solution of an event range starts later).
     """
 
-    def __init__(self, tp, fp, fn):
+    def __init__(self, tp, fp, fn, first_event: int = 0):
         self.tp = np.asarray(tp, dtype=np.int64)
         self.fp = np.asarray(fp, dtype=np.int64)
         self.fn = np.asarray(fn, dtype=np.int64)
+        self.first_event = int(first_event)
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -109,30 +115,34 @@ class ScoreTable:
         return {"precision": precision, "recall": recall, "f1": f1, "empty": empty}
 
     def per_block(self, block: int) -> list[tuple[int, int, Counts]]:
-        """Pooled counts over consecutive blocks of ``block`` events: (first event, stop, counts)."""
+        """Pooled counts over consecutive blocks of ``block`` events: (first event, stop, counts), as event
+        indices of the events file (``first_event`` on)."""
         if block < 1:
-            raise ValueError("block must be >= 1")
+            raise InputError(f"--block must be at least 1, got {block}")
         out = []
+        first = self.first_event
         for lo in range(0, len(self), block):
             hi = min(lo + block, len(self))
-            out.append((lo, hi, Counts(int(self.tp[lo:hi].sum()), int(self.fp[lo:hi].sum()),
-                                       int(self.fn[lo:hi].sum()))))
+            out.append((first + lo, first + hi, Counts(int(self.tp[lo:hi].sum()), int(self.fp[lo:hi].sum()),
+                                                       int(self.fn[lo:hi].sum()))))
         return out
 
     def write_per_event_csv(self, path, extra: dict[str, np.ndarray] | None = None) -> None:
-        """One row per event: TP, FP, FN, precision, recall, F1, empty, then any ``extra`` columns."""
+        """One row per event: its index in the events file, TP, FP, FN, precision, recall, F1, empty, then any
+        ``extra`` columns; written by the csv module through a temporary name, renamed when complete."""
         per = self.per_event()
         extra = extra or {}
-        lines = [",".join(["event", "tp", "fp", "fn", "precision", "recall", "f1", "empty", *extra])]
-        for i in range(len(self)):
-            cells = [str(i), str(self.tp[i]), str(self.fp[i]), str(self.fn[i]), f"{per['precision'][i]:.6f}",
-                     f"{per['recall'][i]:.6f}", f"{per['f1'][i]:.6f}", str(int(per["empty"][i]))]
-            lines.append(",".join(cells + [f"{col[i]:.6g}" for col in extra.values()]))
-        write_bytes_atomically(path, ("\n".join(lines) + "\n").encode())
+        with atomic_open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["event", "tp", "fp", "fn", "precision", "recall", "f1", "empty", *extra])
+            for i in range(len(self)):
+                writer.writerow([self.first_event + i, int(self.tp[i]), int(self.fp[i]), int(self.fn[i]),
+                                 f"{per['precision'][i]:.6f}", f"{per['recall'][i]:.6f}", f"{per['f1'][i]:.6f}",
+                                 int(per["empty"][i]), *(f"{col[i]:.6g}" for col in extra.values())])
 
     def subset(self, mask) -> ScoreTable:
         """The table restricted to the events selected by a boolean mask."""
-        return ScoreTable(self.tp[mask], self.fp[mask], self.fn[mask])
+        return ScoreTable(self.tp[mask], self.fp[mask], self.fn[mask], self.first_event)
 
 
 def score_rows(solutions, labels, michel_label: int = MICHEL_LABEL) -> ScoreTable:
@@ -148,17 +158,57 @@ def score_rows(solutions, labels, michel_label: int = MICHEL_LABEL) -> ScoreTabl
     return ScoreTable(tp, fp, fn)
 
 
+def solution_first_event(path, dataset: str | None = None) -> int:
+    """The event of the events file that a solution's first row belongs to: its ``first_event`` attribute
+    (written by ``find-michels --start``), 0 when absent."""
+    name = solution_dataset_name(path, dataset)
+    with open_h5(path) as f:
+        value = f[name].attrs.get("first_event", 0)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: attribute first_event of '{name}' is not an event index") from None
+
+
 def score_files(solution_path, labels_path, dataset: str | None = None,
-                michel_label: int = MICHEL_LABEL) -> ScoreTable:
-    """Score a solution file against a label file, reading both block-wise."""
+                michel_label: int = MICHEL_LABEL, start: int | None = None) -> ScoreTable:
+    """Score a solution file against a label file, reading both block-wise.
+
+    Parameters
+    ----------
+    solution_path, labels_path : path-like
+        The solution (one row per event) and the labels.
+    dataset : str, optional
+        The solution's dataset (default: its only variable-length integer one).
+    michel_label : int
+        The Michel label value.
+    start : int, optional
+        The label event of the solution's first row (a solution of an event range, ``find-michels --start``).
+        Default: the solution's ``first_event`` attribute, else 0; then the two files must have the same
+        number of events.
+
+    Returns
+    -------
+    ScoreTable
+        Per-event counts of the scored events.
+    """
     name = solution_dataset_name(solution_path, dataset)
     n_sol, n_lab = event_count(solution_path, name), event_count(labels_path, LABELS_DATASET)
-    if n_sol != n_lab:
-        raise InputError(f"{solution_path} has {n_sol} events but {labels_path} has {n_lab}")
-    tp = np.zeros(n_lab, np.int64)
-    fp = np.zeros(n_lab, np.int64)
-    fn = np.zeros(n_lab, np.int64)
-    for (i, pred), (_, lab) in zip(iter_solution(solution_path, dataset=name), iter_labels(labels_path)):
+    recorded = solution_first_event(solution_path, name)
+    first = recorded if start is None else int(start)
+    if first < 0:
+        raise InputError(f"--start must be 0 or more, got {first}")
+    if start is None and recorded == 0 and n_sol != n_lab:
+        raise InputError(f"{solution_path} has {n_sol} events but {labels_path} has {n_lab} (if the solution is "
+                         f"of an event range, give its first event with --start)")
+    if first + n_sol > n_lab:
+        raise InputError(f"{solution_path} holds events {first}..{first + n_sol - 1} but {labels_path} has only "
+                         f"{n_lab} events")
+    tp = np.zeros(n_sol, np.int64)
+    fp = np.zeros(n_sol, np.int64)
+    fn = np.zeros(n_sol, np.int64)
+    for (k, pred), (i, lab) in zip(iter_solution(solution_path, dataset=name),
+                                   iter_labels(labels_path, first, first + n_sol)):
         check_solution_row(pred, len(lab), i, solution_path)
-        tp[i], fp[i], fn[i] = event_counts(pred, lab, michel_label)
-    return ScoreTable(tp, fp, fn)
+        tp[k], fp[k], fn[k] = event_counts(pred, lab, michel_label)
+    return ScoreTable(tp, fp, fn, first)

@@ -1,16 +1,66 @@
-"""What every command shares: exit codes, the default worker count, finder parameters from a config file."""
+"""What every command shares: exit codes, one-line errors, option types and options spelled the same way
+everywhere, the default worker count, finder parameters from a config file, labels found from events."""
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+from pathlib import Path
 
-from michelreco.errors import MichelrecoError
+from michelreco.errors import InputError, MichelrecoError
 
-__all__ = ["EXIT_INPUT_ERROR", "EXIT_EVENTS_FAILED", "EXIT_INTERRUPTED", "default_workers", "finder_params"]
+__all__ = ["EXIT_INPUT_ERROR", "EXIT_EVENTS_FAILED", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "OneLineParser",
+           "positive_int", "nonnegative_int", "positive_float", "default_workers", "finder_params",
+           "add_workers_argument", "add_force_argument", "add_quiet_argument", "plural", "labels_or_guess"]
 
 EXIT_INPUT_ERROR = 2
 EXIT_EVENTS_FAILED = 3
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130        # 128 + SIGINT
+EXIT_TERMINATED = 143         # 128 + SIGTERM
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (``PROG: error: ...; see PROG --help``), exit 2."""
+
+    def error(self, message: str):
+        """Print one line and exit with status 2."""
+        self.exit(EXIT_INPUT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _integer(text: str) -> int:
+    """An integer option value, or an argparse error in plain words."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
 
 
 def default_workers() -> int:
@@ -19,6 +69,28 @@ def default_workers() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
         return os.cpu_count() or 1
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 worker``, ``2 workers``."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def add_workers_argument(p: argparse.ArgumentParser, what: str = "worker processes") -> None:
+    """``--workers N`` (at least 1; default: the cores this process may use), the same in every command."""
+    p.add_argument("--workers", type=positive_int, default=default_workers(), metavar="N",
+                   help=f"{what} (at least 1; default: all cores, %(default)s here)")
+
+
+def add_force_argument(p: argparse.ArgumentParser, what: str = "outputs") -> None:
+    """``--force``: replace existing outputs (never an input), the same in every command."""
+    p.add_argument("--force", action="store_true",
+                   help=f"replace existing {what} (an input is never replaced, even with --force)")
+
+
+def add_quiet_argument(p: argparse.ArgumentParser) -> None:
+    """``--quiet``: no progress bar nor notices on stderr."""
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def finder_params(config_path) -> dict:
@@ -30,7 +102,26 @@ def finder_params(config_path) -> dict:
         return {}
     params = load_mapping(config_path)
     try:
-        MichelFinder(**params)          # validates names, types and the rule set
+        MichelFinder(**params)          # validates names, types, ranges and the rule set
     except MichelrecoError as err:
-        raise MichelrecoError(f"{config_path}: {err}") from None
+        text = str(err)
+        raise MichelrecoError(text if text.startswith(str(config_path)) else f"{config_path}: {text}") from None
     return params
+
+
+def labels_or_guess(xyze, labels) -> Path:
+    """The label file given, or the one named after the events file (``_xyze_`` -> ``_label_``) when it exists."""
+    from michelreco.run.io import label_path_for
+
+    if labels is not None:
+        return Path(labels)
+    try:
+        guess = label_path_for(xyze)
+    except InputError:
+        raise InputError(f"{xyze}: give the LABELS file (it cannot be found from this name: the README's rule "
+                         f"replaces '_xyze_' with '_label_')") from None
+    if not guess.exists():
+        raise InputError(f"{guess}: no such file (the labels of {xyze}, found by replacing '_xyze' with "
+                         f"'_label'); give LABELS")
+    print(f"labels: {guess}", file=sys.stderr)
+    return guess

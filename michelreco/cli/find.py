@@ -8,7 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from michelreco.cli.common import EXIT_EVENTS_FAILED, default_workers, finder_params
+from michelreco.cli.common import (EXIT_EVENTS_FAILED, add_force_argument, add_quiet_argument,
+                                   add_workers_argument, finder_params, nonnegative_int, plural, positive_int)
 from michelreco.cli.score import print_scores
 from michelreco.errors import MichelrecoError
 
@@ -31,50 +32,65 @@ class _HelpParams(argparse.Action):
 def add_find_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", nargs="?", help="challenge events file (*_xyze_*.h5, dataset 'data')")
     p.add_argument("-o", "--output", help="solution file to write (HDF5, one row of Michel voxel indices per event)")
-    p.add_argument("--workers", type=int, default=default_workers(),
-                   help="worker processes (default: all cores, %(default)s here)")
+    add_workers_argument(p)
     p.add_argument("--config", help="finder parameters, a JSON or YAML mapping (e.g. a sweep's best.yaml)")
     p.add_argument("--help-params", action=_HelpParams,
                    help="list every finder parameter (for --config) with default, unit, range and meaning, and exit")
-    p.add_argument("--start", type=int, default=0, help="first event to process (default 0)")
-    p.add_argument("--stop", type=int, default=None, help="stop before this event (default: end of file)")
-    p.add_argument("--force", action="store_true",
-                   help="overwrite an existing output file (and discard the parts of an interrupted run)")
+    p.add_argument("--start", type=nonnegative_int, default=0, metavar="I",
+                   help="first event to process (default 0); the solution then holds events I.. and records I, "
+                        "which 'michelreco score' reads")
+    p.add_argument("--stop", type=nonnegative_int, default=None, metavar="J",
+                   help="stop before this event (default: end of file)")
+    add_force_argument(p, "output files (and discard the parts of an interrupted run)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its checkpointed parts (OUTPUT.parts)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on a Dask cluster through its scheduler (tcp://HOST:PORT) instead of local processes")
-    p.add_argument("--chunk", type=int, default=500,
+    p.add_argument("--chunk", type=positive_int, default=500,
                    help="events per task and per checkpoint (default 500)")
     p.add_argument("--dataset-name", default="solution", help="name of the solution dataset (default: solution)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_argument(p)
     p.add_argument("--explain", metavar="JSONL",
                    help="also write every Michel candidate (features, rule verdicts, decision) as JSON lines")
     p.add_argument("--demo", action="store_true",
                    help="simulate a small sample in a temporary directory, run the finder on it and score it")
-    p.add_argument("--demo-events", type=int, default=200, help="events in the --demo sample (default 200)")
+    p.add_argument("--demo-events", type=positive_int, default=200, metavar="N",
+                   help="events in the --demo sample (default 200)")
+
+
+def summary_line(summary, output) -> str:
+    """The one line that ends a successful run: events, Michel voxels found, time, rate, output."""
+    failed = f", {plural(len(summary.failures), 'event')} failed" if summary.failures else ""
+    return (f"{plural(summary.events, 'event')}: Michel voxels found in {summary.michel_events} "
+            f"({summary.michel_voxels:,} voxels){failed}; {summary.seconds:.1f} s, "
+            f"{summary.events_per_s:,.0f} events/s; wrote {output}")
 
 
 def run_find(args) -> int:
-    from michelreco.run.parallel import run_file
+    from michelreco.run.parallel import dask_executor, errors_log_path, run_file
 
-    if args.workers < 1:
-        raise MichelrecoError("--workers must be at least 1")
     params = finder_params(args.config)
     if args.demo:
         return _run_demo(args, params)
     if not args.input or not args.output:
         raise MichelrecoError("give an INPUT file and -o OUTPUT (or --demo); see --help")
-    from michelreco.run.parallel import dask_executor
-
-    with dask_executor(args.scheduler) if args.scheduler else contextlib.nullcontext((None, args.workers)) as (
-            executor, workers):
-        failures = run_file(args.input, args.output, params, workers=workers, executor=executor,
-                            start=args.start, stop=args.stop, force=args.force, resume=args.resume,
-                            chunk=args.chunk, progress=not args.quiet, output_dataset=args.dataset_name,
-                            explain_path=args.explain).failures
-    if failures:
-        print(f"{len(failures)} events failed and got empty rows; see {args.output}.errors.log", file=sys.stderr)
+    try:
+        with dask_executor(args.scheduler) if args.scheduler else contextlib.nullcontext((None, args.workers)) as (
+                executor, workers):
+            summary = run_file(args.input, args.output, params, workers=workers, executor=executor,
+                               start=args.start, stop=args.stop, force=args.force, resume=args.resume,
+                               chunk=args.chunk, progress=not args.quiet, output_dataset=args.dataset_name,
+                               explain_path=args.explain, inputs=[args.config] if args.config else [])
+    except KeyboardInterrupt:
+        parts = Path(str(args.output) + ".parts")
+        if parts.is_dir():
+            print(f"finished ranges kept in {parts}: rerun the same command with --resume to continue",
+                  file=sys.stderr)
+        raise
+    print(summary_line(summary, args.output))
+    if summary.failures:
+        print(f"{plural(len(summary.failures), 'event')} failed and got empty rows; see "
+              f"{errors_log_path(args.output)}", file=sys.stderr)
         return EXIT_EVENTS_FAILED
     return 0
 
@@ -90,9 +106,11 @@ def _run_demo(args, params) -> int:
         paths = simulate_file(prefix, args.demo_events, seed=2025, workers=args.workers, progress=not args.quiet)
         solution = Path(tmp) / "demo_solution.h5"
         print("finding Michels ...", file=sys.stderr)
-        run_file(paths.xyze, solution, params, workers=args.workers, progress=not args.quiet)
+        summary = run_file(paths.xyze, solution, params, workers=args.workers, progress=not args.quiet)
+        print(summary_line(summary, "a temporary solution file"), file=sys.stderr)
         table = score_files(solution, paths.labels)
-    print_scores(table, f"demo: {args.demo_events} simulated events (seed 2025)")
+    print_scores(table, f"demo: {args.demo_events} simulated events (seed 2025), the finder's solution "
+                        f"against the simulator's labels")
     return 0
 
 

@@ -1,26 +1,64 @@
 """Checkpoints of a long run: one file per finished range of events, so a killed run can resume.
 
 A run writes the rows of each finished range to ``OUTPUT.parts/range_<first event>.npz`` (and, with
-``--explain``, ``.jsonl``) through a temporary name and a rename, so a part is either whole or absent
-whatever kills the run. ``manifest.json`` records what the run is (input file, event range, range
-size, finder parameters); ``--resume`` continues only a run with the same manifest. When every range
-is done, the parts are merged in order into the output, which is renamed into place, and the parts
-are removed. An interrupted and a whole run therefore write the output the same way, byte for byte.
+``--explain``, ``.jsonl``) through a temporary name, an fsync and a rename, so a part is either whole or
+absent whatever kills the run. ``manifest.json`` records what the run is: the package version, the input
+file's fingerprint (path, size, modification time, and a hash of its first and last MiB), the event range,
+range size and finder parameters; ``--resume`` continues only a run with the same manifest and refuses
+another with one line saying what differs. A part that cannot be read back whole (truncated, damaged) is
+removed and its range computed again. When every range is done, the parts are merged in order into the
+output, which is renamed into place, and the parts are removed. An interrupted and a whole run therefore
+write the output the same way, byte for byte.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
+from michelreco import __version__
 from michelreco.errors import InputError
-from michelreco.run.io import write_bytes_atomically
+from michelreco.run.outputs import write_bytes_atomically
 
-__all__ = ["Checkpoint"]
+__all__ = ["Checkpoint", "input_fingerprint", "FINGERPRINT_BLOCK"]
+
+FINGERPRINT_BLOCK = 1 << 20
+
+
+def input_fingerprint(path) -> dict:
+    """Cheap identity of an input file: resolved path, size, mtime, SHA-256 of its first and last MiB."""
+    path = Path(path)
+    stat = path.stat()
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        digest.update(f.read(FINGERPRINT_BLOCK))
+        if stat.st_size > FINGERPRINT_BLOCK:
+            f.seek(max(stat.st_size - FINGERPRINT_BLOCK, FINGERPRINT_BLOCK))
+            digest.update(f.read(FINGERPRINT_BLOCK))
+    return {"path": str(path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "sha256_ends": digest.hexdigest()}
+
+
+def _difference(old: dict | None, new: dict) -> str:
+    """What differs between the manifest of the parts and the one of this run, in the user's terms."""
+    if old is None:
+        return "its manifest is missing or unreadable"
+    if old.get("version") != new.get("version"):
+        return f"made by michelreco {old.get('version', 'before 0.2')} (this is {new['version']})"
+    if old.get("input") != new.get("input"):
+        if (old.get("input") or {}).get("path") != new["input"]["path"]:
+            return f"made from another input file ({(old.get('input') or {}).get('path')})"
+        return "the input file changed since (size, date or content)"
+    words = {"params": "finder parameters", "start": "event range", "stop": "event range", "chunk": "--chunk",
+             "explain": "--explain", "dataset": "dataset"}
+    names = dict.fromkeys(words.get(key, key) for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key))
+    return "made by a run with different " + ", ".join(names)
 
 
 class Checkpoint:
@@ -31,7 +69,7 @@ class Checkpoint:
     output : path-like
         The run's output file; the parts live in ``OUTPUT.parts``.
     manifest : dict
-        What identifies the run (JSON-serializable).
+        What identifies the run (JSON-serializable); the package version is added.
     resume : bool
         Continue the parts of an interrupted run with the same manifest.
     force : bool
@@ -40,17 +78,22 @@ class Checkpoint:
 
     def __init__(self, output, manifest: dict, resume: bool = False, force: bool = False):
         self.dir = Path(str(output) + ".parts")
-        manifest = json.loads(json.dumps(manifest))      # normalized as it will be read back
+        manifest = json.loads(json.dumps({"version": __version__, **manifest}))   # normalized as read back
+        self._explain = bool(manifest.get("explain"))
         found = self.dir / "manifest.json"
-        if self.dir.exists():
-            if resume:
+        if self.dir.exists() or self.dir.is_symlink():
+            if not self.dir.is_dir():
+                raise InputError(f"{self.dir}: is not a folder of parts; remove it")
+            if resume and not force:
                 try:
                     old = json.loads(found.read_text())
                 except (OSError, ValueError):
                     old = None
                 if old != manifest:
-                    raise InputError(f"{self.dir}: made by a run with another input, range or parameters; "
-                                     f"remove it, or use --force to start again")
+                    raise InputError(f"{self.dir}: cannot resume: {_difference(old, manifest)}; "
+                                     f"use --force to start again")
+                for stale in self.dir.glob(".*"):          # temporaries of the killed run
+                    stale.unlink(missing_ok=True)
             elif force:
                 shutil.rmtree(self.dir)
             else:
@@ -61,11 +104,27 @@ class Checkpoint:
             write_bytes_atomically(found, json.dumps(manifest, indent=1).encode())
 
     def _path(self, first: int, suffix: str) -> Path:
+        """The file of the range starting at ``first``."""
         return self.dir / f"range_{first:012d}{suffix}"
 
-    def done(self, first: int) -> bool:
-        """Is the range starting at event ``first`` finished?"""
-        return self._path(first, ".npz").exists()
+    def done(self, first: int, n_events: int | None = None) -> bool:
+        """Is the range starting at event ``first`` finished, and its part readable whole?
+
+        A part that cannot be read back (truncated, damaged, the wrong number of events) is removed, so
+        that its range is computed again.
+        """
+        path = self._path(first, ".npz")
+        if not path.exists():
+            return False
+        try:
+            rows, _, _ = self.load(first)
+            ok = n_events is None or len(rows) == n_events
+        except Exception:  # noqa: BLE001 - any damage means: compute it again
+            ok = False
+        if not ok:
+            path.unlink(missing_ok=True)
+            self._path(first, ".jsonl").unlink(missing_ok=True)
+        return ok
 
     def save(self, first: int, rows: list, failures: list, records: list | None = None) -> None:
         """Store a finished range: its rows, failed events and (optionally) explain records."""
@@ -83,11 +142,17 @@ class Checkpoint:
         with np.load(self._path(first, ".npz")) as part:
             lengths, flat = part["lengths"], part["indices"]
             failures = [(i, m) for i, m in json.loads(str(part["failures"]))]
+        if int(lengths.sum()) != len(flat) or (len(lengths) and lengths.min() < 0):
+            raise ValueError(f"{self._path(first, '.npz')}: inconsistent part")
         rows = np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else []
         explain = self._path(first, ".jsonl")
+        if self._explain and not explain.exists():
+            raise ValueError(f"{explain}: missing")
         lines = explain.read_text().splitlines(keepends=True) if explain.exists() else []
         return rows, failures, lines
 
     def remove(self) -> None:
         """Delete the parts (after the output is in place)."""
         shutil.rmtree(self.dir, ignore_errors=True)
+        if os.path.lexists(self.dir):  # pragma: no cover - a file of that name
+            os.unlink(self.dir)

@@ -117,7 +117,9 @@ def check_output(path: PathLike, inputs: Iterable[PathLike | None] = (), force: 
             continue
         inp = Path(inp)
         if _same(path, inp):
-            raise InputError(f"{path}{what}: is the input {inp}; refusing to overwrite an input, even with --force")
+            same = "" if os.path.abspath(path) == os.path.abspath(inp) else f" {inp}"
+            raise InputError(f"{path}{what}: is the input{same} of this command; refusing to overwrite an input, "
+                             f"even with --force")
         if folder and path.is_dir() and inp.exists() and _inside(path, inp):
             raise InputError(f"{path}{what}: holds the input {inp}; refusing to replace it, even with --force")
     if path.exists() or path.is_symlink():

@@ -1,7 +1,13 @@
 """Run the finder over a whole events file: event ranges, a pool of workers, ordered block-wise writing.
 
 Workers open the input file themselves (h5py objects cannot be pickled) and return solution rows for
-one range of events; only the parent writes. Any ``concurrent.futures.Executor`` can do the work.
+one range of events; only the parent writes. Any ``concurrent.futures.Executor`` can do the work; the
+local pool's workers die with the run (``workers.worker_pool``).
+
+An event is isolated whatever goes wrong with it, in a worker or in the warm-up: a malformed row (the input
+checks of ``io.check_xyze_row``) or an error of the finder gives an empty row and a line in
+``SOLUTION.errors.log``, and the run goes on. A file whose first events are all malformed is refused
+instead (``MALFORMED_PROBE`` events), since it is not a challenge events file at all.
 """
 
 from __future__ import annotations
@@ -9,19 +15,28 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import sys
+import threading
+import time
 from collections import deque
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from michelreco.run.checkpoint import Checkpoint
 from michelreco.errors import InputError
-from michelreco.run.io import EVENTS_DATASET, RowWriter, _resolve_range, event_count, iter_events
+from michelreco.run.checkpoint import Checkpoint, input_fingerprint
+from michelreco.run.io import (EVENTS_DATASET, EventError, RowWriter, _resolve_range, check_xyze_row, event_count,
+                               iter_rows)
+from michelreco.run.outputs import atomic_open, check_outputs, write_bytes_atomically
+from michelreco.run.workers import worker_pool
 
 __all__ = ["RangeResult", "RunSummary", "find_in_range", "run_file", "event_ranges", "ordered_results", "progress_bar",
-           "warm_up", "dask_executor"]
+           "warm_up", "dask_executor", "MALFORMED_PROBE", "COMPILE_NOTICE_S", "errors_log_path"]
+
+MALFORMED_PROBE = 100          # a file whose first this-many events are all malformed is refused
+COMPILE_NOTICE_S = 1.0         # say that numba compiles when the warm-up takes longer than this
 
 
 @dataclass
@@ -34,14 +49,30 @@ class RangeResult:
     failures: list = field(default_factory=list)   # (event index, error text)
     records: list = field(default_factory=list)    # finder.explain records, with "event", when asked
     peak_rss_mb: float = 0.0                       # the worker's peak resident memory so far
+    malformed: int = 0                             # events refused by the input checks (among failures)
 
 
 @dataclass
 class RunSummary:
-    """What a whole-file run did: the failed events, and the largest peak memory of a worker."""
+    """What a whole-file run did.
+
+    ``failures`` are (event index, reason) of the events given an empty row; ``events`` the events of the
+    run, ``michel_events`` those with at least one Michel voxel found, ``michel_voxels`` the voxels found,
+    ``seconds`` the wall time, ``peak_worker_rss_mb`` the largest peak memory of a worker.
+    """
 
     failures: list
     peak_worker_rss_mb: float
+    events: int = 0
+    michel_events: int = 0
+    michel_voxels: int = 0
+    seconds: float = 0.0
+    output: Path | None = None
+
+    @property
+    def events_per_s(self) -> float:
+        """Events per second of wall time."""
+        return self.events / self.seconds if self.seconds > 0 else float("nan")
 
 
 def event_ranges(start: int, stop: int, chunk: int) -> list[tuple[int, int]]:
@@ -49,9 +80,15 @@ def event_ranges(start: int, stop: int, chunk: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + chunk, stop)) for lo in range(start, stop, chunk)]
 
 
+def errors_log_path(output_path) -> Path:
+    """Where a run writes the events that failed: ``SOLUTION.errors.log``."""
+    output_path = Path(output_path)
+    return output_path.with_name(output_path.name + ".errors.log")
+
+
 def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str = EVENTS_DATASET,
                   explain: bool = False) -> RangeResult:
-    """Find Michels in events [start, stop) of ``path``; an event that raises gets an empty row.
+    """Find Michels in events [start, stop) of ``path``; an event that is malformed or raises gets an empty row.
 
     With ``explain``, the finder's per-candidate records are kept too, and the row is the union of the
     voxels of the candidates they call Michel (the same as ``find``).
@@ -60,8 +97,9 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
 
     finder = MichelFinder(**params)
     result = RangeResult(start, stop)
-    for i, xyze in iter_events(path, start, stop, dataset=dataset):
+    for i, raw in iter_rows(path, dataset, start, stop):
         try:
+            xyze = check_xyze_row(raw, i, path)
             if explain:
                 records = finder.explain(xyze)
                 for rec in records:
@@ -71,6 +109,10 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
                 row = np.unique(np.concatenate(michel)).astype(np.int32) if michel else np.empty(0, np.int32)
             else:
                 row = finder.find(xyze)
+        except EventError as err:
+            row = np.empty(0, np.int32)
+            result.failures.append((i, f"bad input: {err.reason}"))
+            result.malformed += 1
         except Exception as err:  # noqa: BLE001 - one bad event must not stop a 1M-event run
             row = np.empty(0, np.int32)
             result.failures.append((i, f"{type(err).__name__}: {err}"))
@@ -79,13 +121,50 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
     return result
 
 
-def warm_up(path, event: int, params: dict, dataset: str = EVENTS_DATASET) -> None:
-    """Run the finder once here, so numba compiles (or loads) its kernels into the on-disk cache
-    before workers start: they then load them instead of all compiling at once."""
-    from michelreco.reco.finder import MichelFinder
-    from michelreco.run.io import read_event
+def warm_up(path, event: int, params: dict, dataset: str = EVENTS_DATASET, probe: int = 20) -> bool:
+    """Run the finder once here, so numba compiles (or loads) its kernels before the run is timed and
+    before workers start (forked workers inherit them, others load the on-disk cache).
 
-    MichelFinder(**params).find(read_event(path, event, dataset))
+    The largest valid event among ``probe`` events from ``event`` on is used. Nothing here can stop a run:
+    a malformed or failing event is the run's business (it is logged there). Returns whether it worked.
+    """
+    from michelreco.reco.finder import MichelFinder
+
+    try:
+        stop = min(event + probe, event_count(path, dataset))
+        best = None
+        for i, raw in iter_rows(path, dataset, event, stop, block=probe):
+            try:
+                xyze = check_xyze_row(raw, i, path)
+            except EventError:
+                continue
+            if best is None or len(xyze) > len(best):
+                best = xyze
+        finder = MichelFinder(**params)
+        finder.find(best if best is not None else np.zeros((0, 4), np.float32))
+        return True
+    except Exception:  # noqa: BLE001 - the warm-up is an optimization
+        return False
+
+
+def _warm_up_announced(path, event, params, dataset, announce: bool) -> None:
+    """``warm_up``, saying on stderr that numba compiles when it takes more than ``COMPILE_NOTICE_S``."""
+    if not announce:
+        warm_up(path, event, params, dataset)
+        return
+    t0 = time.perf_counter()
+    notice = threading.Timer(COMPILE_NOTICE_S, lambda: print(
+        "compiling the finder's kernels (numba), once: about 30 s; later runs and every worker reuse the "
+        "compiled cache ...", file=sys.stderr, flush=True))
+    notice.daemon = True
+    notice.start()
+    try:
+        warm_up(path, event, params, dataset)
+    finally:
+        notice.cancel()
+    seconds = time.perf_counter() - t0
+    if seconds > COMPILE_NOTICE_S:
+        print(f"compiled in {seconds:.0f} s", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -109,85 +188,133 @@ def dask_executor(address: str):
 def run_file(input_path, output_path, params: dict | None = None, *, workers: int = 1,
              start: int = 0, stop: int | None = None, force: bool = False, resume: bool = False,
              chunk: int = 500, dataset: str = EVENTS_DATASET, executor: Executor | None = None,
-             progress: bool = True, output_dataset: str = "solution", explain_path=None) -> RunSummary:
+             progress: bool = True, output_dataset: str = "solution", explain_path=None,
+             inputs=()) -> RunSummary:
     """Find Michels in events [start, stop) of ``input_path`` and write the solution to ``output_path``.
 
-    Ranges of ``chunk`` events are checkpointed as they finish (``checkpoint.Checkpoint``); with
-    ``resume``, a run killed before the end continues where it stopped and writes the same file. With
-    ``explain_path``, every candidate's record (``MichelFinder.explain``, plus its event index) is written
-    there as JSON lines. Returns the failed events as (index, error) pairs (also logged next to the
-    output) and the largest peak memory of a worker.
+    Parameters
+    ----------
+    input_path, output_path : path-like
+        The events file and the solution file to write.
+    params : dict, optional
+        Finder parameters.
+    workers : int
+        Local worker processes (1: in this process); with ``executor``, the tasks kept in flight per worker.
+    start, stop : int
+        The event range; the solution has one row per event of it, and records ``start`` in its dataset's
+        ``first_event`` attribute when it is not 0 (``michelreco score`` reads it).
+    force, resume : bool
+        Replace an existing output (and discard an interrupted run's parts); continue an interrupted run.
+    chunk : int
+        Events per task and per checkpointed part.
+    executor : concurrent.futures.Executor, optional
+        Run the tasks there (a Dask client's executor) instead of a local pool.
+    progress : bool
+        Progress bar and compile notice on stderr.
+    output_dataset : str
+        Name of the solution dataset.
+    explain_path : path-like, optional
+        Write every candidate's record (``MichelFinder.explain``, plus its event index) there as JSON lines.
+    inputs : iterable of path-like
+        Further inputs of the command (a config file): no output may be one of them.
+
+    Returns
+    -------
+    RunSummary
+        Failed events (also logged in ``SOLUTION.errors.log``), counts, time, peak worker memory.
     """
+    t0 = time.perf_counter()
     params = dict(params or {})
     input_path, output_path = Path(input_path), Path(output_path)
-    if output_path.exists() and input_path.exists() and os.path.samefile(input_path, output_path):
-        raise InputError(f"{output_path}: is the input file; refusing to overwrite it")
-    for out in (output_path, explain_path):
-        if out is not None and Path(out).exists() and not force:
-            raise InputError(f"{out}: exists; use --force to overwrite")
+    if workers < 1:
+        raise InputError("--workers must be at least 1")
     if chunk < 1:
         raise InputError("--chunk must be at least 1")
     n = event_count(input_path, dataset)
     start, stop = _resolve_range(n, start, stop, input_path)
-    stat = input_path.stat()
+    check_outputs({"-o": output_path, "--explain": explain_path}, [input_path, *inputs], force)
     checkpoint = Checkpoint(output_path, {
-        "input": str(input_path.resolve()), "input_bytes": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
-        "dataset": dataset, "start": start, "stop": stop, "chunk": chunk, "params": params,
-        "explain": explain_path is not None}, resume=resume, force=force)
+        "input": input_fingerprint(input_path), "dataset": dataset, "start": start, "stop": stop, "chunk": chunk,
+        "params": params, "explain": explain_path is not None}, resume=resume, force=force)
     ranges = event_ranges(start, stop, chunk)
-    todo = [(lo, hi) for lo, hi in ranges if not checkpoint.done(lo)]
-    if todo and (workers > 1 or executor is not None):
-        warm_up(input_path, todo[0][0], params, dataset)
+    todo = [(lo, hi) for lo, hi in ranges if not checkpoint.done(lo, hi - lo)]
+    if todo:
+        _warm_up_announced(input_path, todo[0][0], params, dataset, progress)
     bar = progress_bar(stop - start, progress)
     bar.update(sum(hi - lo for lo, hi in ranges) - sum(hi - lo for lo, hi in todo))
     own_pool = executor is None and workers > 1
-    pool = ProcessPoolExecutor(max_workers=workers) if own_pool else executor
     peak_rss = 0.0
+    probe = _MalformedProbe(input_path, min(MALFORMED_PROBE, stop - start) if todo and todo[0][0] == start else 0)
     try:
-        tasks = [(str(input_path), lo, hi, params, dataset, explain_path is not None) for lo, hi in todo]
-        for result in ordered_results(pool, find_in_range, workers, tasks):
-            checkpoint.save(result.start, result.rows, result.failures,
-                            result.records if explain_path is not None else None)
-            peak_rss = max(peak_rss, result.peak_rss_mb)
-            bar.update(result.stop - result.start)
+        with (worker_pool(workers) if own_pool else contextlib.nullcontext(executor)) as pool:
+            tasks = [(str(input_path), lo, hi, params, dataset, explain_path is not None) for lo, hi in todo]
+            for result in ordered_results(pool, find_in_range, workers, tasks):
+                probe.check(result)
+                checkpoint.save(result.start, result.rows, result.failures,
+                                result.records if explain_path is not None else None)
+                peak_rss = max(peak_rss, result.peak_rss_mb)
+                bar.update(result.stop - result.start)
     except InputError:
         checkpoint.remove()      # bad input: no resume can finish this run; leave nothing behind
         raise
     finally:
         bar.close()
-        if own_pool:
-            pool.shutdown(cancel_futures=True)
-    failures = _merge_parts(checkpoint, ranges, output_path, stop - start, output_dataset, force, explain_path)
+    summary = _merge_parts(checkpoint, ranges, output_path, stop - start, output_dataset, force, explain_path,
+                           start, [input_path, *inputs])
     checkpoint.remove()
-    if failures:
-        log = output_path.with_name(output_path.name + ".errors.log")
-        log.write_text("".join(f"{i}\t{msg}\n" for i, msg in failures))
-    return RunSummary(failures, peak_rss)
+    log = errors_log_path(output_path)
+    if summary.failures:
+        write_bytes_atomically(log, "".join(f"{i}\t{msg}\n" for i, msg in summary.failures).encode())
+    else:
+        log.unlink(missing_ok=True)          # a previous run's log no longer describes this output
+    summary.peak_worker_rss_mb = peak_rss
+    summary.seconds = time.perf_counter() - t0
+    summary.output = output_path
+    return summary
 
 
-def _merge_parts(checkpoint, ranges, output_path, n_rows, output_dataset, force, explain_path):
-    """Write the finished ranges, in order, into the output (and the explain file); return the failures."""
-    failures: list[tuple[int, str]] = []
-    explain_tmp = None
-    if explain_path is not None:
-        explain_path = Path(explain_path)
-        explain_tmp = explain_path.with_name(f".{explain_path.name}.{os.getpid()}.partial")
-    try:
-        with RowWriter(output_path, n_rows, dataset=output_dataset, force=force) as writer, \
-                (open(explain_tmp, "w") if explain_tmp else contextlib.nullcontext()) as explain:
-            for lo, _ in ranges:
-                rows, fails, lines = checkpoint.load(lo)
-                for row in rows:
-                    writer.append(row)
-                failures.extend(fails)
-                if explain:
-                    explain.writelines(lines)
-        if explain_tmp:
-            os.replace(explain_tmp, explain_path)
-    finally:
-        if explain_tmp:
-            explain_tmp.unlink(missing_ok=True)
-    return failures
+class _MalformedProbe:
+    """Refuse a file whose first ``needed`` events (results taken in order) all fail the input checks."""
+
+    def __init__(self, path, needed: int):
+        self.path, self.needed = path, needed
+        self.seen = self.malformed = 0
+        self.first = None
+
+    def check(self, result: RangeResult) -> None:
+        """Count one range's events; raise InputError once the first ``needed`` are seen and all malformed."""
+        if self.seen >= self.needed:
+            return
+        self.seen += result.stop - result.start
+        self.malformed += result.malformed
+        if self.first is None and result.failures:
+            self.first = result.failures[0]
+        if self.seen >= self.needed and self.malformed == self.seen:
+            event, reason = self.first
+            reason = reason.removeprefix("bad input: ")
+            more = (f" (and so is every one of the first {self.seen} events: is this a challenge events file?)"
+                    if self.seen > 1 else "")
+            raise InputError(f"{self.path}: event {event}: {reason}{more}")
+
+
+def _merge_parts(checkpoint, ranges, output_path, n_rows, output_dataset, force, explain_path, start,
+                 inputs) -> RunSummary:
+    """Write the finished ranges, in order, into the output (and the explain file); return what they hold."""
+    summary = RunSummary(failures=[], peak_worker_rss_mb=0.0, events=n_rows)
+    attrs = {"first_event": start} if start else None
+    with RowWriter(output_path, n_rows, dataset=output_dataset, force=force, inputs=inputs, attrs=attrs) as writer, \
+            (atomic_open(explain_path) if explain_path is not None else contextlib.nullcontext()) as explain:
+        for lo, _ in ranges:
+            rows, fails, lines = checkpoint.load(lo)
+            for row in rows:
+                writer.append(row)
+                if len(row):
+                    summary.michel_events += 1
+                    summary.michel_voxels += len(row)
+            summary.failures.extend(fails)
+            if explain:
+                explain.writelines(lines)
+    return summary
 
 
 def ordered_results(pool: Executor | None, fn, workers: int, tasks: list[tuple]):
@@ -198,15 +325,19 @@ def ordered_results(pool: Executor | None, fn, workers: int, tasks: list[tuple])
         return
     pending: deque = deque()
     todo = iter(tasks)
-    for task in todo:
-        pending.append(pool.submit(fn, *task))
-        if len(pending) >= 2 * max(workers, 1):
-            break
-    while pending:
-        yield pending.popleft().result()
-        task = next(todo, None)
-        if task is not None:
+    try:
+        for task in todo:
             pending.append(pool.submit(fn, *task))
+            if len(pending) >= 2 * max(workers, 1):
+                break
+        while pending:
+            yield pending.popleft().result()
+            task = next(todo, None)
+            if task is not None:
+                pending.append(pool.submit(fn, *task))
+    finally:
+        for future in pending:          # an error or interruption: drop what has not started
+            future.cancel()
 
 
 class _NoBar:

@@ -3,34 +3,46 @@
 A grid (JSON or YAML) names finder parameters and their values: a list (every value is tried), or
 ``{min: a, max: b}`` (drawn uniformly in random search; integers for integer parameters). Without
 ranges and without ``random``, every combination is tried; with ``random`` K, K combinations are drawn.
+Every value, and every drawn set as a whole, is checked against the finder's parameter schema.
 
 The events are split once into a tuning part and a validation part. Candidates (clusters, skeletons,
 features) depend only on the pipeline parameters, so they are built once per event for each distinct
 set of pipeline values, in parallel; every rule-parameter set is then judged on them (a compiled rule
-program per set), which costs a fraction of a finder run. Results are appended to ``DIR/results.csv``
-as sets finish: an interrupted sweep keeps them, and a rerun with the same DIR skips them.
+program per set), which costs a fraction of a finder run.
+
+While it runs, a sweep keeps its finished sets in ``DIR.parts/results.csv`` beside a manifest (the
+sweep's fingerprint: package version, both input files, events, split, seed, grid, number of draws);
+``--resume`` continues an interrupted sweep with the same fingerprint and refuses another with one line.
+When every set is done, ``DIR`` (``results.csv``, ``best.yaml``, ``sweep.png``, ``sweep.json`` with the
+fingerprint) is built aside and swapped in whole (``outputs.output_directory``); ``DIR.parts`` is removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
 import json
-from concurrent.futures import ProcessPoolExecutor
+import shutil
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from michelreco.config import check_params, load_mapping
-from michelreco.errors import InputError
-from michelreco.reco.finder import PIPELINE_PARAMETERS, MichelFinder
-from michelreco.run.io import event_count, iter_events, iter_labels, write_bytes_atomically
+from michelreco import __version__
 from michelreco.analysis.metrics import Counts, event_counts
+from michelreco.config import check_params, load_mapping
+from michelreco.constants import MICHEL_LABEL
+from michelreco.errors import InputError, MichelrecoError
+from michelreco.reco.finder import PIPELINE_PARAMETERS, MichelFinder
+from michelreco.run.checkpoint import input_fingerprint
+from michelreco.run.io import LABELS_DATASET, check_label_row, event_count, iter_events, iter_labels
+from michelreco.run.outputs import check_output, output_directory, write_bytes_atomically
 from michelreco.run.parallel import event_ranges, ordered_results, progress_bar
+from michelreco.run.workers import worker_pool
 
-__all__ = ["load_grid", "parameter_sets", "split_events", "run_sweep"]
+__all__ = ["load_grid", "parameter_sets", "split_events", "run_sweep", "sweep_fingerprint"]
 
 _COUNT_COLUMNS = ("tp", "fp", "fn", "precision", "recall", "f1")
 
@@ -70,7 +82,10 @@ def parameter_sets(grid: dict, random: int | None = None, seed: int = 0) -> list
         if ranges:
             raise InputError(f"parameters {', '.join(ranges)} are ranges: give --random K to draw K sets")
         names = list(grid)
-        return [check_params(dict(zip(names, values)), defaults) for values in itertools.product(*grid.values())]
+        return [_whole_set(check_params(dict(zip(names, values)), defaults), k)
+                for k, values in enumerate(itertools.product(*grid.values()))]
+    if random < 1:
+        raise InputError(f"--random must be at least 1, got {random}")
     rng = np.random.default_rng(seed)
     sets = []
     for _ in range(random):
@@ -83,8 +98,17 @@ def parameter_sets(grid: dict, random: int | None = None, seed: int = 0) -> list
                     draw[name] = float(rng.uniform(spec["min"], spec["max"]))
             else:
                 draw[name] = spec[int(rng.integers(len(spec)))]
-        sets.append(check_params(draw, defaults))
+        sets.append(_whole_set(check_params(draw, defaults), len(sets)))
     return sets
+
+
+def _whole_set(params: dict, k: int) -> dict:
+    """A parameter set checked as a whole (orderings between parameters), or InputError naming it."""
+    try:
+        MichelFinder(**params)
+    except MichelrecoError as err:
+        raise InputError(f"parameter set {k} of the grid ({_key(params)}) is not valid: {err}") from None
+    return params
 
 
 def split_events(n: int, validation_fraction: float, seed: int = 0) -> np.ndarray:
@@ -105,8 +129,7 @@ def _candidates_of_range(xyze_path, labels_path, start, stop, pipeline: dict):
     finder = MichelFinder(**pipeline)
     out = []
     for (i, xyze), (_, labels) in zip(iter_events(xyze_path, start, stop), iter_labels(labels_path, start, stop)):
-        if len(labels) != len(xyze):
-            raise InputError(f"{labels_path}: event {i}: {len(labels)} labels for {len(xyze)} voxels")
+        check_label_row(labels, len(xyze), i, labels_path)
         out.append((*finder.candidates(xyze), labels))
     return out
 
@@ -128,66 +151,173 @@ def _row(set_id: int, params: dict, counts: np.ndarray, names: list[str]) -> dic
     return row
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
+def _csv_bytes(rows: list[dict]) -> bytes:
+    """The results table as CSV (the csv module quotes what needs it)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    write_bytes_atomically(path, buf.getvalue().encode())
+    return buf.getvalue().encode()
+
+
+def sweep_fingerprint(xyze_path, labels_path, grid: dict, *, events: int, validation_fraction: float,
+                      random: int | None, seed: int) -> dict:
+    """What identifies a sweep's results: version, inputs, events, split, seed, grid and number of draws."""
+    return json.loads(json.dumps({
+        "version": __version__, "xyze": input_fingerprint(xyze_path), "labels": input_fingerprint(labels_path),
+        "events": events, "validation_fraction": validation_fraction, "seed": seed, "random": random,
+        "grid": grid}, sort_keys=True))
+
+
+def _difference(old: dict | None, new: dict) -> str:
+    """What differs between two sweep fingerprints, in the user's terms."""
+    if old is None:
+        return "its manifest is missing or unreadable"
+    names = {"xyze": "events file", "labels": "label file", "events": "--events",
+             "validation_fraction": "--validation-fraction", "seed": "--seed", "random": "--random",
+             "grid": "grid", "version": "michelreco version"}
+    diff = [names.get(k, k) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    return "made with another " + ", ".join(diff)
+
+
+def _open_parts(parts: Path, fingerprint: dict, names: list[str], resume: bool, force: bool) -> list[dict]:
+    """Start or continue the parts folder of a sweep; return the rows already finished there."""
+    manifest = parts / "manifest.json"
+    if parts.exists():
+        if resume and not force:
+            try:
+                old = json.loads(manifest.read_text())
+            except (OSError, ValueError):
+                old = None
+            if old != fingerprint:
+                raise InputError(f"{parts}: cannot resume: {_difference(old, fingerprint)}; use --force to "
+                                 f"start again")
+            results = parts / "results.csv"
+            if not results.exists():
+                return []
+            try:
+                with open(results, newline="") as f:
+                    rows = list(csv.DictReader(f))
+                for row in rows:
+                    check_params({k: yaml.safe_load(row[k]) for k in names}, MichelFinder().get_params())
+                    float(row["tune_f1"])
+            except (OSError, ValueError, KeyError, yaml.YAMLError, MichelrecoError):
+                return []                       # unreadable: compute every set again
+            return rows
+        if not force:
+            raise InputError(f"{parts}: an interrupted sweep left its results here; use --resume to continue "
+                             f"it or --force to start again")
+        shutil.rmtree(parts)
+    parts.mkdir()
+    write_bytes_atomically(manifest, json.dumps(fingerprint, indent=1).encode())
+    return []
 
 
 def run_sweep(xyze_path, labels_path, grid_path, out_dir, *, events: int | None = None,
               validation_fraction: float = 0.3, random: int | None = None, workers: int = 1, seed: int = 0,
-              progress: bool = True, chunk: int = 200) -> dict:
-    """Run a sweep; write DIR/results.csv, DIR/best.yaml, DIR/sweep.png. Returns the best row."""
+              progress: bool = True, chunk: int = 200, force: bool = False, resume: bool = False) -> dict:
+    """Run a sweep; write DIR/results.csv, DIR/best.yaml, DIR/sweep.png, DIR/sweep.json. Returns the best row.
+
+    Parameters
+    ----------
+    xyze_path, labels_path, grid_path : path-like
+        Training events, their labels, the grid.
+    out_dir : path-like
+        The results folder (replaced only with ``force``; built aside and swapped in when complete).
+    events : int, optional
+        Use the first ``events`` events (at least 1; default all).
+    validation_fraction : float
+        Fraction of the events kept out of the choice, in [0, 1), leaving at least one tuning event.
+    random : int, optional
+        Draw this many sets (at least 1) instead of every combination.
+    workers : int
+        Worker processes (at least 1).
+    seed : int
+        Seed of the split and of the draws.
+    progress : bool
+        Progress bar.
+    chunk : int
+        Events per task.
+    force, resume : bool
+        Replace an existing DIR (and discard an interrupted sweep's parts); continue an interrupted sweep.
+
+    Returns
+    -------
+    dict
+        The best row of results.csv (by F1 on the tuning events).
+    """
     from michelreco.analysis.plots import pyplot
 
     pyplot()                                          # fail now, not after the sweep, if matplotlib is missing
+    if events is not None and events < 1:
+        raise InputError(f"--events must be at least 1, got {events}")
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    if chunk < 1:
+        raise InputError(f"--chunk must be at least 1, got {chunk}")
+    out_dir = Path(out_dir)
+    inputs = [xyze_path, labels_path, grid_path]
+    check_output(out_dir, inputs, force, folder=True)
     grid = load_grid(grid_path)
     sets = parameter_sets(grid, random, seed)
     names = list(grid)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    n = event_count(xyze_path) if events is None else min(events, event_count(xyze_path))
-    if event_count(labels_path, "labels") < n:
-        raise InputError(f"{labels_path}: fewer events than {xyze_path}")
+    n_file, n_labels = event_count(xyze_path), event_count(labels_path, LABELS_DATASET)
+    if n_labels != n_file:
+        raise InputError(f"{xyze_path} has {n_file} events but {labels_path} has {n_labels}")
+    n = n_file if events is None else min(events, n_file)
     validation = split_events(n, validation_fraction, seed)
-    results_path = out_dir / "results.csv"
-    rows, done = [], set()
-    if results_path.exists():                         # a rerun skips the sets already finished
-        with open(results_path) as f:
-            for row in csv.DictReader(f):
-                rows.append(row)
-                done.add(_key(check_params({k: yaml.safe_load(row[k]) for k in names},
-                                           MichelFinder().get_params())))
+    if validation.all():
+        raise InputError(f"--validation-fraction {validation_fraction} leaves no tuning event of {n}")
+    fingerprint = sweep_fingerprint(xyze_path, labels_path, grid, events=n, validation_fraction=validation_fraction,
+                                    random=random, seed=seed)
+    parts = Path(str(out_dir) + ".parts")
+    rows = _open_parts(parts, fingerprint, names, resume, force)
+    done = {_key(check_params({k: yaml.safe_load(str(row[k])) for k in names}, MichelFinder().get_params()))
+            for row in rows}
     todo = [(i, p) for i, p in enumerate(sets) if _key(p) not in done]
     pipeline_names = [name for name in names if name in PIPELINE_PARAMETERS]
     groups: dict[str, list] = {}
     for i, p in todo:
         groups.setdefault(_key({k: p[k] for k in pipeline_names}), []).append((i, p))
-    bar = progress_bar(len(todo), progress, unit="set")
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    bar = progress_bar(len(sets), progress, unit="set")
+    bar.update(len(sets) - len(todo))
     try:
-        for group in groups.values():
-            pipeline = {k: group[0][1][k] for k in pipeline_names}
-            tasks = [(str(xyze_path), str(labels_path), lo, hi, pipeline) for lo, hi in event_ranges(0, n, chunk)]
-            cached = [ev for part in ordered_results(pool, _candidates_of_range, workers, tasks) for ev in part]
-            for i, params in group:
-                rows.append(_row(i, params, _judge(cached, MichelFinder(**params), validation), names))
-                _write_csv(results_path, rows)
-                bar.update(1)
+        with (worker_pool(workers) if workers > 1 else contextlib.nullcontext()) as pool:
+            for group in groups.values():
+                pipeline = {k: group[0][1][k] for k in pipeline_names}
+                tasks = [(str(xyze_path), str(labels_path), lo, hi, pipeline) for lo, hi in event_ranges(0, n, chunk)]
+                cached = [ev for part in ordered_results(pool, _candidates_of_range, workers, tasks) for ev in part]
+                _refuse_without_michels(cached, validation, n, xyze_path)
+                for i, params in group:
+                    rows.append(_row(i, params, _judge(cached, MichelFinder(**params), validation), names))
+                    write_bytes_atomically(parts / "results.csv", _csv_bytes(rows))
+                    bar.update(1)
+    except InputError:
+        shutil.rmtree(parts, ignore_errors=True)     # bad input: no resume can finish this sweep
+        raise
     finally:
         bar.close()
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+    rows.sort(key=lambda r: int(r["set"]))
     best = max(rows, key=lambda r: float(r["tune_f1"]))
     best_params = check_params({k: yaml.safe_load(str(best[k])) for k in names}, MichelFinder().get_params())
     header = (f"# best of {len(rows)} parameter sets by pooled F1 on {int((~validation).sum())} tuning events:\n"
               f"# tuning F1 {float(best['tune_f1']):.4f}; validation F1 {float(best['validation_f1']):.4f} on "
               f"{int(validation.sum())} events\n")
-    write_bytes_atomically(out_dir / "best.yaml", (header + yaml.safe_dump(best_params, sort_keys=True)).encode())
-    _plot(rows, names, out_dir / "sweep.png")
+    with output_directory(out_dir, inputs, force) as tmp:
+        (tmp / "results.csv").write_bytes(_csv_bytes(rows))
+        (tmp / "best.yaml").write_text(header + yaml.safe_dump(best_params, sort_keys=True))
+        (tmp / "sweep.json").write_text(json.dumps(fingerprint, indent=1) + "\n")
+        _plot(rows, names, tmp / "sweep.png")
+    shutil.rmtree(parts, ignore_errors=True)
     return best
+
+
+def _refuse_without_michels(cached, validation: np.ndarray, n: int, xyze_path) -> None:
+    """A sweep needs Michel voxels among its tuning events, or every set scores F1 = 0."""
+    tuning = sum(int(np.count_nonzero(ev[-1] == MICHEL_LABEL)) for ev, v in zip(cached, validation) if not v)
+    if tuning == 0:
+        raise InputError(f"{xyze_path}: the {int((~validation).sum())} tuning events of the first {n} hold no "
+                         f"Michel voxel: nothing to tune on (use more --events)")
 
 
 def _plot(rows: list[dict], names: list[str], path: Path) -> None:

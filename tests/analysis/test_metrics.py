@@ -46,11 +46,48 @@ def test_truth_as_solution_scores_one(tiny_sample):
 
 
 def test_exact_counts_on_large_totals():
-    # 10^6 events x 7 voxels: float accumulation of per-event F1 would drift; integer sums do not
-    n = 1_000_000
+    # 10^6 events: totals beyond 2^24, where float32 sums would drift; the pooled counts must stay exact,
+    # the pooled F1 must be the ratio of the integer sums (not the mean of per-event F1), and the blocks
+    # must add up to the whole.
+    from fractions import Fraction
+
     from michelreco.analysis.metrics import ScoreTable
-    t = ScoreTable(np.full(n, 3), np.full(n, 1), np.full(n, 3))
-    assert t.pooled.tp == 3 * n and t.pooled.f1 == 6 / 10
+    rng = np.random.default_rng(1)
+    n = 1_000_000
+    tp, fp, fn = (rng.integers(0, 60, n) for _ in range(3))
+    t = ScoreTable(tp, fp, fn)
+    sums = [sum(int(v) for v in a.tolist()) for a in (tp, fp, fn)]
+    assert sums[0] > 2 ** 24
+    c = t.pooled
+    assert (c.tp, c.fp, c.fn) == tuple(sums)
+    assert c.f1 == float(Fraction(2 * sums[0], 2 * sums[0] + sums[1] + sums[2]))
+    assert abs(c.f1 - float(np.mean(t.per_event()["f1"]))) > 1e-3
+    blocks = t.per_block(4096)
+    assert sum(b[2].tp for b in blocks) == sums[0] and blocks[-1][1] == n
+
+
+def test_event_range_solution_scored_with_start(tiny_sample, tmp_path):
+    import h5py
+
+    _, lab_path, _, labels = tiny_sample
+    truth = [np.flatnonzero(lab == 2) for lab in labels]
+    part = tmp_path / "part.h5"
+    write_solution(part, truth[2:5])                   # events 2, 3, 4: scored against those labels
+    with pytest.raises(InputError, match="give its first event with --start"):
+        score_files(part, lab_path)
+    table = score_files(part, lab_path, start=2)
+    assert len(table) == 3 and table.first_event == 2 and table.pooled.fp == table.pooled.fn == 0
+    assert [lo for lo, _, _ in table.per_block(2)] == [2, 4]
+    with h5py.File(part, "a") as f:                    # as find-michels --start 2 records it
+        f["solution"].attrs["first_event"] = 2
+    assert score_files(part, lab_path).pooled == table.pooled
+    with pytest.raises(InputError, match="event 1: solution index 24 but the event has no voxels"):
+        score_files(part, lab_path, start=1)                         # an explicit --start wins
+    with pytest.raises(InputError, match="holds events 4..6 but .* has only 6 events"):
+        score_files(part, lab_path, start=4)
+    csv_path = tmp_path / "per_event.csv"
+    table.write_per_event_csv(csv_path)
+    assert [line.split(",")[0] for line in csv_path.read_text().splitlines()[1:]] == ["2", "3", "4"]
 
 
 def test_score_files_checks(tiny_sample, tmp_path):
@@ -65,5 +102,5 @@ def test_score_files_checks(tiny_sample, tmp_path):
         score_files(bad, lab_path)
     oob = tmp_path / "oob.h5"
     write_solution(oob, [[]] * 2 + [[len(labels[2])]] + [[]] * 3)
-    with pytest.raises(InputError, match="event 2: solution index out of range"):
+    with pytest.raises(InputError, match="event 2: solution index 25 out of range"):
         score_files(oob, lab_path)

@@ -69,7 +69,7 @@ def test_find_michels_refuses_to_overwrite(tiny_sample, tmp_path, capsys):
     assert find_michels_main([str(xyze), "-o", str(out), "--quiet"]) == 2
     assert "--force" in _only_line(capsys) and out.read_text() == "precious"
     assert find_michels_main([str(xyze), "-o", str(xyze), "--quiet", "--force"]) == 2
-    assert "input file" in _only_line(capsys)
+    assert "is the input of this command" in _only_line(capsys)
     assert event_count(xyze) == 6
 
 

@@ -60,6 +60,9 @@ def test_solution_dataset_name_found_whatever_its_name(tmp_path):
     ([[1, 2, 3, np.nan]], "non-finite"),
     ([[1, 2, 768, 1.0]], "outside 0..767"),
     ([[-1, 2, 3, 1.0]], "outside 0..767"),
+    ([[1, 2, 10.5, 1.0]], r"voxel 0 \(1, 2, 10.5\): coordinates are not whole voxel indices"),
+    ([[1, 2, 3, -0.2]], "negative energy"),
+    ([[1, 2, 3, 1.0, 4, 5, 6, 1.0, 1, 2, 3, 0.5]], r"voxel 2 \(1, 2, 3\): listed twice \(also voxel 0\)"),
 ])
 def test_bad_event_rows_are_refused(tmp_path, rows, message):
     path = tmp_path / "bad_xyze.h5"
@@ -122,3 +125,53 @@ def test_label_path_for():
     assert label_path_for("/d/train_xyze_1e4.h5").name == "train_label_1e4.h5"
     with pytest.raises(InputError, match="cannot guess"):
         label_path_for("/d/events.h5")
+
+
+def test_row_check_accepts_good_events_and_finds_late_problems():
+    from michelreco.run.io import EventError, check_xyze_row
+
+    rng = np.random.default_rng(4)
+    keys = rng.choice(768 ** 3, 5000, replace=False)
+    xyz = np.stack(np.unravel_index(keys, (768, 768, 768)), axis=1)
+    event = np.column_stack([xyz, rng.uniform(0, 3, 5000)]).astype(np.float32)
+    assert np.array_equal(check_xyze_row(event.ravel(), 0), event)
+    assert check_xyze_row(np.zeros(0, np.float32), 0).shape == (0, 4)
+    dup = np.concatenate([event, event[1234:1235]])
+    with pytest.raises(EventError, match="voxel 5000 .* listed twice \\(also voxel 1234\\)") as err:
+        check_xyze_row(dup.ravel(), 9, "f.h5")
+    assert err.value.event == 9 and str(err.value).startswith("f.h5: event 9: ")
+    corner = event.copy()
+    corner[-1, :3] = 767
+    corner[-2, :3] = 0
+    check_xyze_row(corner.ravel(), 0)                   # the grid's corners are inside
+
+
+def test_truncated_and_damaged_files_are_named(tiny_sample, tmp_path):
+    xyze = tiny_sample[0]
+    data = xyze.read_bytes()
+    for frac in (0.3, 0.9):
+        cut = tmp_path / f"cut{frac}_xyze.h5"
+        cut.write_bytes(data[:int(len(data) * frac)])
+        with pytest.raises(InputError, match=f"{cut.name}: truncated HDF5 file"):
+            list(iter_events(cut))
+    damaged = tmp_path / "damaged_xyze.h5"
+    damaged.write_bytes(data[:len(data) // 2] + b"\xff" * (len(data) - len(data) // 2))
+    with pytest.raises(InputError, match=f"{damaged.name}: "):
+        list(iter_events(damaged))
+
+
+def test_writer_fsyncs_renames_and_refuses_an_input(tmp_path, monkeypatch):
+    import os
+
+    from michelreco.run import outputs
+
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(outputs.os, "fsync", lambda fd: synced.append(fd) or real(fd))
+    path = tmp_path / "sol.h5"
+    write_solution(path, [[1], []])
+    assert len(synced) >= 2                           # the file, then its folder
+    assert [p.name for p in tmp_path.iterdir()] == ["sol.h5"]
+    with pytest.raises(InputError, match="is the input"):
+        RowWriter(path, 1, force=True, inputs=[path])
+    assert np.array_equal(read_solution(path, 0), [1])

@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from michelreco.cli import find_michels_main, main
@@ -37,22 +38,100 @@ def test_sweep_files_best_config_and_score_agree(sim_sample, tmp_path, capsys):
     assert scored["f1"] == pytest.approx(float(best["tune_f1"]), abs=1e-12)
 
 
-def test_rerun_skips_finished_sets(sim_sample, tmp_path, monkeypatch):
+def test_interrupted_sweep_resumes_and_refuses_another_sweep(sim_sample, tmp_path, monkeypatch, capsys):
     import michelreco.run.sweep as sweep
 
     paths, _, _ = sim_sample
     grid = _grid(tmp_path, "min_drop_ratio: [1.3, 1.5, 2.0]\n")
+    full_out = tmp_path / "full"
+    sweep.run_sweep(paths.xyze, paths.labels, grid, full_out, progress=False)
+    full = (full_out / "results.csv").read_text()
+    fingerprint = json.loads((full_out / "sweep.json").read_text())
+    assert fingerprint["events"] == 60 and fingerprint["grid"] == {"min_drop_ratio": [1.3, 1.5, 2.0]}
+    assert not (tmp_path / "full.parts").exists()
+
     out = tmp_path / "sweep"
-    sweep.run_sweep(paths.xyze, paths.labels, grid, out, progress=False)
-    full = (out / "results.csv").read_text().splitlines()
-    (out / "results.csv").write_text("\n".join(full[:2]) + "\n")        # as if killed after one set
-    judged = []
     real = sweep._judge
-    monkeypatch.setattr(sweep, "_judge", lambda *a: judged.append(1) or real(*a))
-    sweep.run_sweep(paths.xyze, paths.labels, grid, out, progress=False)
-    assert len(judged) == 2                                            # only the two missing sets
-    again = (out / "results.csv").read_text().splitlines()
-    assert again[:2] == full[:2] and sorted(again) == sorted(full)
+    calls = []
+
+    def killed_after_one(*args):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(sweep, "_judge", killed_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_sweep(paths.xyze, paths.labels, grid, out, progress=False)
+    assert not out.exists() and len((tmp_path / "sweep.parts" / "results.csv").read_text().splitlines()) == 2
+    monkeypatch.setattr(sweep, "_judge", lambda *a: calls.append(1) or real(*a))
+    args = ["sweep", str(paths.xyze), str(paths.labels), "--grid", str(grid), "--out", str(out), "--quiet",
+            "--workers", "1"]
+    assert main(args) == 2                                                   # neither --resume nor --force
+    assert "use --resume to continue it or --force" in capsys.readouterr().err
+    other = _grid(tmp_path, "min_drop_ratio: [1.3, 1.5]\n", "other.yaml")
+    assert main(args[:3] + ["--grid", str(other)] + args[5:] + ["--resume"]) == 2
+    assert "cannot resume: made with another grid" in capsys.readouterr().err
+    assert main(args + ["--resume", "--events", "50"]) == 2
+    assert "made with another --events" in capsys.readouterr().err
+    calls.clear()
+    assert main(args + ["--resume"]) == 0
+    assert len(calls) == 2                                                   # only the two missing sets
+    assert (out / "results.csv").read_text() == full and not (tmp_path / "sweep.parts").exists()
+    assert main(args) == 2 and "exists; use --force" in capsys.readouterr().err
+    assert main(args + ["--force", "--events", "50"]) == 0                   # a new sweep replaces it whole
+    assert json.loads((out / "sweep.json").read_text())["events"] == 50
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--events", "0"], "--events: must be at least 1, got 0"),
+    (["--events", "-5"], "--events: must be at least 1, got -5"),
+    (["--random", "0"], "--random: must be at least 1, got 0"),
+    (["--workers", "0"], "--workers: must be at least 1, got 0"),
+    (["--validation-fraction", "1"], "--validation-fraction: must be in [0, 1)"),
+])
+def test_bad_counts_are_refused_before_anything_is_written(sim_sample, tmp_path, capsys, extra, message):
+    paths, _, _ = sim_sample
+    grid = _grid(tmp_path, "min_drop_ratio: [1.3]\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", str(paths.xyze), str(paths.labels), "--grid", str(grid), "--out", str(tmp_path / "o"),
+              "--quiet", *extra])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.yaml"]
+
+
+def test_failed_sweep_leaves_no_folder_and_labels_are_found_from_the_events_name(sim_sample, tmp_path, capsys):
+    paths, _, _ = sim_sample
+    grid = _grid(tmp_path, "min_drop_ratio: [1.3]\n")
+    # a file without Michel voxels among its tuning events: refused, and no empty folder is left
+    import h5py
+
+    from michelreco.run.io import iter_labels, write_labels
+    no_michel = tmp_path / "none_label.h5"
+    write_labels(no_michel, [np.where(lab == 2, 1, lab) for _, lab in iter_labels(paths.labels)])
+    xyze = tmp_path / "none_xyze.h5"
+    xyze.symlink_to(paths.xyze)
+    out = tmp_path / "o"
+    assert main(["sweep", str(xyze), "--grid", str(grid), "--out", str(out), "--quiet", "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"labels: {no_michel}" in err and "hold no Michel voxel" in err
+    assert not out.exists() and not (tmp_path / "o.parts").exists()
+    with h5py.File(no_michel, "a") as f:
+        del f["labels"]
+    assert main(["sweep", str(xyze), "--grid", str(grid), "--out", str(out), "--quiet"]) == 2
+    assert "no dataset 'labels'" in capsys.readouterr().err
+    assert main(["sweep", str(tmp_path / "x.h5"), "--grid", str(grid), "--out", str(out), "--quiet"]) == 2
+    assert "give the LABELS file" in capsys.readouterr().err
+
+
+def test_an_out_folder_holding_an_input_is_refused(sim_sample, tmp_path, capsys):
+    paths, _, _ = sim_sample
+    grid = _grid(tmp_path, "min_drop_ratio: [1.3]\n")
+    assert main(["sweep", str(paths.xyze), str(paths.labels), "--grid", str(grid), "--out", str(tmp_path),
+                 "--force", "--quiet"]) == 2
+    assert "holds the input" in capsys.readouterr().err and grid.exists()
 
 
 def test_random_search_over_ranges(tmp_path):

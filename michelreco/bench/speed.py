@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from michelreco.bench.dbscan import dbscan_voxels
+from michelreco.errors import InputError
 from michelreco.reco.finder import MichelFinder
 from michelreco.run.io import event_count, iter_events
 
@@ -43,7 +44,7 @@ def _median_time(fn, events, repeats: int) -> tuple[float, float, float]:
 def bench_finder(events: list[np.ndarray], params: dict | None = None, repeats: int = 5) -> dict:
     """Events per second of ``MichelFinder.find`` on one core (median of ``repeats`` passes)."""
     finder = MichelFinder(**(params or {}))
-    finder.find(events[0])                       # compile / load the numba cache
+    finder.find(max(events, key=len))            # compile / load the numba cache
     med, lo, hi = _median_time(finder.find, events, repeats)
     return {"events": len(events), "mean_voxels": float(np.mean([len(x) for x in events])),
             "seconds_median": med, "seconds_min": lo, "seconds_max": hi,
@@ -54,7 +55,9 @@ def bench_dbscan(events: list[np.ndarray], eps: float = 1.8, min_samples: int = 
     """Median time per event of our DBSCAN and of scikit-learn's on the same events, labels checked equal."""
     from sklearn.cluster import DBSCAN
 
-    coords = [np.ascontiguousarray(x[:, :3]) for x in events]
+    coords = [np.ascontiguousarray(x[:, :3]) for x in events if len(x)]      # scikit-learn refuses empty ones
+    if not coords:
+        raise InputError("no event with voxels to compare DBSCAN on")
     sk = DBSCAN(eps=eps, min_samples=min_samples)
     for c in coords:
         if not np.array_equal(dbscan_voxels(c, eps, min_samples), sk.fit_predict(c)):
@@ -83,14 +86,13 @@ def bench_run(path, workers: int, stop: int | None = None, params: dict | None =
     Always through a pool of fresh worker processes, even of one, so the peak memory is a worker's own.
     """
     import tempfile
-    from concurrent.futures import ProcessPoolExecutor
     from pathlib import Path
 
     from michelreco.run.parallel import run_file, warm_up
+    from michelreco.run.workers import worker_pool
 
     warm_up(path, 0, params or {})          # compilation is not what is measured
-    with tempfile.TemporaryDirectory(prefix="michelreco-bench-") as tmp, \
-            ProcessPoolExecutor(max_workers=workers) as pool:
+    with tempfile.TemporaryDirectory(prefix="michelreco-bench-") as tmp, worker_pool(workers) as pool:
         t0 = time.perf_counter()
         summary = run_file(path, Path(tmp) / "solution.h5", params, workers=workers, stop=stop, chunk=chunk,
                            progress=False, executor=pool)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from michelreco.cli.common import default_workers, finder_params
+from michelreco.cli.common import add_workers_argument, finder_params, nonnegative_int, plural, positive_int
 from michelreco.errors import MichelrecoError
 
 __all__ = ["register"]
@@ -14,16 +14,22 @@ def _run_bench(args) -> int:
     from michelreco.bench.speed import bench_dbscan, bench_finder, bench_read, bench_run, load_events
 
     params = finder_params(args.config)
+    if args.voxels and args.voxels[0] > args.voxels[1]:
+        raise MichelrecoError(f"--voxels {args.voxels[0]} {args.voxels[1]}: MIN is above MAX")
     events = load_events(args.input, args.events, tuple(args.voxels) if args.voxels else None)
     if not events:
-        raise MichelrecoError(f"{args.input}: no events with a voxel count in {args.voxels}")
+        which = f" with a voxel count in {args.voxels[0]}..{args.voxels[1]}" if args.voxels else ""
+        raise MichelrecoError(f"{args.input}: no events{which}")
     out = {"finder": bench_finder(events, params, args.repeats),
            "dbscan": bench_dbscan(events[:args.dbscan_events], repeats=args.repeats)}
     if args.runs:
-        stop = args.run_events
+        from michelreco.run.io import event_count
+
+        n = event_count(args.input)
+        stop = min(args.run_events or n, n)
         out["read"] = bench_read(args.input, stop)
         out["runs"] = [bench_run(args.input, w, stop, params) for w in sorted({1, args.workers})]
-        out["reference"] = bench_run(args.input, args.workers, args.reference_events,
+        out["reference"] = bench_run(args.input, args.workers, min(args.reference_events, n),
                                      {**params, "clustering": "sklearn"})
     if args.json:
         print(json.dumps(out, indent=2))
@@ -42,11 +48,11 @@ def _run_bench(args) -> int:
         print(f"  bare read pass        {read['events_per_s']:8.0f} events/s  {read['seconds']:7.1f} s")
         base = out["runs"][0]
         for run in out["runs"]:
-            print(f"  find-michels, {run['workers']:2d} workers {run['events_per_s']:6.0f} events/s  "
+            print(f"  find-michels, {plural(run['workers'], 'worker'):10s} {run['events_per_s']:6.0f} events/s  "
                   f"{run['seconds']:7.1f} s  x{run['events_per_s'] / base['events_per_s']:.2f}  "
                   f"peak RSS per worker {run['peak_worker_rss_mb']:.0f} MB")
         ref = out["reference"]
-        print(f"  scikit-learn DBSCAN in its place, {ref['workers']} workers, first {ref['events']} events: "
+        print(f"  scikit-learn DBSCAN in its place, {plural(ref['workers'], 'worker')}, first {ref['events']} events: "
               f"{ref['events_per_s']:.0f} events/s (ours x{out['runs'][-1]['events_per_s'] / ref['events_per_s']:.1f})")
     return 0
 
@@ -57,19 +63,21 @@ def register(sub) -> None:
                        description="Events/s of the whole finder on one core (numba compilation excluded), "
                                    "and our DBSCAN against scikit-learn's on the same events.")
     p.add_argument("input", help="events file (*_xyze_*.h5)")
-    p.add_argument("--events", type=int, default=1000, help="events to time (default 1000)")
-    p.add_argument("--voxels", type=int, nargs=2, metavar=("MIN", "MAX"),
+    p.add_argument("--events", type=positive_int, default=1000, help="events to time (default 1000)")
+    p.add_argument("--voxels", type=nonnegative_int, nargs=2, metavar=("MIN", "MAX"),
                    help="only events with a voxel count in [MIN, MAX]")
-    p.add_argument("--dbscan-events", type=int, default=200, help="events for the DBSCAN comparison (default 200)")
-    p.add_argument("--repeats", type=int, default=5, help="passes over the events; medians are quoted (default 5)")
+    p.add_argument("--dbscan-events", type=positive_int, default=200,
+                   help="events for the DBSCAN comparison (default 200)")
+    p.add_argument("--repeats", type=positive_int, default=5,
+                   help="passes over the events; medians are quoted (default 5)")
     p.add_argument("--config", help="finder parameters (JSON or YAML)")
     p.add_argument("--runs", action="store_true",
                    help="also time whole runs over the file: a bare read pass, find-michels with 1 worker and "
                         "with --workers, and the reference pipeline with scikit-learn's DBSCAN")
-    p.add_argument("--run-events", type=int, default=None, help="events of the file for --runs (default: all)")
-    p.add_argument("--reference-events", type=int, default=1000,
+    p.add_argument("--run-events", type=positive_int, default=None,
+                   help="events of the file for --runs (default: all)")
+    p.add_argument("--reference-events", type=positive_int, default=1000,
                    help="events for the scikit-learn reference run, ~20x slower (default 1000)")
-    p.add_argument("--workers", type=int, default=default_workers(),
-                   help="workers of the parallel runs (default: all cores, %(default)s here)")
+    add_workers_argument(p, "workers of the parallel runs")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=_run_bench)

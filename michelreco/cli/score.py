@@ -33,12 +33,12 @@ def _run_score(args) -> int:
     from michelreco.run.outputs import check_extension, check_outputs
 
     inputs = [args.solution, args.labels]
+    check_outputs({"--per-event": args.per_event, "--plot": args.plot}, inputs, args.force)
     if args.plot:
         from michelreco.analysis.plots import pyplot
 
         check_extension(args.plot, PLOT_FORMATS, "--plot")
         pyplot()                                   # matplotlib missing: say so before anything is written
-    check_outputs({"--per-event": args.per_event, "--plot": args.plot}, inputs, args.force)
     table = score_files(args.solution, args.labels, dataset=args.dataset_name, start=args.start)
     if args.plot:
         table.per_block(args.block)               # a bad --block fails before any file is written

@@ -152,8 +152,17 @@ def test_dask_local_cluster_gives_the_same_rows(sim_sample, tmp_path):
     paths, _, _ = sim_sample
     pool = tmp_path / "pool.h5"
     run_file(paths.xyze, pool, workers=2, chunk=9, progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+    import tempfile
+
+    import dask
+
+    default_scratch = Path(tempfile.gettempdir()) / "dask-scratch-space"
+    existed = default_scratch.exists()
+    scratch = tmp_path / "dask-scratch"
+    with dask.config.set({"temporary-directory": str(scratch)}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+                                     local_directory=str(scratch)) as cluster, \
+            distributed.Client(cluster) as client:
         out = tmp_path / "dask.h5"
         run_file(paths.xyze, out, executor=client.get_executor(), workers=2, chunk=9, progress=False)
         assert out.read_bytes() == pool.read_bytes()
@@ -162,6 +171,7 @@ def test_dask_local_cluster_gives_the_same_rows(sim_sample, tmp_path):
         assert find_michels_main([str(paths.xyze), "-o", str(cli_out), "--scheduler", cluster.scheduler_address,
                                   "--chunk", "9", "--quiet"]) == 0
         assert cli_out.read_bytes() == pool.read_bytes()
+    assert existed or not default_scratch.exists()          # the suite leaves no /tmp/dask-scratch-space
 
 
 def test_unreachable_scheduler_is_one_line(sim_sample, tmp_path, capsys):

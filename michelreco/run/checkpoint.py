@@ -24,7 +24,7 @@ import numpy as np
 
 from michelreco import __version__
 from michelreco.errors import InputError
-from michelreco.run.outputs import write_bytes_atomically
+from michelreco.run.outputs import os_error_message, write_bytes_atomically
 
 __all__ = ["Checkpoint", "input_fingerprint", "FINGERPRINT_BLOCK"]
 
@@ -100,7 +100,11 @@ class Checkpoint:
                 raise InputError(f"{self.dir}: an interrupted run left its parts here; use --resume to "
                                  f"continue it or --force to start again")
         if not self.dir.exists():
-            self.dir.mkdir()
+            try:
+                self.dir.mkdir()
+            except OSError as err:
+                reason = os_error_message(err, "").lstrip(": ")
+                raise InputError(f"{self.dir}: cannot create the run's checkpoint folder ({reason})") from None
             write_bytes_atomically(found, json.dumps(manifest, indent=1).encode())
 
     def _path(self, first: int, suffix: str) -> Path:

@@ -29,7 +29,7 @@ from michelreco.errors import InputError
 from michelreco.run.checkpoint import Checkpoint, input_fingerprint
 from michelreco.run.io import (EVENTS_DATASET, EventError, RowWriter, _resolve_range, check_xyze_row, event_count,
                                iter_rows)
-from michelreco.run.outputs import atomic_open, check_outputs, write_bytes_atomically
+from michelreco.run.outputs import atomic_open, check_outputs, os_error_message, write_bytes_atomically
 from michelreco.run.workers import worker_pool
 
 __all__ = ["RangeResult", "RunSummary", "find_in_range", "run_file", "event_ranges", "ordered_results", "progress_bar",
@@ -259,8 +259,13 @@ def run_file(input_path, output_path, params: dict | None = None, *, workers: in
         raise
     finally:
         bar.close()
-    summary = _merge_parts(checkpoint, ranges, output_path, stop - start, output_dataset, force, explain_path,
-                           start, [input_path, *inputs])
+    try:
+        summary = _merge_parts(checkpoint, ranges, output_path, stop - start, output_dataset, force, explain_path,
+                               start, [input_path, *inputs])
+    except (InputError, OSError) as err:   # the output could not be written: every range is done, keep them
+        err = os_error_message(err) if isinstance(err, OSError) else err
+        raise InputError(f"{err} (every range is done and kept in {checkpoint.dir}: rerun with --resume once "
+                         f"that is fixed)") from None
     checkpoint.remove()
     log = errors_log_path(output_path)
     if summary.failures:

@@ -115,3 +115,15 @@ def test_readme_python_example_runs(sim_sample, tmp_path):
 def test_docs_the_readme_points_to_exist(name):
     assert f"docs/{name}" in (ROOT / "README.md").read_text()
     assert (ROOT / "docs" / name).exists()
+
+
+def test_every_test_named_in_reliability_md_exists():
+    text = (ROOT / "docs" / "reliability.md").read_text()
+    named, last = [], None
+    for m in re.finditer(r"`(tests/[\w/]+\.py)(?:::(\w+))?`|`::(\w+)`", text):
+        last = m.group(1) or last
+        named.append((last, m.group(2) or m.group(3)))
+    assert len(named) > 40
+    for path, name in named:
+        source = (ROOT / path).read_text()
+        assert name is None or f"def {name}(" in source, f"docs/reliability.md names {path}::{name}"

@@ -59,11 +59,16 @@ def add_find_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def summary_line(summary, output) -> str:
-    """The one line that ends a successful run: events, Michel voxels found, time, rate, output."""
+    """The one line that ends a successful run: events, Michel voxels found, time, rate (after any compiling),
+    output."""
+    from michelreco.run.parallel import COMPILE_NOTICE_S
+
     failed = f", {plural(len(summary.failures), 'event')} failed" if summary.failures else ""
+    compiled = (f" after {summary.warm_up_seconds:.0f} s of compiling" if summary.warm_up_seconds > COMPILE_NOTICE_S
+                else "")
     return (f"{plural(summary.events, 'event')}: Michel voxels found in {summary.michel_events} "
             f"({summary.michel_voxels:,} voxels){failed}; {summary.seconds:.1f} s, "
-            f"{summary.events_per_s:,.0f} events/s; wrote {output}")
+            f"{summary.events_per_s:,.0f} events/s{compiled}; wrote {output}")
 
 
 def run_find(args) -> int:

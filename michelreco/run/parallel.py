@@ -67,12 +67,14 @@ class RunSummary:
     michel_events: int = 0
     michel_voxels: int = 0
     seconds: float = 0.0
+    warm_up_seconds: float = 0.0
     output: Path | None = None
 
     @property
     def events_per_s(self) -> float:
-        """Events per second of wall time."""
-        return self.events / self.seconds if self.seconds > 0 else float("nan")
+        """Events per second of wall time after the warm-up (numba's compilation on a first run)."""
+        seconds = self.seconds - self.warm_up_seconds
+        return self.events / seconds if seconds > 0 else float("nan")
 
 
 def event_ranges(start: int, stop: int, chunk: int) -> list[tuple[int, int]]:
@@ -147,15 +149,16 @@ def warm_up(path, event: int, params: dict, dataset: str = EVENTS_DATASET, probe
         return False
 
 
-def _warm_up_announced(path, event, params, dataset, announce: bool) -> None:
-    """``warm_up``, saying on stderr that numba compiles when it takes more than ``COMPILE_NOTICE_S``."""
+def _warm_up_announced(path, event, params, dataset, announce: bool) -> float:
+    """``warm_up``, saying on stderr that numba compiles when it takes more than ``COMPILE_NOTICE_S``;
+    returns its duration (s)."""
+    t0 = time.perf_counter()
     if not announce:
         warm_up(path, event, params, dataset)
-        return
-    t0 = time.perf_counter()
+        return time.perf_counter() - t0
     notice = threading.Timer(COMPILE_NOTICE_S, lambda: print(
-        "compiling the finder's kernels (numba), once: about 30 s; later runs and every worker reuse the "
-        "compiled cache ...", file=sys.stderr, flush=True))
+        "compiling the finder's kernels (numba), once: half a minute to a minute; later runs and every worker "
+        "reuse the compiled cache ...", file=sys.stderr, flush=True))
     notice.daemon = True
     notice.start()
     try:
@@ -165,6 +168,7 @@ def _warm_up_announced(path, event, params, dataset, announce: bool) -> None:
     seconds = time.perf_counter() - t0
     if seconds > COMPILE_NOTICE_S:
         print(f"compiled in {seconds:.0f} s", file=sys.stderr, flush=True)
+    return seconds
 
 
 @contextlib.contextmanager
@@ -238,8 +242,7 @@ def run_file(input_path, output_path, params: dict | None = None, *, workers: in
         "params": params, "explain": explain_path is not None}, resume=resume, force=force)
     ranges = event_ranges(start, stop, chunk)
     todo = [(lo, hi) for lo, hi in ranges if not checkpoint.done(lo, hi - lo)]
-    if todo:
-        _warm_up_announced(input_path, todo[0][0], params, dataset, progress)
+    warm_up_seconds = _warm_up_announced(input_path, todo[0][0], params, dataset, progress) if todo else 0.0
     bar = progress_bar(stop - start, progress)
     bar.update(sum(hi - lo for lo, hi in ranges) - sum(hi - lo for lo, hi in todo))
     own_pool = executor is None and workers > 1
@@ -274,6 +277,7 @@ def run_file(input_path, output_path, params: dict | None = None, *, workers: in
         log.unlink(missing_ok=True)          # a previous run's log no longer describes this output
     summary.peak_worker_rss_mb = peak_rss
     summary.seconds = time.perf_counter() - t0
+    summary.warm_up_seconds = warm_up_seconds
     summary.output = output_path
     return summary
 

@@ -212,7 +212,8 @@ def f1_in_bins(table: ScoreTable, values: np.ndarray, edges) -> list[dict]:
 def pick_events(data: ReportData, limit: int = MAX_DISPLAYS) -> list[tuple[int, str]]:
     """The events to show, each with why it was chosen, at most ``limit``, each once.
 
-    With labels: two typical events (per-event F1 nearest the pooled F1), the best-found large Michel,
+    With labels: two typical events (a Michel of typical size, between the quartiles of Michel voxels per
+    event, with its F1 nearest the pooled F1), the best-found large Michel,
     the two with most Michel voxels missed, the two with most false voxels (one of them, when there is one,
     an event without a Michel). Without labels: the two events with most energy in their found Michels, two
     of median energy, the one with least.
@@ -234,7 +235,11 @@ def pick_events(data: ReportData, limit: int = MAX_DISPLAYS) -> list[tuple[int, 
         has = np.flatnonzero(t.has_michel)
         if has.size:
             pooled = t.pooled.f1
-            add(has[np.lexsort((has, np.abs(per["f1"][has] - pooled)))], "typical: F1 near the pooled F1", 2)
+            size = (t.tp + t.fn)[has]
+            lo, hi = np.quantile(size, [0.25, 0.75])
+            middle = has[(size >= lo) & (size <= hi)]          # a Michel of typical size, not a 3-voxel one
+            add(middle[np.lexsort((middle, np.abs(per["f1"][middle] - pooled)))], "typical: F1 near the pooled F1",
+                2)
             add(has[np.lexsort((has, -(t.tp[has]), -per["f1"][has]))], "well found: the largest Michel fully found",
                 1)
         missed = np.flatnonzero(t.fn > 0)

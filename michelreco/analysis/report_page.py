@@ -94,7 +94,9 @@ def plot_bins(rows: list[dict], xlabel: str, path, log_x: bool = False) -> None:
     ax.set_ylabel("pooled score")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
-    axn.bar(lo, [r["events"] for r in rows], width=hi - lo, align="edge", color="0.75", edgecolor="white")
+    over = np.array([not np.isfinite(r["hi"]) for r in rows])
+    axn.bar(lo, [r["events"] for r in rows], width=hi - lo, align="edge", color="0.75", edgecolor="white",
+            hatch=[".." if o else "" for o in over])
     axn.set_ylabel("events")
     axn.set_xlabel(xlabel)
     if log_x:
@@ -250,7 +252,7 @@ STYLE = """
 :root{--ink:#1d1d1f;--mute:#5f6368;--line:#d9dce1;--soft:#f5f6f8;--accent:#0b5cad}
 *{box-sizing:border-box}
 body{font:15px/1.5 -apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--ink);
- margin:0 auto;max-width:1180px;padding:0 1.5rem 3rem}
+ margin:0 auto;max-width:1320px;padding:0 1.5rem 3rem}
 h1{font-size:1.7rem;margin:1.2rem 0 .2rem}
 h2{font-size:1.3rem;margin:2.2rem 0 .6rem;padding-top:.6rem;border-top:2px solid var(--line)}
 h3{font-size:1.05rem;margin:1.4rem 0 .4rem}
@@ -281,7 +283,7 @@ figure{margin:.6rem 0 1.2rem}
 figure img{max-width:100%;height:auto;border:1px solid var(--line)}
 figcaption{color:var(--mute);font-size:.85rem;max-width:80ch;margin-top:.2rem}
 .pair{display:flex;flex-wrap:wrap;gap:1rem}.pair figure{flex:1 1 420px;margin:0}
-.event{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:1.2rem;border:1px solid var(--line);
+.event{display:grid;grid-template-columns:minmax(0,5fr) minmax(0,3fr);gap:1.2rem;border:1px solid var(--line);
  border-radius:6px;padding:.8rem 1rem;margin:1rem 0;break-inside:avoid}
 .event h3{grid-column:1/-1;margin:0}
 .event figure{margin:0}
@@ -376,7 +378,8 @@ def _table(header: list[str], rows: list[list[str]], caption: str = "", id_: str
         return "".join(f'<{tag}{" class=l" if k in left else ""}>{c}</{tag}>' for k, c in enumerate(row))
     cap = f"<caption>{caption}</caption>" if caption else ""
     ident = f' id="{id_}"' if id_ else ""
-    return (f"<table{ident}>{cap}<thead><tr>{cells(header, 'th')}</tr></thead><tbody>"
+    head = f"<thead><tr>{cells(header, 'th')}</tr></thead>" if any(header) else ""
+    return (f"<table{ident}>{cap}{head}<tbody>"
             + "".join(f"<tr>{cells(r, 'td')}</tr>" for r in rows) + "</tbody></table>")
 
 
@@ -483,7 +486,8 @@ def _lost(data) -> str:
         return ""
     head = '<section id="lost"><h2>Where F1 is lost</h2>'
     if data.diagnosis is None:
-        return head + "<p class=muted>The diagnosis (michelreco.analysis.diagnose) is not available.</p></section>"
+        return head + ("<p class=muted>Not measured: the diagnosis was skipped (<code>--diagnose-events 0</code>) "
+                       "or is not available in this installation.</p></section>")
     d = data.diagnosis.as_dict()
     mv = d["michel_voxels"]
     every = data.diagnose_every
@@ -552,7 +556,8 @@ def _energy(data, figures) -> str:
             '<div class="pair">'
             + _figure("f1_energy.png", "F1, recall and precision against the Michel energy of the event",
                       "Pooled F1 (black, horizontal bar: the group's energy range), recall and precision against the "
-                      "event's labelled Michel energy (MeV); below, events per group.")
+                      "event's labelled Michel energy (MeV); below, events per group (dotted: the last group, "
+                      "open-ended, drawn up to its largest energy).")
             + _figure("f1_voxels.png", "F1, recall and precision against the Michel voxel count of the event",
                       "The same against the number of labelled Michel voxels in the event (log scale).")
             + "</div>"

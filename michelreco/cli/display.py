@@ -7,6 +7,8 @@ from pathlib import Path
 
 from michelreco.errors import InputError
 
+DIAGNOSE_EVENTS = 4000       # as analysis.report.DIAGNOSE_EVENTS (not imported here: the CLI starts fast)
+
 __all__ = ["register", "report_inputs"]
 
 
@@ -54,10 +56,12 @@ def _run_report(args) -> int:
     from michelreco.cli.common import finder_params
 
     xyze, labels, solution, how = report_inputs(args.files, args.labels, args.no_labels)
+    if args.diagnose_events < 0:
+        raise InputError(f"--diagnose-events must be 0 or more, got {args.diagnose_events}")
     print(how, file=sys.stderr)
     page = make_report(xyze, labels, solution, args.out, args.dataset_name, truth_path=args.truth,
                        finder_params=finder_params(args.config), config_path=args.config, force=args.force,
-                       progress=sys.stderr.isatty())
+                       progress=sys.stderr.isatty(), diagnose_events=args.diagnose_events)
     print(f"wrote {page}")
     return 0
 
@@ -101,5 +105,8 @@ def register(sub) -> None:
     p.add_argument("--config", default=None,
                    help="finder parameters (JSON/YAML) the solution was made with: its candidates explain it")
     p.add_argument("--dataset-name", default=None, help="solution dataset (default: the only vlen int one)")
+    p.add_argument("--diagnose-events", type=int, default=DIAGNOSE_EVENTS, metavar="N",
+                   help=f"find where F1 is lost on at most N events, spread over the file (the finder reruns on "
+                        f"each; default {DIAGNOSE_EVENTS:,}; 0: skip)")
     p.add_argument("--force", action="store_true", help="replace an existing report folder")
     p.set_defaults(run=_run_report)

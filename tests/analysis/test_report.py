@@ -180,6 +180,22 @@ def test_labels_are_given_once(run, tmp_path, capsys):
     assert "XYZE [LABELS] SOLUTION" in _one_line_error(capsys)
 
 
+def test_diagnosis_of_a_sample_of_the_events(run):
+    from michelreco.analysis.report import DIAGNOSE_EVENTS, collect
+    from michelreco.cli.display import DIAGNOSE_EVENTS as CLI_DEFAULT
+    from michelreco.reco.finder import MichelFinder
+
+    paths, solution, out, events, labels = run
+    assert CLI_DEFAULT == DIAGNOSE_EVENTS
+    data = collect(paths.xyze, solution, paths.labels, finder=MichelFinder(), diagnose_events=20)
+    assert data.diagnose_every == 3 and data.diagnosis.as_dict()["events"] == 20
+    lost = np.array(list(data.lost.values()))
+    diagnosed = np.arange(len(events)) % 3 == 0
+    assert np.isfinite(lost[:, diagnosed]).all() and np.isnan(lost[:, ~diagnosed]).all()
+    assert (lost[:, diagnosed].sum(axis=0) == data.table.fn[diagnosed]).all()
+    assert collect(paths.xyze, solution, paths.labels, finder=MichelFinder(), diagnose_events=0).diagnosis is None
+
+
 def _data(tp, fp, fn, found_energy=None) -> ReportData:
     """A ReportData with the given per-event counts."""
     tp, fp, fn = (np.asarray(a) for a in (tp, fp, fn))

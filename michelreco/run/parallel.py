@@ -236,6 +236,8 @@ def run_file(input_path, output_path, params: dict | None = None, *, workers: in
         raise InputError("--chunk must be at least 1")
     n = event_count(input_path, dataset)
     start, stop = _resolve_range(n, start, stop, input_path)
+    if start == stop and n:
+        raise InputError(f"{input_path}: the event range [{start}, {stop}) is empty")
     check_outputs({"-o": output_path, "--explain": explain_path}, [input_path, *inputs], force)
     checkpoint = Checkpoint(output_path, {
         "input": input_fingerprint(input_path), "dataset": dataset, "start": start, "stop": stop, "chunk": chunk,

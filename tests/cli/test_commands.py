@@ -81,6 +81,12 @@ def test_an_event_range_run_is_scored_where_it_belongs(tiny_sample, tmp_path, ca
     assert main(["score", str(part), str(lab), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["events"] == 3 and data["first_event"] == 2
+    assert find_michels_main([str(xyze), "-o", str(tmp_path / "none.h5"), "--start", "3", "--stop", "3",
+                              "--quiet"]) == 2
+    assert "the event range [3, 3) is empty" in _only_line(capsys)
+    assert find_michels_main([str(xyze), "-o", str(tmp_path / "none.h5"), "--start", "4", "--stop", "9",
+                              "--quiet"]) == 2
+    assert "event range [4, 9) beyond the 6 events" in _only_line(capsys)
 
 
 def test_find_michels_ends_with_one_summary_line(tiny_sample, tmp_path, capsys):

@@ -201,7 +201,9 @@ def test_workers_die_within_seconds_of_a_kill_9_of_their_parent(sim_sample, tmp_
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_sigterm_is_handled_like_ctrl_c_and_resume_finishes(sim_sample, tmp_path):
+@pytest.mark.parametrize("sig, status, word", [(signal.SIGTERM, 143, "terminated"),
+                                               (signal.SIGINT, 130, "interrupted")])
+def test_sigterm_is_handled_like_ctrl_c_and_resume_finishes(sim_sample, tmp_path, sig, status, word):
     paths, events, _ = sim_sample
     ref = tmp_path / "ref.h5"
     run_file(paths.xyze, ref, chunk=5, progress=False)
@@ -212,11 +214,11 @@ def test_sigterm_is_handled_like_ctrl_c_and_resume_finishes(sim_sample, tmp_path
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     assert _wait_for(lambda: len(list(parts.glob("range_*.npz"))) >= 2, 120)
     workers = _children(proc.pid)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 143
+    assert proc.returncode == status
     lines = err.strip().splitlines()
-    assert "Traceback" not in err and lines[-1] == "find-michels: terminated"
+    assert "Traceback" not in err and lines[-1] == f"find-michels: {word}"
     assert "--resume" in err and not out.exists()
     assert _wait_for(lambda: not any(_alive(w) for w in workers), 5)
     n_done = len(list(parts.glob("range_*.npz")))

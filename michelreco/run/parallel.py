@@ -36,7 +36,7 @@ __all__ = ["RangeResult", "RunSummary", "find_in_range", "run_file", "event_rang
            "warm_up", "dask_executor", "MALFORMED_PROBE", "COMPILE_NOTICE_S", "errors_log_path"]
 
 MALFORMED_PROBE = 100          # a file whose first this-many events are all malformed is refused
-COMPILE_NOTICE_S = 1.0         # say that numba compiles when the warm-up takes longer than this
+COMPILE_NOTICE_S = 3.0         # say that numba compiles when the warm-up takes longer than this (loading: ~1 s)
 
 
 @dataclass

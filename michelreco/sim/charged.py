@@ -40,9 +40,11 @@ import numpy as np
 from numba import njit
 
 from michelreco.sim.constants import (
-    K_MEV_CM2_MOL, LAR_DENSITY_G_CM3, LAR_X0_MM, LAR_Z_OVER_A, M_E, PDG_E, VOXEL_MM,
+    K_MEV_CM2_MOL, LAR_DENSITY_G_CM3, LAR_X0_MM, LAR_Z_OVER_A, M_E, PDG_E,
 )
+from michelreco.sim.em import short_electron_walk
 from michelreco.sim.record import Process
+from michelreco.sim.segments import deposit_along_segment
 from michelreco.sim.stopping import csda_range_mm, kinetic_energy_from_range, wmax_mev
 
 __all__ = ["FINAL_RANGE_MM", "DR_OVER_RANGE", "deposit_along_segment", "transport_charged",
@@ -92,6 +94,7 @@ def _perp_basis(ux, uy, uz):
 
 @njit(cache=True, nogil=True)
 def _inside(x, y, z, lo, hi):
+    """Is (x, y, z) inside the box [lo, hi) (mm)?"""
     return lo[0] <= x < hi[0] and lo[1] <= y < hi[1] and lo[2] <= z < hi[2]
 
 
@@ -106,95 +109,8 @@ def _grow(a, n_needed):
 
 
 @njit(cache=True, nogil=True)
-def _plane_crossing(p0, d):
-    """First voxel-plane crossing parameter and the parameter spacing along one axis.
-
-    The segment is ``p0 + t d``, ``t`` in [0, 1]; planes are the multiples of ``VOXEL_MM``.
-    Returns (inf, inf) when the segment is parallel to the planes.
-    """
-    if d > 0.0:
-        return ((math.floor(p0 / VOXEL_MM) + 1.0) * VOXEL_MM - p0) / d, VOXEL_MM / d
-    if d < 0.0:
-        # a start exactly on a plane going down crosses it at t = 0 (empty first piece, skipped)
-        return (math.floor(p0 / VOXEL_MM) * VOXEL_MM - p0) / d, -VOXEL_MM / d
-    return math.inf, math.inf
-
-
-@njit(cache=True, nogil=True)
-def deposit_along_segment(dep: np.ndarray, nd: int, x0: float, y0: float, z0: float, x1: float,
-                          y1: float, z1: float, energy: float, pid: float, world_lo: np.ndarray,
-                          world_hi: np.ndarray):
-    """Append the energy of a straight step to ``dep``, split at the voxel planes it crosses.
-
-    Each piece of the segment between consecutive crossings of the 3 mm voxel planes (multiples
-    of ``VOXEL_MM`` on every axis, world coordinates) gets ``energy`` times its length fraction
-    and is stored at its midpoint, so the piece lies inside one voxel. The pieces sum to
-    ``energy`` (the last one takes the remainder). Pieces whose midpoint is outside the world
-    box are not stored. A zero-length segment gives one deposit at its point.
-
-    Parameters
-    ----------
-    dep : ndarray, shape (cap, 4) or (cap, 5)
-        Deposit buffer: x, y, z (mm), energy (MeV) and, with 5 columns, a particle id.
-    nd : int
-        Rows of ``dep`` already filled.
-    x0, y0, z0, x1, y1, z1 : float
-        Start and end of the step, mm.
-    energy : float
-        Energy deposited along the step, MeV.
-    pid : float
-        Particle id written to column 4 when ``dep`` has 5 columns.
-    world_lo, world_hi : ndarray, shape (3,)
-        World box, mm.
-
-    Returns
-    -------
-    dep : ndarray
-        The buffer (a larger copy when it had to grow).
-    nd : int
-        Rows filled after appending.
-    """
-    dx, dy, dz = x1 - x0, y1 - y0, z1 - z0
-    tx, dtx = _plane_crossing(x0, dx)
-    ty, dty = _plane_crossing(y0, dy)
-    tz, dtz = _plane_crossing(z0, dz)
-    t = 0.0
-    given = 0.0
-    while True:
-        tn = min(tx, ty, tz)
-        last = tn >= 1.0
-        if last:
-            tn = 1.0
-        if tn > t:
-            e = energy - given if last else energy * (tn - t)
-            if e > 0.0:
-                tm = 0.5 * (t + tn)
-                px, py, pz = x0 + tm * dx, y0 + tm * dy, z0 + tm * dz
-                given += e
-                if _inside(px, py, pz, world_lo, world_hi):
-                    if nd >= dep.shape[0]:
-                        big = np.empty((2 * dep.shape[0] + 8, dep.shape[1]))
-                        big[:nd] = dep[:nd]
-                        dep = big
-                    dep[nd, 0], dep[nd, 1], dep[nd, 2], dep[nd, 3] = px, py, pz, e
-                    if dep.shape[1] > 4:
-                        dep[nd, 4] = pid
-                    nd += 1
-            t = tn
-        if last:
-            break
-        # advance past the plane just crossed (several axes can cross at the same point)
-        if tx <= tn:
-            tx += dtx
-        if ty <= tn:
-            ty += dty
-        if tz <= tn:
-            tz += dtz
-    return dep, nd
-
-
-@njit(cache=True, nogil=True)
-def _core(mass, charge, pos, direction, t_start, world_lo, world_hi, step_mm, delta_cut_mev):
+def _core(mass, charge, pos, direction, t_start, world_lo, world_hi, step_mm, delta_cut_mev,
+          knock_lo_mev, spread_mm, merge, interact_mm):
     z2 = charge * charge
     x, y, z = pos[0], pos[1], pos[2]
     nrm = math.sqrt(direction[0] ** 2 + direction[1] ** 2 + direction[2] ** 2)
@@ -217,11 +133,17 @@ def _core(mass, charge, pos, direction, t_start, world_lo, world_hi, step_mm, de
         s = step_mm
         if DR_OVER_RANGE * r_now < s:
             s = max(DR_OVER_RANGE * r_now, FINAL_RANGE_MM)
+        # a nuclear interaction ends the track at path length interact_mm (if it does not stop first)
+        interact = False
+        if path + s >= interact_mm and interact_mm - path < r_now:
+            s = max(interact_mm - path, 1e-6)
+            interact = True
         if s >= r_now:
             # last step: all remaining energy along the residual range
             if t > 0.0:
                 dep, nd = deposit_along_segment(dep, nd, x, y, z, x + r_now * ux, y + r_now * uy,
-                                                z + r_now * uz, t, -1.0, world_lo, world_hi)
+                                                z + r_now * uz, t, -1.0, world_lo, world_hi,
+                                                spread_mm, merge)
             x += r_now * ux
             y += r_now * uy
             z += r_now * uz
@@ -249,6 +171,15 @@ def _core(mass, charge, pos, direction, t_start, world_lo, world_hi, step_mm, de
             tup = wmax
             e_delta_mean = 0.0
             n_mean = 0.0
+        # --- knock-ons between knock_lo and the delta cut (or Wmax): the same spectrum, made
+        # explicitly but deposited along a short path (no particle row); their mean is removed too
+        nk_mean = 0.0
+        k_hi = tup
+        if knock_lo_mev > 0.0 and tup > knock_lo_mev:
+            k_hi = tup
+            e_delta_mean += xi * (math.log(k_hi / knock_lo_mev) - beta2 * (k_hi - knock_lo_mev) / wmax)
+            nk_mean = xi * (1.0 / knock_lo_mev - 1.0 / k_hi)
+            tup = knock_lo_mev
         de_cont_mean = max(de_mean - e_delta_mean, 0.0)
         # --- fluctuations of the restricted loss
         kappa = xi / tup
@@ -285,7 +216,7 @@ def _core(mass, charge, pos, direction, t_start, world_lo, world_hi, step_mm, de
         # --- deposit along the step, shared among the voxels it crosses by path length
         if de > 0.0:
             dep, nd = deposit_along_segment(dep, nd, x0s, y0s, z0s, x, y, z, de, -1.0,
-                                            world_lo, world_hi)
+                                            world_lo, world_hi, spread_mm, merge)
         # --- new direction: proper 3D deflection by the space angle
         th = math.sqrt(tha * tha + thb * thb)
         if th > 0.0:
@@ -339,6 +270,26 @@ def _core(mass, charge, pos, direction, t_start, world_lo, world_hi, step_mm, de
                 t_after = t_new
                 p_mom = math.sqrt(t_after * (t_after + 2.0 * mass))
                 e_tot = t_after + mass
+        # --- knock-ons below the delta cut: two-body angle, deposited by a short walk (part of this track)
+        if nk_mean > 0.0:
+            nk = np.random.poisson(nk_mean)
+            for _ in range(nk):
+                tk = knock_lo_mev * k_hi / (k_hi - np.random.random() * (k_hi - knock_lo_mev))
+                if np.random.random() > 1.0 - beta2 * tk / wmax or tk >= t_after:
+                    continue
+                pk = math.sqrt(tk * (tk + 2.0 * M_E))
+                cth = min(tk * (e_tot + M_E) / (pk * p_mom), 1.0)
+                sth = math.sqrt(max(1.0 - cth * cth, 0.0))
+                phi = 2.0 * math.pi * np.random.random()
+                b1x, b1y, b1z, b2x, b2y, b2z = _perp_basis(ux, uy, uz)
+                wx = cth * ux + sth * (math.cos(phi) * b1x + math.sin(phi) * b2x)
+                wy = cth * uy + sth * (math.cos(phi) * b1y + math.sin(phi) * b2y)
+                wz = cth * uz + sth * (math.cos(phi) * b1z + math.sin(phi) * b2z)
+                fk = np.random.random()
+                dep, nd = short_electron_walk(dep, nd, x0s + fk * (x - x0s), y0s + fk * (y - y0s),
+                                              z0s + fk * (z - z0s), wx, wy, wz, tk, -1.0,
+                                              world_lo, world_hi, spread_mm, merge)
+                t_after -= tk
         # keep the direction normalized against round-off
         nrm = math.sqrt(ux * ux + uy * uy + uz * uz)
         ux /= nrm
@@ -350,6 +301,8 @@ def _core(mass, charge, pos, direction, t_start, world_lo, world_hi, step_mm, de
         if t <= 0.0:
             stopped = True
             break
+        if interact:
+            break
         r_now = csda_range_mm(t, mass, charge)
     end_pos = np.array([x, y, z])
     end_dir = np.array([ux, uy, uz])
@@ -359,7 +312,8 @@ def _core(mass, charge, pos, direction, t_start, world_lo, world_hi, step_mm, de
 @njit(cache=True, nogil=True)
 def transport_charged(mass: float, charge: float, pos: np.ndarray, direction: np.ndarray,
                       t_mev: float, world_lo: np.ndarray, world_hi: np.ndarray,
-                      step_mm: float = 1.0, delta_cut_mev: float = 1.0):
+                      step_mm: float = 1.0, delta_cut_mev: float = 1.0, knock_lo_mev: float = 0.0,
+                      spread_mm: float = 0.0, merge: bool = False, interact_mm: float = math.inf):
     """Track a mu, pi or p through liquid argon until it stops or leaves the world box.
 
     Parameters
@@ -380,6 +334,19 @@ def transport_charged(mass: float, charge: float, pos: np.ndarray, direction: np
         Nominal step length, mm (default 1.0).
     delta_cut_mev : float, optional
         Kinetic-energy threshold for explicit delta rays, MeV (default 1.0).
+    knock_lo_mev : float, optional
+        Knock-on electrons between this and ``delta_cut_mev`` (MeV) are made explicitly and
+        deposited along their short path (``em.short_electron_walk``) as part of this track;
+        default 0.0: none (those transfers are part of the continuous loss).
+    spread_mm : float, optional
+        Lateral spread of the deposits, mm (``segments.deposit_point``); default 0.0.
+    merge : bool, optional
+        Merge deposits in the same voxel (valid with a per-particle-voxel threshold); default False.
+    interact_mm : float, optional
+        Path length (mm) after which the particle undergoes a nuclear interaction, unless it
+        stops or leaves the world first: the track ends there with its remaining energy
+        (``stopped`` False, ``t_end`` > 0, end point inside the world) and the caller makes the
+        products (``hadronic.inelastic_products``). Default inf: never.
 
     Returns
     -------
@@ -396,20 +363,25 @@ def transport_charged(mass: float, charge: float, pos: np.ndarray, direction: np
     stopped : bool
         True if the particle came to rest (False if it left the world).
     """
-    out = _core(mass, charge, pos, direction, t_mev, world_lo, world_hi, step_mm, delta_cut_mev)
+    out = _core(mass, charge, pos, direction, t_mev, world_lo, world_hi, step_mm, delta_cut_mev,
+                knock_lo_mev, spread_mm, merge, interact_mm)
     return out[0], out[1], out[2], out[3], out[4], out[5]
 
 
 @njit(cache=True, nogil=True)
 def transport_charged_stats(mass: float, charge: float, pos: np.ndarray, direction: np.ndarray,
                             t_mev: float, world_lo: np.ndarray, world_hi: np.ndarray,
-                            step_mm: float = 1.0, delta_cut_mev: float = 1.0):
+                            step_mm: float = 1.0, delta_cut_mev: float = 1.0,
+                            knock_lo_mev: float = 0.0, spread_mm: float = 0.0, merge: bool = False,
+                            interact_mm: float = math.inf):
     """:func:`transport_charged` that also returns the path length (mm) and the number of steps.
 
     Parameters
     ----------
-    mass, charge, pos, direction, t_mev, world_lo, world_hi, step_mm, delta_cut_mev
-        As for :func:`transport_charged` (defaults ``step_mm=1.0``, ``delta_cut_mev=1.0``).
+    mass, charge, pos, direction, t_mev, world_lo, world_hi, step_mm, delta_cut_mev, knock_lo_mev, \
+spread_mm, merge, interact_mm
+        As for :func:`transport_charged` (defaults ``step_mm=1.0``, ``delta_cut_mev=1.0``,
+        ``knock_lo_mev=0.0``, ``spread_mm=0.0``, ``merge=False``, ``interact_mm=inf``).
 
     Returns
     -------
@@ -417,4 +389,5 @@ def transport_charged_stats(mass: float, charge: float, pos: np.ndarray, directi
         The six outputs of :func:`transport_charged`, then the path length travelled (mm, sum
         of step lengths) and the number of steps taken.
     """
-    return _core(mass, charge, pos, direction, t_mev, world_lo, world_hi, step_mm, delta_cut_mev)
+    return _core(mass, charge, pos, direction, t_mev, world_lo, world_hi, step_mm, delta_cut_mev,
+                 knock_lo_mev, spread_mm, merge, interact_mm)

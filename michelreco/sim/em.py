@@ -69,13 +69,14 @@ from .constants import (
     K_MEV_CM2_MOL, LAR_DENSITY_G_CM3, LAR_I_MEV, LAR_X0_MM, LAR_Z, LAR_Z_OVER_A, M_E, PDG_E,
     PDG_GAMMA,
 )
-from .charged import deposit_along_segment
+from .segments import deposit_along_segment, deposit_point, near_active
 from .record import PARTICLE_DTYPE, Process
 from .stopping import density_effect
 
 __all__ = [
-    "EM_PARTICLE_COLUMNS", "simulate_em", "simulate_em_ext", "trace_lepton", "to_event_ids",
-    "electron_dedx_mev_mm", "photon_attenuation_per_mm",
+    "EM_PARTICLE_COLUMNS", "WALK_SEGMENTS", "WALK_SHORT_MM", "simulate_em", "simulate_em_ext", "trace_lepton",
+    "to_event_ids", "electron_dedx_mev_mm", "electron_csda_range_mm", "short_electron_walk",
+    "photon_attenuation_per_mm",
 ]
 
 EM_PARTICLE_COLUMNS = ("local_id", "local_parent", "pdg", "process", "energy",
@@ -278,11 +279,61 @@ def _sample_moller_x(t: float, cut: float) -> float:
 
 
 @njit(cache=True, nogil=True)
+def _sample_moller_x_in(t: float, lo: float, hi: float) -> float:
+    """Fraction x = T_delta/T from the Moller cross section on [lo/T, min(hi/T, 1/2)]."""
+    tau = t / _ME
+    gam = tau + 1.0
+    g2 = (tau / gam) ** 2
+    c = (2.0 * tau + 1.0) / (gam * gam)
+    xl = lo / t
+    xh = min(hi / t, 0.5)
+    while True:
+        # envelope 1/x^2 on [xl, xh]; x^2 * dsigma/dx <= 2 + g2/4 on [0, 1/2]
+        x = xl / (1.0 - np.random.random() * (1.0 - xl / xh))
+        q = x / (1.0 - x)
+        f = 1.0 + q * q + g2 * x * x - c * q
+        if np.random.random() * (2.0 + 0.25 * g2) <= f:
+            return x
+
+
+@njit(cache=True, nogil=True)
+def _knock_rate(t: float, lo: float, hi: float) -> float:
+    """Moller knock-ons per mm with kinetic energy in [lo, hi) (the slower electron); 0 if lo <= 0."""
+    if lo <= 0.0 or lo >= hi:
+        return 0.0
+    return _moller_rate(t, lo) - _moller_rate(t, hi)
+
+
+@njit(cache=True, nogil=True)
+def _cont_loss(t: float, positron: bool, k_cut: float, delta_cut: float, knock_lo: float) -> float:
+    """Continuous stopping power (MeV/mm): collision below the explicit cuts plus radiation below ``k_cut``.
+
+    Electrons: Moller restricted to ``knock_lo`` (or ``delta_cut`` without knock-ons). Positrons: total
+    Bhabha (no positron delta rays above ``delta_cut``) less the mean loss to knock-ons in
+    [``knock_lo``, ``delta_cut``), taken from the Moller cross section: at transfers far below the
+    positron's energy both tend to the free-electron 1/T^2 spectrum (PDG, "Passage of particles
+    through matter", delta rays).
+    """
+    if positron:
+        s = _dedx_col(t, True, delta_cut)
+        if knock_lo > 0.0 and knock_lo < delta_cut:
+            s -= _dedx_col(t, False, delta_cut) - _dedx_col(t, False, knock_lo)
+    elif knock_lo > 0.0 and knock_lo < delta_cut:
+        s = _dedx_col(t, False, knock_lo)
+    else:
+        s = _dedx_col(t, False, delta_cut)
+    return max(s, 1e-6) + _dedx_rad_cont(t, k_cut)
+
+
+@njit(cache=True, nogil=True)
 def _lepton_step(st: np.ndarray, positron: bool, k_cut: float, delta_cut: float, e_stop: float,
-                 step_max: float, max_loss_frac: float, lo: np.ndarray, hi: np.ndarray):
+                 step_max: float, max_loss_frac: float, lo: np.ndarray, hi: np.ndarray,
+                 knock_lo: float = 0.0):
     """Advance an electron/positron by one step.
 
-    ``st`` = [x, y, z, ux, uy, uz, T, path] is updated in place.
+    ``st`` = [x, y, z, ux, uy, uz, T, path] is updated in place. With ``knock_lo`` > 0, knock-on
+    electrons in [``knock_lo``, ``delta_cut``) are a third discrete channel (kind 3), and the
+    continuous collision loss is restricted to transfers below ``knock_lo``.
 
     Returns
     -------
@@ -292,7 +343,8 @@ def _lepton_step(st: np.ndarray, positron: bool, k_cut: float, delta_cut: float,
         Energy deposited in the step (MeV) and the step's start point (mm); the energy is spread
         along the straight segment from there to the new position ``st[0:3]``.
     kind : int
-        Secondary made at the end of the step: 0 none, 1 brem photon, 2 delta electron.
+        Secondary made at the end of the step: 0 none, 1 brem photon, 2 delta electron,
+        3 knock-on electron below ``delta_cut`` (to be deposited by :func:`short_electron_walk`).
     se, sux, suy, suz : float
         Its energy (MeV) and direction.
     """
@@ -300,11 +352,12 @@ def _lepton_step(st: np.ndarray, positron: bool, k_cut: float, delta_cut: float,
     if t <= e_stop:
         st[6] = 0.0
         return 1, t, x, y, z, 0, 0.0, 0.0, 0.0, 0.0
-    sl = _dedx_col(t, positron, delta_cut) + _dedx_rad_cont(t, k_cut)
+    sl = _cont_loss(t, positron, k_cut, delta_cut, knock_lo)
     s = min(max(max_loss_frac * t / sl, _STEP_MIN), step_max)
     rb = _brem_rate(t, k_cut)
     rd = 0.0 if positron else _moller_rate(t, delta_cut)
-    rtot = rb + rd
+    rk = _knock_rate(t, knock_lo, delta_cut)
+    rtot = rb + rd + rk
     discrete = False
     if rtot > 0.0:
         sd = -math.log(1.0 - np.random.random()) / rtot
@@ -320,7 +373,7 @@ def _lepton_step(st: np.ndarray, positron: bool, k_cut: float, delta_cut: float,
     # energy loss with the stopping power at the step's mid-energy
     tm = t - 0.5 * sl * s
     if tm > 0.5 * e_stop:
-        de = s * (_dedx_col(tm, positron, delta_cut) + _dedx_rad_cont(tm, k_cut))
+        de = s * _cont_loss(tm, positron, k_cut, delta_cut, knock_lo)
     else:
         de = t
     stopped = t - de <= e_stop
@@ -343,7 +396,8 @@ def _lepton_step(st: np.ndarray, positron: bool, k_cut: float, delta_cut: float,
     se, sux, suy, suz = 0.0, 0.0, 0.0, 0.0
     if discrete:
         # rates taken at the start of the step; the energy may have dropped below a threshold
-        if np.random.random() * rtot < rb:
+        u = np.random.random() * rtot
+        if u < rb:
             if t > k_cut:
                 k = _sample_brem_k(t, k_cut)
                 phi = 2.0 * math.pi * np.random.random()
@@ -352,8 +406,16 @@ def _lepton_step(st: np.ndarray, positron: bool, k_cut: float, delta_cut: float,
                 se = k
                 t -= k
                 kind = 1
-        elif t > 2.0 * delta_cut:
-            xf = _sample_moller_x(t, delta_cut)
+        elif u < rb + rd or rk == 0.0:
+            if t > 2.0 * delta_cut:
+                kind = 2
+        elif t > 2.0 * knock_lo:
+            kind = 3
+        if kind >= 2:
+            if kind == 2:
+                xf = _sample_moller_x(t, delta_cut)
+            else:
+                xf = _sample_moller_x_in(t, knock_lo, delta_cut)
             td = xf * t
             tp = t - td
             cd = math.sqrt(td * (t + 2.0 * _ME) / (t * (td + 2.0 * _ME)))
@@ -363,7 +425,6 @@ def _lepton_step(st: np.ndarray, positron: bool, k_cut: float, delta_cut: float,
             ux, uy, uz = _rotate(ux, uy, uz, cp, phi + math.pi)
             se = td
             t = tp
-            kind = 2
     # multiple scattering over the step, with the energy at its end
     if t > 0.0:
         th0 = _msc_theta0(t, s, sl)
@@ -371,6 +432,155 @@ def _lepton_step(st: np.ndarray, positron: bool, k_cut: float, delta_cut: float,
         ux, uy, uz = _rotate(ux, uy, uz, math.cos(th), 2.0 * math.pi * np.random.random())
     st[3], st[4], st[5], st[6] = ux, uy, uz, t
     return 0, de, dx, dy, dz, kind, se, sux, suy, suz
+
+
+# --- short electrons: sub-MeV knock-ons, local Compton and photo-electrons ------------------------
+# CSDA range of an electron in LAr from the same stopping power as the stepping (total Moller
+# collision loss with the density effect, plus radiation), integrated over a log grid of kinetic
+# energy. Below ~10 keV the Bethe formula fails; the range there (< 2 um) does not matter.
+_WALK_T0 = 0.002          # MeV, lowest table energy (range taken as 0 below)
+_WALK_NT = 256
+_WALK_DLT = math.log(20.0 / _WALK_T0) / (_WALK_NT - 1)
+
+
+@njit(cache=True, nogil=True)
+def _walk_range_table() -> np.ndarray:
+    """CSDA range (mm) at T = _WALK_T0 exp(i _WALK_DLT), trapezoidal integration of dT / S(T) in ln T."""
+    out = np.zeros(_WALK_NT)
+    prev = 0.0
+    for i in range(_WALK_NT):
+        t = _WALK_T0 * math.exp(i * _WALK_DLT)
+        f = t / (_dedx_col(t, False, 1e9) + _dedx_rad_cont(t, 1e9))   # dR/dlnT
+        if i > 0:
+            out[i] = out[i - 1] + 0.5 * (f + prev) * _WALK_DLT
+        else:
+            out[i] = f      # below T0: R ~ T/S roughly
+        prev = f
+    return out
+
+
+_WALK_R = _walk_range_table()
+
+
+@njit(cache=True, nogil=True)
+def electron_csda_range_mm(t: float) -> float:
+    """CSDA range of an electron in liquid argon (the stepping's own stopping power).
+
+    Parameters
+    ----------
+    t : float
+        Kinetic energy, MeV (0.002-20 MeV; below, the range is taken proportional to T).
+
+    Returns
+    -------
+    float
+        Range along the path, mm.
+    """
+    if t <= _WALK_T0:
+        return _WALK_R[0] * t / _WALK_T0
+    u = math.log(t / _WALK_T0) / _WALK_DLT
+    if u >= _WALK_NT - 1:
+        return _WALK_R[_WALK_NT - 1]
+    i = int(u)
+    f = u - i
+    return (1.0 - f) * _WALK_R[i] + f * _WALK_R[i + 1]
+
+
+@njit(cache=True, nogil=True)
+def _energy_at_range(r: float) -> float:
+    """Kinetic energy (MeV) whose CSDA range is ``r`` mm (inverse of :func:`electron_csda_range_mm`)."""
+    if r <= _WALK_R[0]:
+        return _WALK_T0 * max(r, 0.0) / _WALK_R[0]
+    i = np.searchsorted(_WALK_R, r) - 1
+    if i >= _WALK_NT - 1:
+        return _WALK_T0 * math.exp((_WALK_NT - 1) * _WALK_DLT)
+    f = (r - _WALK_R[i]) / (_WALK_R[i + 1] - _WALK_R[i])
+    return _WALK_T0 * math.exp((i + f) * _WALK_DLT)
+
+
+WALK_SEGMENTS = 3      # straight pieces of a short electron's path
+WALK_SHORT_MM = 0.3    # paths shorter than this (T below ~0.15 MeV) are one straight piece
+WALK_FAR_MM = 10.0     # electrons starting farther than this outside the active volume: one point
+
+
+@njit(cache=True, nogil=True)
+def _walk(dep, nd, x, y, z, ux, uy, uz, t, pid, lo, hi, spread_mm, merge):
+    """:func:`short_electron_walk` that also returns the end point (x, y, z), mm."""
+    r0 = electron_csda_range_mm(t)
+    if not near_active(x, y, z, WALK_FAR_MM):
+        # far outside the active volume the path's shape changes nothing that is recorded
+        dep, nd = deposit_point(dep, nd, x, y, z, t, pid, lo, hi, 0.0, merge)
+        return dep, nd, x, y, z
+    # below WALK_SHORT_MM one straight piece: the path's shape cannot matter on a 3 mm grid
+    nseg = 1 if r0 < WALK_SHORT_MM else WALK_SEGMENTS
+    seg = r0 / nseg
+    tcur = t
+    for k in range(nseg):
+        last = k == nseg - 1
+        tnext = 0.0 if last else _energy_at_range(r0 - (k + 1) * seg)
+        x1 = x + seg * ux
+        y1 = y + seg * uy
+        z1 = z + seg * uz
+        if tcur - tnext > 0.0:
+            dep, nd = deposit_along_segment(dep, nd, x, y, z, x1, y1, z1, tcur - tnext, pid, lo, hi,
+                                            spread_mm, merge)
+        if not last and tnext > 0.0:
+            th = _msc_theta0(tnext, seg, (tcur - tnext) / seg) * math.sqrt(
+                -2.0 * math.log(1.0 - np.random.random()))
+            ux, uy, uz = _rotate(ux, uy, uz, math.cos(min(th, math.pi)),
+                                 2.0 * math.pi * np.random.random())
+        x, y, z = x1, y1, z1
+        tcur = tnext
+    return dep, nd, x, y, z
+
+
+
+
+@njit(cache=True, nogil=True)
+def short_electron_walk(dep: np.ndarray, nd: int, x: float, y: float, z: float, ux: float, uy: float,
+                        uz: float, t: float, pid: float, lo: np.ndarray, hi: np.ndarray,
+                        spread_mm: float = 0.0, merge: bool = False):
+    """Deposit a sub-MeV electron's energy along a short multiple-scattered path.
+
+    The path is its CSDA range (:func:`electron_csda_range_mm`: 0.15 mm at 0.1 MeV, 1.7 mm at
+    0.5 MeV, 4.2 mm at 1 MeV) cut into ``WALK_SEGMENTS`` straight pieces of equal length (one piece
+    when it is shorter than ``WALK_SHORT_MM``; one point when the electron starts more than
+    ``WALK_FAR_MM`` outside the active volume, where its path changes nothing recorded); each piece
+    gets the energy lost over it according to the range table (more at the end, the Bragg rise),
+    spread over the voxels it crosses (:func:`deposit_along_segment`), and the direction is
+    deflected between pieces by a Highland angle at the piece's energy (:func:`_msc_theta0`). It
+    replaces the full condensed-history stepping for electrons whose range is below a voxel, at a
+    fraction of the cost: what matters for voxels is which neighbouring voxels the electron reaches
+    and with how much energy.
+
+    Parameters
+    ----------
+    dep : ndarray, shape (cap, 4) or (cap, 5)
+        Deposit buffer (see :func:`deposit_along_segment`).
+    nd : int
+        Rows filled.
+    x, y, z : float
+        Start point, mm.
+    ux, uy, uz : float
+        Unit start direction.
+    t : float
+        Kinetic energy, MeV (all of it is deposited).
+    pid : float
+        Particle id for column 4 of a 5-column buffer.
+    lo, hi : ndarray, shape (3,)
+        World box, mm.
+    spread_mm, merge : float, bool, optional
+        Lateral spread and merging of the deposits (:func:`deposit_along_segment`); defaults 0, False.
+
+    Returns
+    -------
+    dep : ndarray
+        The buffer (possibly grown).
+    nd : int
+        Rows filled after the walk.
+    """
+    dep, nd, _, _, _ = _walk(dep, nd, x, y, z, ux, uy, uz, t, pid, lo, hi, spread_mm, merge)
+    return dep, nd
 
 
 @njit(cache=True, nogil=True)
@@ -561,6 +771,14 @@ def _grow(a: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def _point(dep, nd, x, y, z, energy, pid, lo, hi, spread_mm, merge):
+    """A point deposit: plain (``_put_deposit``) or with lateral spread and merging (``deposit_point``)."""
+    if spread_mm > 0.0 or merge:
+        return deposit_point(dep, nd, x, y, z, energy, pid, lo, hi, spread_mm, merge)
+    return _put_deposit(dep, nd, x, y, z, energy, pid)
+
+
+@njit(cache=True, nogil=True)
 def _put_deposit(dep, nd, x, y, z, energy, pid):
     """Append one point deposit (growing the buffer); return the buffer and the new count."""
     if nd >= dep.shape[0]:
@@ -575,7 +793,9 @@ def simulate_em_ext(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: fl
                     delta_cut: float = 1.0, e_stop: float = 0.1, e_local: float = 0.3,
                     photon_cut: float = 0.01, step_max: float = 1.0,
                     max_loss_frac: float = 0.2,
-                    group_below: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    group_below: float = 0.0, knock_lo: float = 0.0,
+                    local_walk: bool = False, spread_mm: float = 0.0,
+                    merge: bool = False, walk_below: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Simulate an electron, positron or photon and its whole electromagnetic cascade.
 
     Parameters
@@ -610,6 +830,25 @@ def simulate_em_ext(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: fl
         Electrons made by photons below this kinetic energy get no particle row: their deposit is
         attributed to the photon (bounds the table size in big showers). Default 0.0 (every
         particle gets a row).
+    knock_lo : float, optional
+        Knock-on electrons between this and ``delta_cut`` (MeV) are made at their point of
+        emission and deposited along a short path (:func:`short_electron_walk`), attributed to
+        the electron that made them (they are its own delta rays, too small to be labelled
+        apart); the continuous loss is then restricted to transfers below ``knock_lo``.
+        Default 0.0: none (all transfers below ``delta_cut`` are continuous).
+    local_walk : bool, optional
+        Deposit the Compton and photo-electrons below ``e_local`` along a short path
+        (:func:`short_electron_walk`) instead of at one point. Default False.
+    spread_mm : float, optional
+        Lateral spread of every deposit, mm (:func:`michelreco.sim.segments.deposit_point`).
+        Default 0.0.
+    merge : bool, optional
+        Merge deposits of the same particle in the same voxel (valid only when the threshold
+        downstream applies to a particle's summed energy per voxel). Default False.
+    walk_below : float, optional
+        Electrons and positrons below this kinetic energy (MeV) finish their path with
+        :func:`short_electron_walk` instead of condensed-history steps (a positron then
+        annihilates at the walk's end). Default 0.0: never.
 
     Returns
     -------
@@ -659,7 +898,7 @@ def simulate_em_ext(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: fl
             while True:
                 x, y, z, ux, uy, uz = st[0], st[1], st[2], st[3], st[4], st[5]
                 if k < photon_cut:
-                    dep, nd = _put_deposit(dep, nd, x, y, z, k, lid)
+                    dep, nd = _point(dep, nd, x, y, z, k, lid, lo, hi, spread_mm, merge)
                     break
                 mc = _mu_compton(k)
                 mp = _mu_pair(k)
@@ -722,7 +961,7 @@ def simulate_em_ext(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: fl
                     cx, cy, cz = (c1x, c1y, c1z) if c == 0 else (c2x, c2y, c2z)
                     if cpdg > 0 and ce < group_below:
                         if ce > 0.0:
-                            dep, nd = _put_deposit(dep, nd, x, y, z, ce, lid)
+                            dep, nd = _point(dep, nd, x, y, z, ce, lid, lo, hi, spread_mm, merge)
                         continue
                     if npar >= par.shape[0]:
                         par = _grow(par)
@@ -735,7 +974,11 @@ def simulate_em_ext(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: fl
                     npar += 1
                     if cpdg > 0 and ce < e_local:
                         if ce > 0.0:
-                            dep, nd = _put_deposit(dep, nd, x, y, z, ce, cid)
+                            if local_walk:
+                                dep, nd = short_electron_walk(dep, nd, x, y, z, cx, cy, cz, ce, cid,
+                                                              lo, hi, spread_mm, merge)
+                            else:
+                                dep, nd = _point(dep, nd, x, y, z, ce, cid, lo, hi, spread_mm, merge)
                         continue
                     if ns >= stk.shape[0]:
                         stk = _grow(stk)
@@ -749,12 +992,27 @@ def simulate_em_ext(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: fl
         else:
             positron = ipdg < 0
             while True:
-                (status, de, dx, dy, dz, kind, se, sux, suy, suz) = _lepton_step(
-                    st, positron, k_cut, delta_cut, e_stop, step_max, max_loss_frac, lo, hi)
+                if st[6] < walk_below:
+                    # the rest of the path is shorter than a few mm: finished by a short walk
+                    dep, nd, ex, ey, ez = _walk(dep, nd, st[0], st[1], st[2], st[3], st[4], st[5], st[6],
+                                                lid, lo, hi, spread_mm, merge)
+                    st[0], st[1], st[2], st[6] = ex, ey, ez, 0.0
+                    status = 1
+                    kind = 0
+                    de = 0.0
+                    se, sux, suy, suz = 0.0, 0.0, 0.0, 0.0
+                else:
+                    (status, de, dx, dy, dz, kind, se, sux, suy, suz) = _lepton_step(
+                        st, positron, k_cut, delta_cut, e_stop, step_max, max_loss_frac, lo, hi,
+                        knock_lo)
                 if de > 0.0:
                     dep, nd = deposit_along_segment(dep, nd, dx, dy, dz, st[0], st[1], st[2], de,
-                                                    lid, lo, hi)
-                if kind != 0:
+                                                    lid, lo, hi, spread_mm, merge)
+                if kind == 3:
+                    # a knock-on below delta_cut: deposited along its short path, as part of this particle
+                    dep, nd = short_electron_walk(dep, nd, st[0], st[1], st[2], sux, suy, suz, se, lid,
+                                                 lo, hi, spread_mm, merge)
+                elif kind != 0:
                     if npar >= par.shape[0]:
                         par = _grow(par)
                     cid = float(npar)
@@ -815,13 +1073,16 @@ def simulate_em(pdg: int, pos: np.ndarray, direction: np.ndarray, energy: float,
                 world_lo: np.ndarray, world_hi: np.ndarray, k_cut: float = 0.2,
                 delta_cut: float = 1.0, e_stop: float = 0.1, e_local: float = 0.3,
                 photon_cut: float = 0.01, step_max: float = 1.0, max_loss_frac: float = 0.2,
-                group_below: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                group_below: float = 0.0, knock_lo: float = 0.0,
+                local_walk: bool = False, spread_mm: float = 0.0,
+                merge: bool = False, walk_below: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Simulate an e-, e+ or photon and its cascade; :func:`simulate_em_ext` without ``primary``.
 
     Parameters
     ----------
     pdg, pos, direction, energy, world_lo, world_hi, k_cut, delta_cut, e_stop, e_local, \
-photon_cut, step_max, max_loss_frac, group_below
+photon_cut, step_max, max_loss_frac, group_below, knock_lo, local_walk, spread_mm, merge, \
+walk_below
         As in :func:`simulate_em_ext` (same defaults).
 
     Returns
@@ -833,7 +1094,7 @@ photon_cut, step_max, max_loss_frac, group_below
     """
     dep, par, _ = simulate_em_ext(pdg, pos, direction, energy, world_lo, world_hi, k_cut,
                                   delta_cut, e_stop, e_local, photon_cut, step_max, max_loss_frac,
-                                  group_below)
+                                  group_below, knock_lo, local_walk, spread_mm, merge, walk_below)
     return dep, par
 
 

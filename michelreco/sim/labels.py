@@ -99,7 +99,8 @@ __all__ = [
     "KIND_PHOTON",
     "DELTA_MIN_VOXELS", "PHOTON_SHOWER_MIN_VOXELS", "MICHEL_TRUTH_DTYPE",
     "LabelledEvent", "voxelize_and_label", "michel_mask",
-    "rule_select_deposits", "rule_fragments", "rule_small_delta_joins_track",
+    "THRESHOLD_MODES", "rule_select_deposits", "rule_fragments", "rule_small_delta_joins_track",
+    "delta_unique_voxels",
     "rule_photon_groups_touching", "rule_detached_photon_size", "rule_voxel_priority",
     "rule_low_energy_absorption",
 ]
@@ -303,6 +304,25 @@ def _piece_kernel(vstart, pair_frag, is_photon, indptr, nbrs):
 
 
 @njit(cache=True, nogil=True)
+def _unique_kernel(vstart, pair_frag, is_delta, parent):
+    """Per fragment, the voxels of a delta fragment that its parent fragment does not share."""
+    count = np.zeros(is_delta.shape[0], np.int64)
+    for v in range(vstart.shape[0] - 1):
+        for ip in range(vstart[v], vstart[v + 1]):
+            g = pair_frag[ip]
+            if not is_delta[g]:
+                continue
+            shared = False
+            for jp in range(vstart[v], vstart[v + 1]):
+                if pair_frag[jp] == parent[g]:
+                    shared = True
+                    break
+            if not shared:
+                count[g] += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
 def _priority_kernel(vstart, pair_rank, pair_owner, pair_eq):
     """Per voxel: the best (lowest) rank; among its pairs the most energetic, then lower owner."""
     nv = vstart.shape[0] - 1
@@ -361,38 +381,72 @@ def _absorb_kernel(vkeys, rank, owner, indptr, nbrs, rank_le):
 # rules
 # --------------------------------------------------------------------------------------------
 
+THRESHOLD_MODES = ("particle_voxel", "deposit")
+
+
 def rule_select_deposits(deposits: np.ndarray, threshold_mev: float, voxel_mm: float,
-                         grid_voxels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rule 1: keep deposits at or above ``threshold_mev`` inside the active volume.
+                         grid_voxels: int, mode: str = "deposit") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rule 1: keep the deposits that pass the energy threshold inside the active volume.
 
     Parameters
     ----------
     deposits : numpy.ndarray
         (n, 5) float64: x, y, z (mm), energy (MeV), particle id.
     threshold_mev : float
-        Deposits with less energy (MeV) are dropped.
+        The energy threshold, MeV.
     voxel_mm : float
         Voxel pitch, mm.
     grid_voxels : int
         Voxels per side; the active volume is ``[0, voxel_mm * grid_voxels)`` mm per axis.
+    mode : {"deposit", "particle_voxel"}, optional
+        What the threshold applies to. ``"particle_voxel"``: the energy of one particle summed in one
+        voxel, as Supera does (it voxelizes each particle's deposits, then drops the particle's voxels
+        below the threshold, ``SuperaMCParticleCluster::ApplyEnergyThreshold``); the voxel grid is
+        extended outside the active volume for the containment truth. ``"deposit"`` (default): each
+        stored deposit on its own (the first simulator's rule, which drops the small pieces of a step
+        cut at voxel planes and so depends on how finely a step is cut).
 
     Returns
     -------
     keep : numpy.ndarray
         (n,) bool, the kept deposits.
     above : numpy.ndarray
-        (n,) bool, deposits at or above the threshold (inside the volume or not).
+        (n,) bool, deposits that pass the threshold (inside the volume or not).
     key : numpy.ndarray
         (n_kept,) int64 linear voxel key ``(ix * G + iy) * G + iz`` of the kept deposits.
     """
     xyz = deposits[:, :3]
-    above = deposits[:, 3] >= threshold_mev
     inside = np.all((xyz >= 0.0) & (xyz < voxel_mm * grid_voxels), axis=1)
+    if mode == "deposit":
+        above = deposits[:, 3] >= threshold_mev
+    elif mode == "particle_voxel":
+        above = _particle_voxel_above(deposits, threshold_mev, voxel_mm)
+    else:
+        raise ValueError(f"threshold mode must be one of {THRESHOLD_MODES}, not {mode!r}")
     keep = above & inside
     ijk = np.floor(xyz[keep] / voxel_mm).astype(np.int64)
     np.clip(ijk, 0, grid_voxels - 1, out=ijk)   # x just below the edge may round up to G
     key = (ijk[:, 0] * grid_voxels + ijk[:, 1]) * grid_voxels + ijk[:, 2]
     return keep, above, key
+
+
+def _particle_voxel_above(deposits: np.ndarray, threshold_mev: float, voxel_mm: float) -> np.ndarray:
+    """Per deposit: does its particle's summed energy in its voxel (world grid) reach the threshold?"""
+    n = deposits.shape[0]
+    if n == 0:
+        return np.zeros(0, np.bool_)
+    ijk = np.floor(deposits[:, :3] / voxel_mm).astype(np.int64)
+    ijk -= ijk.min(axis=0)
+    span = int(ijk.max()) + 1
+    pid = deposits[:, 4].astype(np.int64)
+    if (int(pid.max()) + 1) * span ** 3 >= 2 ** 62:
+        raise ValueError("deposits spread too far for the particle-voxel threshold")
+    key = ((pid * span + ijk[:, 0]) * span + ijk[:, 1]) * span + ijk[:, 2]
+    _, inverse = np.unique(key, return_inverse=True)
+    # energies summed as integers, so the order of the deposits does not matter
+    sums = np.zeros(int(inverse.max()) + 1, np.int64)
+    np.add.at(sums, inverse, np.rint(deposits[:, 3] / _E_QUANTUM_MEV).astype(np.int64))
+    return sums[inverse] >= int(round(threshold_mev / _E_QUANTUM_MEV))
 
 
 def rule_fragments(particles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -426,10 +480,14 @@ def rule_fragments(particles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def rule_small_delta_joins_track(kind: np.ndarray, parent: np.ndarray, frag_label: np.ndarray,
                                  frag_owner: np.ndarray, frag_nvox: np.ndarray,
-                                 min_voxels: int) -> np.ndarray:
+                                 min_voxels: int, frag_unique_nvox: np.ndarray | None = None) -> np.ndarray:
     """Rule 3: delta cores with fewer than ``min_voxels`` voxels become track, owned by the parent.
 
-    ``frag_label`` and ``frag_owner`` (indexed by root row) are updated in place.
+    With ``frag_unique_nvox`` (voxels of the delta that its parent track does not also hold), a
+    delta also joins its track when fewer than ``min_voxels`` of its voxels are its own, as Supera
+    does (``SuperaMCParticleCluster::MergeShowerDeltas`` merges a delta whose voxel count *or* count
+    of voxels not in the parent is below ``DeltaSize``). ``frag_label`` and ``frag_owner`` (indexed
+    by root row) are updated in place.
 
     Returns
     -------
@@ -437,9 +495,17 @@ def rule_small_delta_joins_track(kind: np.ndarray, parent: np.ndarray, frag_labe
         (P,) bool, the demoted delta roots.
     """
     small = (kind == KIND_DELTA) & (frag_nvox < min_voxels)
+    if frag_unique_nvox is not None:
+        small |= (kind == KIND_DELTA) & (frag_unique_nvox < min_voxels)
     frag_label[small] = LABEL_TRACK
     frag_owner[small] = parent[small]      # the parent of a delta core is a track fragment root
     return small
+
+
+def delta_unique_voxels(kind: np.ndarray, parent: np.ndarray, vstart: np.ndarray,
+                        pair_frag: np.ndarray) -> np.ndarray:
+    """Per fragment: for a delta core, how many of its voxels its parent track does not also hold (else 0)."""
+    return _unique_kernel(vstart, pair_frag, kind == KIND_DELTA, parent)
 
 
 def rule_photon_pieces(kind: np.ndarray, vstart: np.ndarray, pair_frag: np.ndarray, indptr: np.ndarray,
@@ -553,7 +619,9 @@ def voxelize_and_label(particles: np.ndarray, deposits: np.ndarray, *,
                        delta_min_voxels: int = DELTA_MIN_VOXELS,
                        photon_shower_min_voxels: int = PHOTON_SHOWER_MIN_VOXELS,
                        voxel_mm: float = VOXEL_MM,
-                       grid_voxels: int = GRID_VOXELS) -> LabelledEvent:
+                       grid_voxels: int = GRID_VOXELS,
+                       threshold_mode: str = "deposit",
+                       delta_unique: bool = False) -> LabelledEvent:
     """Voxelize an event's deposits and label the voxels with the Supera rules (see module doc).
 
     Parameters
@@ -572,6 +640,13 @@ def voxelize_and_label(particles: np.ndarray, deposits: np.ndarray, *,
         Voxel pitch in mm (default 3 mm).
     grid_voxels : int, optional
         Voxels per side of the active volume (default 768).
+    threshold_mode : {"deposit", "particle_voxel"}, optional
+        What ``deposit_threshold_mev`` applies to (see :func:`rule_select_deposits`): each stored
+        deposit (default, the first simulator's rule) or each particle's summed energy in a voxel
+        (Supera's rule).
+    delta_unique : bool, optional
+        Rule 3 also demotes a delta with fewer than ``delta_min_voxels`` voxels that its parent
+        track does not hold (Supera's rule); default False (all its voxels count).
 
     Returns
     -------
@@ -588,7 +663,8 @@ def voxelize_and_label(particles: np.ndarray, deposits: np.ndarray, *,
     n_part = particles.shape[0]
     parent = particles["parent"].astype(np.int64)
 
-    keep, above, key = rule_select_deposits(deposits, deposit_threshold_mev, voxel_mm, grid_voxels)
+    keep, above, key = rule_select_deposits(deposits, deposit_threshold_mev, voxel_mm, grid_voxels,
+                                            threshold_mode)
     frag, kind, core_of_group, michel_of = rule_fragments(particles)
 
     # voxelize: one sort of (voxel, fragment) keys gives both voxels and per-fragment voxel sets
@@ -632,8 +708,9 @@ def voxelize_and_label(particles: np.ndarray, deposits: np.ndarray, *,
 
     frag_label = _LABEL_OF_KIND[kind].copy()
     frag_owner = frag_root.copy()
+    unique = delta_unique_voxels(kind, frag_parent, vstart, pair_frag) if delta_unique else None
     demoted = rule_small_delta_joins_track(kind, frag_parent, frag_label, frag_owner, frag_nvox,
-                                           delta_min_voxels)
+                                           delta_min_voxels, unique)
     joined = rule_photon_groups_touching(core_of_group, demoted, vstart, pair_frag,
                                          frag_label, frag_owner, indptr, nbrs)
     rule_detached_photon_size(kind, joined, frag_label, frag_nvox, photon_shower_min_voxels)

@@ -23,6 +23,7 @@ class Process(IntEnum):
     PHOT = 6      # phot: photoelectron
     ANNIHIL = 7   # annihil: photon from positron annihilation
     CAPTURE = 8   # muMinusCaptureAtRest / pi- absorption products
+    INELASTIC = 9  # pi+-Inelastic / protonInelastic: products of a nuclear interaction in flight
 
 
 # One row per particle. ``parent`` is -1 for primaries; ids are row numbers in the event's table.

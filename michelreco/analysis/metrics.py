@@ -159,8 +159,20 @@ def score_rows(solutions, labels, michel_label: int = MICHEL_LABEL) -> ScoreTabl
 
 
 def solution_first_event(path, dataset: str | None = None) -> int:
-    """The event of the events file that a solution's first row belongs to: its ``first_event`` attribute
-    (written by ``find-michels --start``), 0 when absent."""
+    """The event of the events file that a solution's first row belongs to.
+
+    Parameters
+    ----------
+    path : path-like
+        The solution file.
+    dataset : str, optional
+        Its dataset (default: its only variable-length integer one).
+
+    Returns
+    -------
+    int
+        Its ``first_event`` attribute (written by ``find-michels --start``), 0 when absent.
+    """
     name = solution_dataset_name(path, dataset)
     with open_h5(path) as f:
         value = f[name].attrs.get("first_event", 0)

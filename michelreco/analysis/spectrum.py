@@ -120,9 +120,21 @@ class _Streamed:
 
 
 def toy_spectra(draws: int = DEFAULT_TOY_DRAWS, seed: int = 0, progress: bool = False) -> dict[str, _Streamed]:
-    """The toy Monte Carlo variants (kinetic energies), drawn in batches: name -> streamed histogram.
+    """The toy Monte Carlo variants (kinetic energies), drawn in batches of ``TOY_BATCH``.
 
-    A progress bar is shown (with ``progress``) when the draws are more than the default.
+    Parameters
+    ----------
+    draws : int
+        Draws per variant (at least 1).
+    seed : int
+        Seed of the draws.
+    progress : bool
+        A progress bar, shown when the draws are more than the default.
+
+    Returns
+    -------
+    dict
+        ``"toy MC, VARIANT"`` -> streamed histogram (``.counts`` in ``BINS_MEV``, ``.summary()``).
     """
     from michelreco.run.parallel import progress_bar
 
@@ -233,7 +245,18 @@ def _load_truth(truth_npz) -> dict[str, np.ndarray]:
 
 
 def truth_event_count(truth_npz) -> int | None:
-    """Number of events a truth file describes (``None`` when it does not say)."""
+    """Number of events a truth file describes.
+
+    Parameters
+    ----------
+    truth_npz : path-like
+        A simulated sample's ``PREFIX_truth.npz`` (refused in one line when it is not one).
+
+    Returns
+    -------
+    int or None
+        The length of its ``n_voxels`` array; ``None`` when it has none.
+    """
     n_voxels = _load_truth(truth_npz).get("n_voxels")
     return None if n_voxels is None else len(n_voxels)
 

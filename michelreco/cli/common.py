@@ -12,7 +12,8 @@ from michelreco.errors import InputError, MichelrecoError
 
 __all__ = ["EXIT_INPUT_ERROR", "EXIT_EVENTS_FAILED", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "OneLineParser",
            "positive_int", "nonnegative_int", "positive_float", "default_workers", "finder_params",
-           "add_workers_argument", "add_force_argument", "add_quiet_argument", "plural", "labels_or_guess"]
+           "add_workers_argument", "add_force_argument", "add_quiet_argument", "plural", "labels_or_guess",
+           "add_selection_arguments"]
 
 EXIT_INPUT_ERROR = 2
 EXIT_EVENTS_FAILED = 3
@@ -93,14 +94,46 @@ def add_quiet_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def finder_params(config_path) -> dict:
-    """Finder parameters of a JSON/YAML file (``{}`` for none), checked by building a finder."""
+def add_selection_arguments(p: argparse.ArgumentParser) -> None:
+    """``--model FILE`` and ``--rules``: how the finder chooses among its candidates."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--model", metavar="FILE",
+                       help="choose candidates with this model (from 'michelreco train'; default: the model shipped "
+                            "with the package)")
+    group.add_argument("--rules", action="store_true",
+                       help="choose candidates with the hand rules instead of a model (interpretable; see "
+                            "--help-params for their thresholds)")
+
+
+def finder_params(config_path, model=None, rules: bool = False) -> dict:
+    """Finder parameters of a JSON/YAML file, checked by building a finder.
+
+    Parameters
+    ----------
+    config_path : path-like or None
+        The file (``None``: no parameters).
+
+    Returns
+    -------
+    dict
+        Parameter name -> value (``{}`` for none).
+
+    Raises
+    ------
+    MichelrecoError
+        One line naming the file and the parameter (unknown, wrong type, outside its range).
+    """
     from michelreco.config import load_mapping
     from michelreco.reco.finder import MichelFinder
 
+    params = {} if config_path is None else load_mapping(config_path)
+    if model is not None:
+        params.update(selection="model", model=str(model))
+    elif rules:
+        params["selection"] = "rules"
     if config_path is None:
-        return {}
-    params = load_mapping(config_path)
+        MichelFinder(**params)          # a bad --model file: one line
+        return params
     try:
         MichelFinder(**params)          # validates names, types, ranges and the rule set
     except MichelrecoError as err:
@@ -109,8 +142,29 @@ def finder_params(config_path) -> dict:
     return params
 
 
-def labels_or_guess(xyze, labels) -> Path:
-    """The label file given, or the one named after the events file (``_xyze_`` -> ``_label_``) when it exists."""
+def labels_or_guess(xyze: str | os.PathLike, labels: str | os.PathLike | None) -> Path:
+    """The label file given, or the one named after the events file when none is given.
+
+    The README's rule: ``*_xyze_*`` becomes ``*_label_*`` (``sample_xyze.h5`` -> ``sample_label.h5``). The
+    label file found is named on stderr.
+
+    Parameters
+    ----------
+    xyze : path-like
+        The events file.
+    labels : path-like or None
+        The label file given on the command line.
+
+    Returns
+    -------
+    pathlib.Path
+        The label file.
+
+    Raises
+    ------
+    InputError
+        When none is given and the rule finds no file.
+    """
     from michelreco.run.io import label_path_for
 
     if labels is not None:

@@ -31,8 +31,19 @@ __all__ = ["Checkpoint", "input_fingerprint", "FINGERPRINT_BLOCK"]
 FINGERPRINT_BLOCK = 1 << 20
 
 
-def input_fingerprint(path) -> dict:
-    """Cheap identity of an input file: resolved path, size, mtime, SHA-256 of its first and last MiB."""
+def input_fingerprint(path: str | os.PathLike) -> dict:
+    """Cheap identity of an input file, read in two MiB whatever its size.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+
+    Returns
+    -------
+    dict
+        ``path`` (resolved), ``bytes``, ``mtime_ns`` and ``sha256_ends``, the SHA-256 of its first and last MiB.
+    """
     path = Path(path)
     stat = path.stat()
     digest = hashlib.sha256()

@@ -18,9 +18,23 @@ OK, NON_FINITE, OUT_OF_GRID, NOT_INTEGER, NEGATIVE_ENERGY, DUPLICATE = range(6)
 
 @numba.njit(cache=True, nogil=True)
 def xyze_problem(xyze: np.ndarray, grid: int) -> tuple[int, int, int]:
-    """(problem code, voxel, earlier voxel) of the first problem of an (N, 4) event, ``(OK, -1, -1)`` if none.
+    """The first problem of an (N, 4) event, in one pass over its voxels.
 
-    The earlier voxel is the first listing of a duplicated voxel, else -1.
+    Parameters
+    ----------
+    xyze : ndarray, shape (N, 4), float32, C-contiguous
+        x, y, z (voxel indices) and energy (MeV) of each voxel.
+    grid : int
+        Voxels per axis (768): coordinates must be whole numbers in 0..grid-1.
+
+    Returns
+    -------
+    code : int
+        ``OK``, ``NON_FINITE``, ``OUT_OF_GRID``, ``NOT_INTEGER``, ``NEGATIVE_ENERGY`` or ``DUPLICATE``.
+    voxel : int
+        The voxel with the problem (-1 when none).
+    earlier : int
+        For a duplicate, the voxel listed first at the same place; else -1.
     """
     n = xyze.shape[0]
     size = 16
@@ -55,7 +69,22 @@ def xyze_problem(xyze: np.ndarray, grid: int) -> tuple[int, int, int]:
 
 
 def describe_problem(xyze: np.ndarray, code: int, voxel: int, earlier: int, grid: int) -> str:
-    """The problem found by ``xyze_problem`` in the user's terms."""
+    """The problem found by ``xyze_problem`` in the user's terms.
+
+    Parameters
+    ----------
+    xyze : ndarray, shape (N, 4)
+        The event.
+    code, voxel, earlier : int
+        What ``xyze_problem`` returned.
+    grid : int
+        Voxels per axis.
+
+    Returns
+    -------
+    str
+        For example ``voxel 12 (3, 4, 10.5): coordinates are not whole voxel indices``.
+    """
     x, y, z, e = (float(v) for v in xyze[voxel])
     at = f"voxel {voxel} ({x:g}, {y:g}, {z:g})"
     if code == NON_FINITE:

@@ -40,7 +40,20 @@ _REASONS = {
 
 
 def temporary_name(path: PathLike, tag: str = "partial") -> Path:
-    """The hidden temporary sibling of ``path`` that this process writes before the rename."""
+    """The hidden temporary sibling of ``path`` that this process writes before the rename.
+
+    Parameters
+    ----------
+    path : path-like
+        The final file or folder.
+    tag : str
+        ``partial`` (a file), ``building`` (a folder built aside) or ``replaced`` (the folder it replaces).
+
+    Returns
+    -------
+    pathlib.Path
+        ``.NAME.PID.TAG`` in the same folder.
+    """
     path = Path(path)
     return path.with_name(f".{path.name}.{os.getpid()}.{tag}")
 
@@ -57,7 +70,20 @@ def _final_name(name: str) -> str:
 
 
 def os_error_message(err: OSError, path: PathLike | None = None) -> str:
-    """One line for an ``OSError``: ``FILE: reason``, with the final name instead of a temporary one."""
+    """One line for an ``OSError``: ``FILE: reason``, with the final name instead of a temporary one.
+
+    Parameters
+    ----------
+    err : OSError
+        The error (from the OS or from h5py).
+    path : path-like, optional
+        The file to name; default the error's own file name. An empty string gives the reason alone.
+
+    Returns
+    -------
+    str
+        For example ``sol.h5: no space left on the disk`` (no errno number, no temporary name).
+    """
     name = path if path is not None else (err.filename if err.filename is not None else "")
     name = _final_name(os.fsdecode(name)) if name != "" else ""
     reason = _REASONS.get(err.errno or -1)
@@ -141,7 +167,17 @@ def check_output(path: PathLike, inputs: Iterable[PathLike | None] = (), force: 
 
 def check_outputs(outputs: dict[str, PathLike | None], inputs: Iterable[PathLike | None] = (),
                   force: bool = False) -> None:
-    """``check_output`` for each of several outputs (option -> path), and no path given twice."""
+    """``check_output`` for each of several outputs of one command, and no path given twice.
+
+    Parameters
+    ----------
+    outputs : dict
+        Option -> output path (``None`` for an output not asked for), e.g. ``{"-o": ..., "--explain": ...}``.
+    inputs : iterable of path-like or None
+        The command's inputs.
+    force : bool
+        Allow replacing existing outputs.
+    """
     inputs = list(inputs)
     seen: dict[str, str] = {}
     for option, path in outputs.items():
@@ -155,7 +191,22 @@ def check_outputs(outputs: dict[str, PathLike | None], inputs: Iterable[PathLike
 
 
 def check_extension(path: PathLike, allowed: Iterable[str], option: str) -> Path:
-    """Refuse an output whose suffix is not one of ``allowed`` (``.png`` ...), before any work is done."""
+    """Refuse an output whose suffix is not one of ``allowed``, before any work is done.
+
+    Parameters
+    ----------
+    path : path-like
+        The output file.
+    allowed : iterable of str
+        Suffixes with their dot, lower case (``.png``); the check ignores case.
+    option : str
+        The option that named the file, for the message.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path`` as a Path.
+    """
     path = Path(path)
     allowed = tuple(allowed)
     if path.suffix.lower() not in allowed:
@@ -165,7 +216,13 @@ def check_extension(path: PathLike, allowed: Iterable[str], option: str) -> Path
 
 
 def fsync_folder(folder: PathLike) -> None:
-    """Flush a folder's entries (a rename in it) to disk; a no-op where folders cannot be opened."""
+    """Flush a folder's entries (a rename in it) to disk; a no-op where folders cannot be opened.
+
+    Parameters
+    ----------
+    folder : path-like
+        The folder.
+    """
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # pragma: no cover - not on Linux
@@ -188,7 +245,15 @@ def _fsync_file(path: Path) -> None:
 
 
 def commit(tmp: PathLike, path: PathLike) -> None:
-    """Put a complete temporary file in place: fsync it, rename it to ``path``, fsync the folder."""
+    """Put a complete temporary file in place: fsync it, rename it to ``path``, fsync the folder.
+
+    Parameters
+    ----------
+    tmp : path-like
+        The complete temporary file (closed).
+    path : path-like
+        Its final name; an ``OSError`` becomes a one-line ``InputError`` naming it.
+    """
     try:
         _fsync_file(Path(tmp))
         os.replace(tmp, path)
@@ -199,8 +264,21 @@ def commit(tmp: PathLike, path: PathLike) -> None:
 
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; once the block ends without error it is fsynced and renamed
-    to ``path`` (then the folder is fsynced). On an error the temporary is removed and ``path`` untouched."""
+    """A temporary path beside ``path``, put in place only if the block ends without error.
+
+    On success the temporary is fsynced and renamed to ``path``, then the folder is fsynced (``commit``). On an
+    error the temporary is removed and ``path`` is untouched; an ``OSError`` becomes a one-line ``InputError``.
+
+    Parameters
+    ----------
+    path : path-like
+        The final file.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary path to write.
+    """
     path = Path(path)
     tmp = temporary_name(path)
     try:
@@ -215,14 +293,37 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_open(path: PathLike, mode: str = "w", **kwargs) -> Iterator:
-    """``open`` a temporary file beside ``path`` for writing; renamed into place (after fsync) on success."""
+    """``open`` a temporary file beside ``path`` for writing; renamed into place (after fsync) on success.
+
+    Parameters
+    ----------
+    path : path-like
+        The final file.
+    mode : str
+        A writing mode (``"w"``, ``"wb"``).
+    **kwargs
+        Passed to ``open`` (``newline=""`` for the csv module).
+
+    Yields
+    ------
+    file object
+        The open temporary file.
+    """
     with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as f:
         yield f
         f.flush()
 
 
 def write_bytes_atomically(path: PathLike, data: bytes) -> None:
-    """Write a whole file through a temporary name, fsync and a rename: it is either complete or absent."""
+    """Write a whole file through a temporary name, fsync and a rename: it is either complete or absent.
+
+    Parameters
+    ----------
+    path : path-like
+        The final file (replaced if it exists: callers check ``--force`` with ``check_output`` first).
+    data : bytes
+        Its whole content.
+    """
     with atomic_open(path, "wb") as f:
         f.write(data)
 

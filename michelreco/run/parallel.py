@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,8 +83,19 @@ def event_ranges(start: int, stop: int, chunk: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + chunk, stop)) for lo in range(start, stop, chunk)]
 
 
-def errors_log_path(output_path) -> Path:
-    """Where a run writes the events that failed: ``SOLUTION.errors.log``."""
+def errors_log_path(output_path: str | os.PathLike) -> Path:
+    """Where a run writes the events that failed: ``SOLUTION.errors.log`` beside the solution.
+
+    Parameters
+    ----------
+    output_path : path-like
+        The solution file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``SOLUTION.errors.log``.
+    """
     output_path = Path(output_path)
     return output_path.with_name(output_path.name + ".errors.log")
 
@@ -123,12 +135,30 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
     return result
 
 
-def warm_up(path, event: int, params: dict, dataset: str = EVENTS_DATASET, probe: int = 20) -> bool:
-    """Run the finder once here, so numba compiles (or loads) its kernels before the run is timed and
-    before workers start (forked workers inherit them, others load the on-disk cache).
+def warm_up(path: str | os.PathLike, event: int, params: dict, dataset: str = EVENTS_DATASET, probe: int = 20) -> bool:
+    """Run the finder once here, so numba compiles (or loads) its kernels before the run is timed and before
+    workers start (forked workers inherit them, others load the on-disk cache).
 
-    The largest valid event among ``probe`` events from ``event`` on is used. Nothing here can stop a run:
-    a malformed or failing event is the run's business (it is logged there). Returns whether it worked.
+    The largest valid event among ``probe`` events from ``event`` on is used. Nothing here can stop a run: a
+    malformed or failing event is the run's business (it is logged there).
+
+    Parameters
+    ----------
+    path : path-like
+        The events file.
+    event : int
+        The first event to look at.
+    params : dict
+        Finder parameters.
+    dataset : str
+        The events dataset.
+    probe : int
+        Events looked at.
+
+    Returns
+    -------
+    bool
+        Whether the warm-up ran without error.
     """
     from michelreco.reco.finder import MichelFinder
 
@@ -189,11 +219,11 @@ def dask_executor(address: str):
         client.close()
 
 
-def run_file(input_path, output_path, params: dict | None = None, *, workers: int = 1,
-             start: int = 0, stop: int | None = None, force: bool = False, resume: bool = False,
+def run_file(input_path: str | os.PathLike, output_path: str | os.PathLike, params: dict | None = None, *,
+             workers: int = 1, start: int = 0, stop: int | None = None, force: bool = False, resume: bool = False,
              chunk: int = 500, dataset: str = EVENTS_DATASET, executor: Executor | None = None,
-             progress: bool = True, output_dataset: str = "solution", explain_path=None,
-             inputs=()) -> RunSummary:
+             progress: bool = True, output_dataset: str = "solution",
+             explain_path: str | os.PathLike | None = None, inputs: Iterable = ()) -> RunSummary:
     """Find Michels in events [start, stop) of ``input_path`` and write the solution to ``output_path``.
 
     Parameters

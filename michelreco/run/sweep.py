@@ -162,7 +162,28 @@ def _csv_bytes(rows: list[dict]) -> bytes:
 
 def sweep_fingerprint(xyze_path, labels_path, grid: dict, *, events: int, validation_fraction: float,
                       random: int | None, seed: int) -> dict:
-    """What identifies a sweep's results: version, inputs, events, split, seed, grid and number of draws."""
+    """What identifies a sweep's results: version, inputs, events, split, seed, grid and number of draws.
+
+    Parameters
+    ----------
+    xyze_path, labels_path : path-like
+        The training events and labels (fingerprinted by ``checkpoint.input_fingerprint``).
+    grid : dict
+        The grid as loaded.
+    events : int
+        Events used.
+    validation_fraction : float
+        The split.
+    random : int or None
+        Random draws, or ``None`` for every combination.
+    seed : int
+        Seed of the split and the draws.
+
+    Returns
+    -------
+    dict
+        JSON-normalized (as it reads back from ``manifest.json`` and ``sweep.json``).
+    """
     return json.loads(json.dumps({
         "version": __version__, "xyze": input_fingerprint(xyze_path), "labels": input_fingerprint(labels_path),
         "events": events, "validation_fraction": validation_fraction, "seed": seed, "random": random,

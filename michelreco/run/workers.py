@@ -73,7 +73,13 @@ def _context():
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Stop a pool now: cancel what has not started and terminate the workers instead of waiting for them."""
+    """Stop a pool now: cancel what has not started and terminate the workers instead of waiting for them.
+
+    Parameters
+    ----------
+    pool : ProcessPoolExecutor
+        The pool; workers still alive 5 s after SIGTERM are killed.
+    """
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
@@ -113,7 +119,15 @@ def _raise_terminated(signum, frame):
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises ``Terminated`` (a KeyboardInterrupt) in the main thread."""
+    """Within the block, SIGTERM raises ``Terminated`` (a ``KeyboardInterrupt``) in the main thread.
+
+    Elsewhere than in the main thread (where signal handlers cannot be set) the block runs unchanged; the
+    previous handler is restored after it.
+
+    Yields
+    ------
+    None
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from michelreco.cli.common import (add_force_argument, add_quiet_argument, add_workers_argument, labels_or_guess,
                                    nonnegative_int, positive_int)
@@ -46,9 +48,16 @@ def run_sweep_command(args) -> int:
     from michelreco.run.sweep import run_sweep
 
     labels = labels_or_guess(args.xyze, args.labels)
-    best = run_sweep(args.xyze, labels, args.grid, args.out, events=args.events,
-                     validation_fraction=args.validation_fraction, random=args.random, workers=args.workers,
-                     seed=args.seed, progress=not args.quiet, force=args.force, resume=args.resume)
+    try:
+        best = run_sweep(args.xyze, labels, args.grid, args.out, events=args.events,
+                         validation_fraction=args.validation_fraction, random=args.random, workers=args.workers,
+                         seed=args.seed, progress=not args.quiet, force=args.force, resume=args.resume)
+    except KeyboardInterrupt:
+        parts = Path(str(args.out) + ".parts")
+        if parts.is_dir():
+            print(f"finished sets kept in {parts}: rerun the same command with --resume to continue",
+                  file=sys.stderr)
+        raise
     print(f"best set {best['set']}: tuning F1 {float(best['tune_f1']):.4f}, "
           f"validation F1 {float(best['validation_f1']):.4f}; parameters in {args.out}/best.yaml")
     return 0

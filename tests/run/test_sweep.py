@@ -61,12 +61,13 @@ def test_interrupted_sweep_resumes_and_refuses_another_sweep(sim_sample, tmp_pat
         return real(*args)
 
     monkeypatch.setattr(sweep, "_judge", killed_after_one)
-    with pytest.raises(KeyboardInterrupt):
-        sweep.run_sweep(paths.xyze, paths.labels, grid, out, progress=False)
-    assert not out.exists() and len((tmp_path / "sweep.parts" / "results.csv").read_text().splitlines()) == 2
-    monkeypatch.setattr(sweep, "_judge", lambda *a: calls.append(1) or real(*a))
     args = ["sweep", str(paths.xyze), str(paths.labels), "--grid", str(grid), "--out", str(out), "--quiet",
             "--workers", "1"]
+    assert main(args) == 130                                                 # Ctrl-C after one set
+    err = capsys.readouterr().err
+    assert "--resume to continue" in err and err.strip().endswith("michelreco sweep: interrupted")
+    assert not out.exists() and len((tmp_path / "sweep.parts" / "results.csv").read_text().splitlines()) == 2
+    monkeypatch.setattr(sweep, "_judge", lambda *a: calls.append(1) or real(*a))
     assert main(args) == 2                                                   # neither --resume nor --force
     assert "use --resume to continue it or --force" in capsys.readouterr().err
     other = _grid(tmp_path, "min_drop_ratio: [1.3, 1.5]\n", "other.yaml")

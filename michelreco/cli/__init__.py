@@ -16,7 +16,7 @@ import os
 import sys
 
 from michelreco import __version__
-from michelreco.cli import bench, display, find, score, sim, spectrum, sweep
+from michelreco.cli import bench, diagnose, display, find, score, sim, spectrum, sweep, train
 from michelreco.cli.common import (EXIT_EVENTS_FAILED, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED,
                                    OneLineParser)
 from michelreco.errors import MichelrecoError
@@ -30,7 +30,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="michelreco", description="Classical Michel-electron finder for voxelized liquid-argon events.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (find, score, bench, sweep, spectrum, display, sim):
+    for module in (find, score, train, diagnose, bench, sweep, spectrum, display, sim):
         module.register(sub)
     return parser
 

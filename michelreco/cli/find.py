@@ -9,7 +9,8 @@ import tempfile
 from pathlib import Path
 
 from michelreco.cli.common import (EXIT_EVENTS_FAILED, add_force_argument, add_quiet_argument,
-                                   add_workers_argument, finder_params, nonnegative_int, plural, positive_int)
+                                   add_selection_arguments, add_workers_argument, finder_params, nonnegative_int,
+                                   plural, positive_int)
 from michelreco.cli.score import print_scores
 from michelreco.errors import MichelrecoError
 
@@ -34,6 +35,7 @@ def add_find_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", help="solution file to write (HDF5, one row of Michel voxel indices per event)")
     add_workers_argument(p)
     p.add_argument("--config", help="finder parameters, a JSON or YAML mapping (e.g. a sweep's best.yaml)")
+    add_selection_arguments(p)
     p.add_argument("--help-params", action=_HelpParams,
                    help="list every finder parameter (for --config) with default, unit, range and meaning, and exit")
     p.add_argument("--start", type=nonnegative_int, default=0, metavar="I",
@@ -74,7 +76,7 @@ def summary_line(summary, output) -> str:
 def run_find(args) -> int:
     from michelreco.run.parallel import dask_executor, errors_log_path, run_file
 
-    params = finder_params(args.config)
+    params = finder_params(args.config, args.model, args.rules)
     if args.demo:
         return _run_demo(args, params)
     if not args.input or not args.output:
@@ -85,7 +87,7 @@ def run_find(args) -> int:
             summary = run_file(args.input, args.output, params, workers=workers, executor=executor,
                                start=args.start, stop=args.stop, force=args.force, resume=args.resume,
                                chunk=args.chunk, progress=not args.quiet, output_dataset=args.dataset_name,
-                               explain_path=args.explain, inputs=[args.config] if args.config else [])
+                               explain_path=args.explain, inputs=[x for x in (args.config, args.model) if x])
     except KeyboardInterrupt:
         parts = Path(str(args.output) + ".parts")
         if parts.is_dir():

@@ -38,6 +38,17 @@ F_THICK, F_TORT, F_BRANCH, F_WIDTH = _F["muon_voxels_per_node"], _F["tortuosity"
     _F["muon_width_mm"]
 F_DROP, F_COS, F_FACE = _F["drop_ratio"], _F["michel_cos"], _F["face_gap"]
 F_PX, F_PY, F_PZ = _F["peak_x"], _F["peak_y"], _F["peak_z"]
+F_MEANE, F_MAXE, F_PATH = _F["mean_voxel_mev"], _F["max_voxel_mev"], _F["path_mm"]
+F_CLVOX, F_CLE, F_CLCAND = _F["cluster_voxels"], _F["cluster_energy_mev"], _F["cluster_candidates"]
+F_STOPGAP, F_SAMEPEAK, F_PEAKE = _F["stop_gap_mm"], _F["same_peak_candidates"], _F["peak_node_mev"]
+
+# A free end is a track's stop (for stop_gap_mm) when its dE/ds peaks near the end, well above the track's
+# baseline, after a visible stretch of track: the Bragg rise of a stopping muon (or pion, proton)
+STOP_MIN_PEAK_MEV_CM = 5.0
+STOP_MIN_BRAGG_RATIO = 1.5
+STOP_MIN_TRACK_MM = 50.0
+STOP_MAX_FROM_END_MM = 30.0
+NO_STOP_MM = 10_000.0
 N_FEATURES = len(FEATURES)
 
 S_MINCL, S_BRANCH, S_CHAINS, S_WINDOW = _S["min_cluster_voxels"], _S["min_branch_hops"], _S["max_chains"], \
@@ -189,18 +200,22 @@ def _shape_features(f, xyz, energy, voxels, ref):
     nv = voxels.shape[0]
     pts = np.empty((nv, 3))
     esum = 0.0
+    emax = 0.0
     ext = 0.0
     gap = 1e300
     for k in range(nv):
         v = voxels[k]
         pts[k] = xyz[v]
         esum += energy[v]
+        emax = max(emax, energy[v])
         d = np.sqrt(((xyz[v] - ref) ** 2).sum()) * VOXEL_MM
         ext = max(ext, d)
         gap = min(gap, d)
     _, _, lin, along = pca_axis(pts, np.ones(nv))
     f[F_NVOX] = nv
     f[F_E] = esum
+    f[F_MEANE] = esum / max(nv, 1)
+    f[F_MAXE] = emax
     f[F_EXT] = ext
     f[F_LIN] = lin
     f[F_LINEXT] = along * VOXEL_MM * lin
@@ -214,7 +229,7 @@ def _shape_features(f, xyz, energy, voxels, ref):
 
 @njit(cache=True, nogil=True)
 def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other_len, last, pts, esum,
-                            node_first, node_next, n_chains, chain_junction, node_count, on_muon, cfg):
+                            node_first, node_next, n_chains, chain_junction, node_count, node_energy, on_muon, cfg):
     """Fill the muon-side, Bragg-peak and kink features of a stopping-muon candidate."""
     pv = walk[p]
     m_end = p
@@ -248,6 +263,8 @@ def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, juncti
     f[F_MULIN] = mlin
     f[F_MUFACE] = _face_gap(xyz[last])
     f[F_MDEDX] = esum / max(s[p], VOXEL_MM) * 10.0
+    f[F_PATH] = s[p]
+    f[F_PEAKE] = node_energy[pv]
     if 0 <= junction < walk.shape[0] and abs(s[junction] - s[p]) <= cfg[S_JUNCTION]:
         f[F_CROSS] = other_len
     rise = window_mean(s, dedx, s[p] + cfg[S_RISELO], s[p] + cfg[S_RISEHI])
@@ -303,6 +320,9 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
     mark = np.zeros(n, np.bool_)
     node_slot = np.zeros(n, np.int64)       # position of a skeleton node in chain_nodes
     on_muon = np.zeros(n, np.bool_)
+    stops = np.empty((256, 3))              # ends of stopping tracks, for stop_gap_mm
+    stop_cluster = np.empty(256, np.int64)
+    n_stops = 0
     window = int(cfg[S_WINDOW])
     # a walk is needed only as far as the peak search and the stretches measured beyond the peak reach;
     # nodes are at least one voxel (3 mm) apart
@@ -312,6 +332,10 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
         if sizes[c] < cfg[S_MINCL]:
             continue
         members = order[starts[c]:starts[c + 1]]
+        first_candidate = nc
+        cluster_energy = 0.0
+        for v in members:
+            cluster_energy += energy[v]
         chain_nodes, chain_ptr, chain_junction = cluster_skeleton(
             members, xyz, indptr, nbrs, dist, pred, root, int(cfg[S_BRANCH]), int(cfg[S_CHAINS]))
         for v in members:
@@ -347,6 +371,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 f[F_CLUSTER] = c
                 f[F_PEAK] = dedx.max()
                 f[F_MDEDX] = f[F_E] / max(s[s.shape[0] - 1], VOXEL_MM) * 10.0
+                f[F_PATH] = s[s.shape[0] - 1]
                 straight = np.sqrt(((xyz[main[0]] - xyz[main[main.shape[0] - 1]]) ** 2).sum()) * VOXEL_MM
                 f[F_TORT] = s[s.shape[0] - 1] / max(straight, VOXEL_MM)
                 f[F_PX] = xyz[fv, 0]
@@ -365,6 +390,11 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 p, peak, base, _ = find_bragg_peak(s, dedx, cfg[S_MAXPEAK], cfg[S_GAP], cfg[S_BASE])
                 p = refine_peak(walk, node_energy, p, window // 2)
                 beyond = total_mm - s[p]
+                if (peak >= STOP_MIN_PEAK_MEV_CM and base > 0 and peak >= STOP_MIN_BRAGG_RATIO * base
+                        and beyond >= STOP_MIN_TRACK_MM and s[p] <= STOP_MAX_FROM_END_MM and n_stops < 256):
+                    stops[n_stops] = xyz[walk[p]]
+                    stop_cluster[n_stops] = c
+                    n_stops += 1
                 if p == 0 or peak < cfg[S_MINPEAK]:
                     continue   # the end itself is the peak, or there is no peak worth a candidate
                 marked = _nodes_after_peak(chain_nodes, chain_ptr, chain_junction, walk[:p], mark)
@@ -378,8 +408,28 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 pts, esum = _shape_features(f, xyz, energy, voxels, xyz[walk[p]])
                 _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other_len, last, pts,
                                         esum, node_first, node_next, n_chains, chain_junction, node_count,
-                                        on_muon, cfg)
+                                        node_energy, on_muon, cfg)
                 nc += 1
+        for k in range(first_candidate, nc):
+            same = 0
+            for q in range(first_candidate, nc):
+                d2 = ((feats[k, F_PX] - feats[q, F_PX]) ** 2 + (feats[k, F_PY] - feats[q, F_PY]) ** 2
+                      + (feats[k, F_PZ] - feats[q, F_PZ]) ** 2)
+                if d2 <= 4.0:
+                    same += 1
+            feats[k, F_SAMEPEAK] = same
+            feats[k, F_CLVOX] = sizes[c]
+            feats[k, F_CLE] = cluster_energy
+            feats[k, F_CLCAND] = nc - first_candidate
+    for k in range(nc):
+        best = NO_STOP_MM
+        for q in range(n_stops):
+            if stop_cluster[q] == feats[k, F_CLUSTER]:
+                continue
+            for i in range(cand_ptr[k], cand_ptr[k + 1]):
+                d = np.sqrt(((xyz[cand_vox[i]] - stops[q]) ** 2).sum()) * VOXEL_MM
+                best = min(best, d)
+        feats[k, F_STOPGAP] = best
     return feats[:nc].copy(), cand_ptr[:nc + 1].copy(), cand_vox[:cand_ptr[nc]].copy()
 
 

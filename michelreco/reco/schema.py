@@ -83,6 +83,17 @@ FEATURE_SPECS: tuple[Feature, ...] = (
                               "candidate's side (one electron, not a shower carrying on)"),
     Feature("michel_cos", "", "cosine between the muon's direction at its stop and the candidate's start"),
     Feature("face_gap", "voxels", "distance of the candidate's nearest voxel from a face of the volume"),
+    Feature("mean_voxel_mev", "MeV", "candidate energy per voxel"),
+    Feature("max_voxel_mev", "MeV", "largest voxel energy of the candidate"),
+    Feature("path_mm", "mm", "skeleton path from the free end to the peak (entering: the whole skeleton)"),
+    Feature("cluster_voxels", "voxels", "voxels of the candidate's cluster"),
+    Feature("cluster_energy_mev", "MeV", "energy of the candidate's cluster"),
+    Feature("cluster_candidates", "", "candidates built from the same cluster (a shower gives many)"),
+    Feature("same_peak_candidates", "", "candidates of the cluster whose peak is within 2 voxels of this one "
+                                        "(the branches of one electron share their muon's stop)"),
+    Feature("peak_node_mev", "MeV", "energy of the voxels assigned to the peak node (the muon's last voxel)"),
+    Feature("stop_gap_mm", "mm", "distance from the candidate to the nearest stopping-track end of another "
+                                 "cluster (a Michel detached from its muon; 10 m when there is none)"),
     Feature("peak_x", "voxels", "Bragg-peak voxel x (entering: the voxel nearest a face)"),
     Feature("peak_y", "voxels", "Bragg-peak voxel y"),
     Feature("peak_z", "voxels", "Bragg-peak voxel z"),
@@ -96,13 +107,13 @@ PIPELINE_PARAMETERS: dict[str, Param] = {
     "eps_voxels": Param(1.8, "voxels", 1.0, 5.0, "clustering radius (1.8: the 26 touching voxels)"),
     "clustering": Param("numba", "", 0, 0, "neighbour search and clusters: 'numba' (ours) or 'sklearn' (the "
                         "slower reference, for benchmarks)", choices=("numba", "sklearn")),
-    "min_cluster_voxels": Param(24, "voxels", 1, INF, "smaller clusters are not analysed"),
+    "min_cluster_voxels": Param(8, "voxels", 1, INF, "smaller clusters are not analysed"),
     "min_branch_hops": Param(6, "voxels", 1, INF, "a skeleton branch must reach this far from the skeleton"),
     "max_chains": Param(12, "", 1, 10_000, "skeleton chains per cluster at most"),
     "window_nodes": Param(5, "nodes", 1, 99, "sliding window of the dE/ds profile (about 3 mm per node)"),
     "max_peak_from_end_mm": Param(250.0, "mm", 3.0, 5000.0, "look for the Bragg peak this far from a free end "
                                   "(a Michel electron's range is at most ~13 cm)"),
-    "min_candidate_peak_dedx_mev_cm": Param(6.5, "MeV/cm", 0.0, INF, "ends whose dE/ds peak is lower make no "
+    "min_candidate_peak_dedx_mev_cm": Param(4.0, "MeV/cm", 0.0, INF, "ends whose dE/ds peak is lower make no "
                                             "candidate at all (keep at or below the rules' peak threshold)"),
     "baseline_gap_mm": Param(30.0, "mm", 0.0, 5000.0, "skip this much track after the peak before measuring "
                              "the muon dE/ds"),

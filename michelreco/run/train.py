@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from michelreco import __version__
+from michelreco.analysis.metrics import Counts
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError
 from michelreco.reco.finder import MichelFinder
@@ -30,8 +31,8 @@ from michelreco.run.parallel import event_ranges, ordered_results, progress_bar
 __all__ = ["TRAIN_DEFAULTS", "CandidateTable", "candidate_table", "best_threshold", "fit_ensemble", "train_model"]
 
 # Tree-ensemble settings (scikit-learn's names); the sweep may vary them.
-TRAIN_DEFAULTS = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 20,
-                  "l2_regularization": 1.0}
+TRAIN_DEFAULTS = {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 40,
+                  "l2_regularization": 3.0}
 
 
 @dataclass
@@ -47,6 +48,10 @@ class CandidateTable:
         Event index of each candidate.
     event_michel_voxels : ndarray of int64 (E,)
         Michel voxels of each event, inside a candidate or not (the recall's denominator).
+    voxel_ptr, voxel_id, voxel_michel : ndarray
+        Candidate c holds the voxels ``voxel_id[voxel_ptr[c]:voxel_ptr[c + 1]]`` (unique over all events), of
+        which ``voxel_michel`` are labelled Michel: candidates may share voxels, so scores are counted on the
+        union of the chosen ones, as the finder does.
     first_event : int
     """
 
@@ -55,6 +60,9 @@ class CandidateTable:
     other_voxels: np.ndarray
     event: np.ndarray
     event_michel_voxels: np.ndarray
+    voxel_ptr: np.ndarray
+    voxel_id: np.ndarray
+    voxel_michel: np.ndarray
     first_event: int = 0
 
     @property
@@ -70,13 +78,25 @@ class CandidateTable:
     def subset(self, events: np.ndarray) -> CandidateTable:
         """The candidates of the events flagged in the boolean mask ``events`` (indexed from first_event)."""
         keep = events[self.event - self.first_event]
+        sizes = np.diff(self.voxel_ptr)
+        entries = np.repeat(keep, sizes)
         return CandidateTable(self.features[keep], self.michel_voxels[keep], self.other_voxels[keep],
-                              self.event[keep], np.where(events, self.event_michel_voxels, 0), self.first_event)
+                              self.event[keep], np.where(events, self.event_michel_voxels, 0),
+                              np.concatenate([[0], np.cumsum(sizes[keep])]), self.voxel_id[entries],
+                              self.voxel_michel[entries], self.first_event)
+
+    def counts(self, take: np.ndarray) -> tuple[int, int, int]:
+        """Pooled voxel TP, FP, FN when the candidates flagged in ``take`` are chosen (their union)."""
+        entries = np.repeat(take, np.diff(self.voxel_ptr))
+        ids, first = np.unique(self.voxel_id[entries], return_index=True)
+        tp = int(self.voxel_michel[entries][first].sum())
+        return tp, len(ids) - tp, int(self.event_michel_voxels.sum()) - tp
 
     def fingerprint(self) -> str:
         """SHA-256 of the table (features and truth): what a model was trained on, in one string."""
         h = hashlib.sha256()
-        for a in (self.features, self.michel_voxels, self.other_voxels, self.event, self.event_michel_voxels):
+        for a in (self.features, self.michel_voxels, self.other_voxels, self.event, self.event_michel_voxels,
+                  self.voxel_ptr, self.voxel_id, self.voxel_michel):
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
 
@@ -85,22 +105,28 @@ def _candidates_of_range(xyze_path: str, labels_path: str, start: int, stop: int
     """Candidate features and voxel truth of the events [start, stop)."""
     # every candidate kind built (the hand rules would skip entering clusters); only the candidates are used
     finder = MichelFinder(selection="rules", rules={**DEFAULT_RULES, "entering": ENTERING_RULES}, **params)
-    feats, mich, other, event, totals = [], [], [], [], []
+    feats, mich, other, event, totals, sizes, ids, truth = [], [], [], [], [], [], [], []
     for (i, xyze), (_, labels) in zip(iter_events(xyze_path, start, stop), iter_labels(labels_path, start, stop)):
         if len(labels) != len(xyze):
             raise InputError(f"{labels_path}: event {i}: {len(labels)} labels for {len(xyze)} voxels")
         index, f, ptr, vox = finder.candidates(xyze)
         is_michel = labels[index] == MICHEL_LABEL
         for c in range(f.shape[0]):
-            m = int(is_michel[vox[ptr[c]:ptr[c + 1]]].sum())
+            v = vox[ptr[c]:ptr[c + 1]]
+            m = int(is_michel[v].sum())
             mich.append(m)
-            other.append(int(ptr[c + 1] - ptr[c]) - m)
+            other.append(len(v) - m)
             event.append(i)
+            sizes.append(len(v))
+            ids.append(index[v].astype(np.int64) + (i << 32))      # unique over events: voxels < 2**32
+            truth.append(is_michel[v])
         feats.append(f)
         totals.append(int((labels == MICHEL_LABEL).sum()))
     width = len(FEATURE_INDEX)
+    cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.empty(0, dtype)
     return (np.concatenate(feats) if feats else np.empty((0, width)), np.array(mich, np.int64),
-            np.array(other, np.int64), np.array(event, np.int64), np.array(totals, np.int64))
+            np.array(other, np.int64), np.array(event, np.int64), np.array(totals, np.int64),
+            np.array(sizes, np.int64), cat(ids, np.int64), cat(truth, bool))
 
 
 def candidate_table(xyze_path, labels_path, params: dict | None = None, *, start: int = 0,
@@ -127,25 +153,19 @@ def candidate_table(xyze_path, labels_path, params: dict | None = None, *, start
         bar.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    cols = list(zip(*parts))
-    return CandidateTable(np.concatenate(cols[0]), np.concatenate(cols[1]), np.concatenate(cols[2]),
-                          np.concatenate(cols[3]), np.concatenate(cols[4]), start)
+    cols = [np.concatenate(c) for c in zip(*parts)]
+    ptr = np.concatenate([[0], np.cumsum(cols[5])])
+    return CandidateTable(cols[0], cols[1], cols[2], cols[3], cols[4], ptr, cols[6], cols[7], start)
 
 
 def best_threshold(prob: np.ndarray, table: CandidateTable) -> tuple[float, dict]:
-    """The probability threshold with the best pooled voxel F1 over ``table`` (candidates taken on their own;
-    voxels shared by two taken candidates are rare and counted twice here), and the scores there."""
-    total = int(table.event_michel_voxels.sum())
+    """The probability threshold (0.05 to 0.95 by 0.01) with the best pooled voxel F1 over ``table`` (the union
+    of the chosen candidates, as the finder takes them), and the scores there."""
     best = (-1.0, 0.5, {})
     for t in np.round(np.arange(0.05, 0.951, 0.01), 2):
-        take = prob >= t
-        tp = int(table.michel_voxels[take].sum())
-        fp = int(table.other_voxels[take].sum())
-        fn = total - tp
-        f1 = 2 * tp / max(2 * tp + fp + fn, 1)
-        if f1 > best[0]:
-            best = (f1, float(t), {"tp": tp, "fp": fp, "fn": fn, "f1": f1,
-                                   "precision": tp / max(tp + fp, 1), "recall": tp / max(total, 1)})
+        c = Counts(*table.counts(prob >= t))
+        if c.f1 > best[0]:
+            best = (c.f1, float(t), c.as_dict())
     return best[1], best[2]
 
 

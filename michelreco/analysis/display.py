@@ -471,19 +471,21 @@ def event_view_png(xyze: np.ndarray, labels: np.ndarray | None, predicted: np.nd
             m = mask & keep
             colour, marker, size = CLASS_STYLES[name]
             if m.any():
-                ax.scatter(*xyz_cm[m].T, c=colour, marker=marker, s=size * (0.5 if overview else 1.0),
-                           depthshade=False, linewidths=0)
+                # the muon and the rest stay visible beside the Michel in the zoom
+                s = size * 0.5 if overview else (5.0 if name == "other voxels" else size)
+                ax.scatter(*xyz_cm[m].T, c=colour, marker=marker, s=s, depthshade=False, linewidths=0)
                 handles.append(Line2D([], [], ls="", marker=marker, color=colour, ms=5,
                                       label=f"{name}: {int(mask.sum())}"))
         return handles
 
+    shown_peaks = [(p, text, taken) for p, text, taken in peaks
+                   if box is not None and np.all(np.abs(p - box[0]) <= box[1])]     # those inside the zoom
+
     def draw_peaks(ax) -> None:
-        for p, text, taken in peaks:
-            if box is not None and np.all(np.abs(p - box[0]) <= box[1]):
-                colour = PEAK_COLOURS[taken]
-                ax.scatter(*(p * CM), marker="*", s=140, c=colour, edgecolors="white", linewidths=0.6,
-                           depthshade=False)
-                ax.text(*(p * CM), f" {text}", fontsize=8, color=colour, fontweight="bold")
+        for p, text, taken in shown_peaks:
+            colour = PEAK_COLOURS[taken]
+            ax.scatter(*(p * CM), marker="*", s=140, c=colour, edgecolors="white", linewidths=0.6, depthshade=False)
+            ax.text(*(p * CM), f" {text}", fontsize=8, color=colour, fontweight="bold")
 
     # 1: the whole event
     ax = fig.add_subplot(2, 2, 1, projection="3d")
@@ -547,12 +549,12 @@ def event_view_png(xyze: np.ndarray, labels: np.ndarray | None, predicted: np.nd
     if handles:
         peak_handles = [Line2D([], [], ls="", marker="*", color=PEAK_COLOURS[t], ms=9,
                                label="Bragg peak of a " + ("taken" if t else "rejected") + " candidate")
-                        for t in (True, False) if any(taken == t for _, _, taken in peaks)]
+                        for t in (True, False) if any(taken == t for _, _, taken in shown_peaks)]
         fig.legend(handles=handles[::-1] + peak_handles, loc="lower center", ncol=3, fontsize=8, frameon=False,
                    title="voxels (count in the whole event)", title_fontsize=8)
     if title:
         fig.suptitle(title, fontsize=11, y=0.995)
-    fig.subplots_adjust(left=0.0, right=0.95, top=0.93, bottom=0.1, wspace=0.1, hspace=0.1)
+    fig.subplots_adjust(left=0.0, right=0.95, top=0.93, bottom=0.1, wspace=0.1, hspace=0.16)
     _save_fast(fig, path)
     plt.close(fig)
     return box

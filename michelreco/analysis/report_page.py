@@ -61,6 +61,12 @@ def _int(n) -> str:
     return f"{int(n):,}"
 
 
+def _ordinal(n: int) -> str:
+    """2 -> "2nd", 11 -> "11th"."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def _pct(num, den) -> str:
     """A percentage, or a dash when the denominator is 0."""
     return f"{100.0 * num / den:.1f}%" if den else "–"
@@ -336,7 +342,8 @@ SCRIPT = """
     cells.push('<td>'+t+'</td>'); }
    html.push('<tr'+(r[0]===state.hit?' class="hit"':'')+'>'+cells.join('')+'</tr>'); }
   body.innerHTML=html.join('');
-  info.textContent=view.length? ('events '+(lo+1)+'–'+hi+' of '+view.length+' (page '+(state.page+1)+' of '+pages+')')
+  var L=function(v){return v.toLocaleString('en');};
+  info.textContent=view.length? ('events '+L(lo+1)+'–'+L(hi)+' of '+L(view.length)+' (page '+L(state.page+1)+' of '+L(pages)+')')
    : 'no event matches';
  }
  document.querySelectorAll('#per-event th').forEach(function(th,c){
@@ -492,8 +499,8 @@ def _lost(data) -> str:
     mv = d["michel_voxels"]
     every = data.diagnose_every
     sample = ("every event" if every == 1 else
-              f"{_int(d['events'])} of the {_int(len(data))} events (every {every}th, to keep the page quick to "
-              "make; the numbers below are theirs)")
+              f"{_int(d['events'])} of the {_int(len(data))} events (every {_ordinal(every)}, to keep the page "
+              "quick to make; the numbers below are theirs)")
     intro = ("<p>Every labelled Michel voxel the finder missed and every wrong voxel it listed is put down to one "
              f"cause, by running the finder's candidate search again on {sample} and asking which candidate held "
              "the voxel, and whether that candidate is mostly Michel (more than half of its voxels).</p>")
@@ -616,8 +623,8 @@ def _event_card(ev: dict, data, specs: dict) -> str:
         rows += [["labelled Michel voxels", _int(t.tp[i] + t.fn[i])],
                  ["Michel energy (labelled)", f"{data.michel_energy[i]:.1f} MeV"],
                  ["found (TP) / wrong (FP) / missed (FN)", f"{_int(t.tp[i])} / {_int(t.fp[i])} / {_int(t.fn[i])}"]]
-        if data.lost is not None and t.fn[i]:
-            rows.append(["missed: " + ", ".join(f"{k} {_int(v[i])}" for k, v in data.lost.items() if v[i]), ""])
+        if data.lost is not None and t.fn[i] and all(np.isfinite(v[i]) for v in data.lost.values()):
+            rows.append(["missed: " + ", ".join(f"{k} {_int(v[i])}" for k, v in data.lost.items() if v[i] > 0), ""])
     rows.append(["listed by the solution", f"{_int(data.found_voxels[i])} voxels, {data.found_energy[i]:.1f} MeV"])
     records = ev["records"]
     descs = [describe_candidate(r, ev["labels"], specs) for r in records]

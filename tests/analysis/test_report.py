@@ -31,7 +31,8 @@ def run(sim_sample, tmp_path_factory):
     solution = tmp / "sol.h5"
     write_solution(solution, [MichelFinder().find(x) for x in events])
     out = tmp / "report"
-    assert main(["report", str(paths.xyze), str(solution), "--out", str(out)]) == 0   # labels from _xyze -> _label
+    # labels found from the events' name (_xyze -> _label); half the events diagnosed (every 2nd)
+    assert main(["report", str(paths.xyze), str(solution), "--out", str(out), "--diagnose-events", "30"]) == 0
     return paths, solution, out, events, labels
 
 
@@ -80,11 +81,14 @@ def test_where_f1_is_lost_adds_up(run):
     data = _table_data(text)
     names = [c["name"] for c in data["columns"]]
     lost = np.array([[r[names.index(f"missed: {c}")] for c in ("no candidate", "candidate rejected", "boundary")]
-                     for r in data["rows"]])
-    assert (lost.sum(axis=1) == table.fn).all()          # every missed voxel has exactly one cause
+                     for r in data["rows"]], dtype=float)                    # null: an event not diagnosed
+    diagnosed = np.arange(len(events)) % 2 == 0
+    assert np.isfinite(lost[diagnosed]).all() and np.isnan(lost[~diagnosed]).all()
+    assert (lost[diagnosed].sum(axis=1) == table.fn[diagnosed]).all()     # every missed voxel: exactly one cause
     rows = re.search(r'<table id="lost-causes">.*?</table>', text, re.S).group(0)
     total = sum(int(n.replace(",", "")) for n in re.findall(r"<td>([\d,]+)</td><td>[\d.]+%</td>", rows))
-    assert total == table.pooled.fn
+    assert total == table.fn[diagnosed].sum()
+    assert "30 of the 60 events (every 2th" not in text and "every 2nd" in text
 
 
 def test_f1_by_energy_covers_every_event_with_a_michel(run):

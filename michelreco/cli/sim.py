@@ -36,8 +36,8 @@ def event_config(args):
     changes = {name: getattr(args, name) for name in
                ("vertices", "rain", "rain_start", "world_margin_mm", "knockon_min_mev", "lateral_spread_mm",
                 "hadronic_scale") if getattr(args, name) is not None}
-    if args.rain_max_kev_mev is not None:
-        changes["rain_species"] = tuple((pdg, w, min(lo, args.rain_max_kev_mev), args.rain_max_kev_mev)
+    if args.rain_max_mev is not None:
+        changes["rain_species"] = tuple((pdg, w, min(lo, args.rain_max_mev), args.rain_max_mev)
                                         if abs(pdg) == 13 else (pdg, w, lo, hi)
                                         for pdg, w, lo, hi in config.rain_species)
     try:
@@ -89,7 +89,7 @@ def register(sub) -> None:
     g.add_argument("--rain-start", choices=("outside", "faces", "world"),
                    help="where rain starts: uniform in the world outside the image, isotropic (default); on a "
                         "world face aimed into the image (clean); anywhere in the world")
-    g.add_argument("--rain-max-kev-mev", type=float, metavar="MEV", dest="rain_max_kev_mev",
+    g.add_argument("--rain-max-mev", type=float, metavar="MEV", dest="rain_max_mev",
                    help="highest rain-muon kinetic energy, MeV (default 400; clean 3000): softer rain stops more "
                         "muons around the image, whose Michels enter without their muon")
     g.add_argument("--world-margin-mm", type=float, metavar="MM",

@@ -147,6 +147,8 @@ class EventConfig:
             raise InputError(f"rain_start must be one of {', '.join(RAIN_STARTS)}, not {self.rain_start!r}")
         if not self.world_margin_mm >= 0:
             raise InputError(f"world_margin_mm must be >= 0, not {self.world_margin_mm}")
+        if self.rain_start == "outside" and self.rain[1] > 0 and not self.world_margin_mm > 0:
+            raise InputError("rain_start 'outside' needs a world margin > 0 mm")
         if self.threshold_mode not in THRESHOLD_MODES:
             raise InputError(f"threshold_mode must be one of {', '.join(THRESHOLD_MODES)}, "
                              f"not {self.threshold_mode!r}")

@@ -201,3 +201,18 @@ def test_internal_errors_are_one_line(tiny_sample, tmp_path, capsys, monkeypatch
     assert find_michels_main([str(tiny_sample[0]), "-o", str(tmp_path / "s.h5")]) == 1
     line = _only_line(capsys)
     assert "internal error: ZeroDivisionError: division by zero" in line and "MICHELRECO_DEBUG=1" in line
+
+
+def test_score_without_matplotlib_writes_nothing(scored, tmp_path, capsys, monkeypatch):
+    from michelreco.analysis import plots
+    from michelreco.errors import MichelrecoError
+
+    def missing():
+        raise MichelrecoError("plotting needs matplotlib: pip install 'michelreco[plot]'")
+
+    monkeypatch.setattr(plots, "pyplot", missing)
+    sol, lab = scored
+    csv_path = tmp_path / "per_event.csv"
+    assert main(["score", str(sol), str(lab), "--per-event", str(csv_path), "--plot", str(tmp_path / "s.png")]) == 2
+    assert "plotting needs matplotlib" in _only_line(capsys)
+    assert not csv_path.exists()                     # the CSV is not written before the plot fails

@@ -285,12 +285,18 @@ def run_file(input_path: str | os.PathLike, output_path: str | os.PathLike, para
             tasks = [(str(input_path), lo, hi, params, dataset, explain_path is not None) for lo, hi in todo]
             for result in ordered_results(pool, find_in_range, workers, tasks):
                 probe.check(result)
-                checkpoint.save(result.start, result.rows, result.failures,
-                                result.records if explain_path is not None else None)
+                try:
+                    checkpoint.save(result.start, result.rows, result.failures,
+                                    result.records if explain_path is not None else None)
+                except (InputError, OSError) as err:     # a full disk: an output problem, the parts stay
+                    err = os_error_message(err) if isinstance(err, OSError) else err
+                    raise _PartsKept(f"{err} (the finished ranges are kept in {checkpoint.dir}: rerun with "
+                                     f"--resume once that is fixed)") from None
                 peak_rss = max(peak_rss, result.peak_rss_mb)
                 bar.update(result.stop - result.start)
-    except InputError:
-        checkpoint.remove()      # bad input: no resume can finish this run; leave nothing behind
+    except InputError as err:
+        if not isinstance(err, _PartsKept):
+            checkpoint.remove()      # bad input: no resume can finish this run; leave nothing behind
         raise
     finally:
         bar.close()
@@ -312,6 +318,10 @@ def run_file(input_path: str | os.PathLike, output_path: str | os.PathLike, para
     summary.warm_up_seconds = warm_up_seconds
     summary.output = output_path
     return summary
+
+
+class _PartsKept(InputError):
+    """Writing a part failed (not the input): the finished parts stay for ``--resume``."""
 
 
 class _MalformedProbe:

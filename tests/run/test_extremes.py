@@ -80,3 +80,27 @@ def test_hostile_configs_are_one_line(tiny_sample, tmp_path, capsys, text, messa
     line = _only_line(capsys)
     assert str(cfg) in line and message in line
     assert not out.exists()
+
+
+def test_a_full_disk_while_saving_parts_keeps_the_finished_ones(sim_sample, tmp_path, capsys, monkeypatch):
+    from michelreco.run.checkpoint import Checkpoint
+
+    paths, _, _ = sim_sample
+    real = Checkpoint.save
+    saved = []
+
+    def fills_up(self, first, *args):
+        if len(saved) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self._path(first, ".npz")))
+        saved.append(first)
+        return real(self, first, *args)
+
+    monkeypatch.setattr(Checkpoint, "save", fills_up)
+    out = tmp_path / "s.h5"
+    argv = [str(paths.xyze), "-o", str(out), "--quiet", "--workers", "1", "--chunk", "10"]
+    assert find_michels_main(argv) == 2
+    line = _only_line(capsys)
+    assert "no space left on the disk (the finished ranges are kept in" in line and "--resume" in line
+    assert len(list((tmp_path / "s.h5.parts").glob("range_*.npz"))) == 2
+    monkeypatch.undo()
+    assert find_michels_main(argv + ["--resume"]) == 0 and out.exists()

@@ -258,26 +258,33 @@ def pick_events(data: ReportData, limit: int = MAX_DISPLAYS) -> list[tuple[int, 
     return picks[:limit]
 
 
-def _load_truth(xyze_path, truth_path, notes: list) -> tuple[object, dict]:
-    """The truth file's Michel rows by event (for the diagnosis) and its energies (for the spectrum)."""
-    from michelreco.analysis.spectrum import truth_energies, truth_path_for
+def _load_truth(xyze_path, truth_path, notes: list, n_events: int) -> tuple[object, dict]:
+    """The truth file's Michel rows by event (diagnosis) and energies (spectrum).
+
+    A file given with ``--truth`` that is not a truth file of these events is refused (InputError); one
+    found beside the events is then left out with a note on the page, as ``michelreco spectrum`` does.
+    """
+    from michelreco.analysis.spectrum import truth_energies, truth_event_count, truth_path_for
 
     path = Path(truth_path) if truth_path is not None else truth_path_for(xyze_path)
     if path is None:
         return None, {}
     try:
-        from michelreco.analysis import diagnose
-        rows = diagnose._truth_by_event(xyze_path, path)       # noqa: SLF001 - see the report's notes
-    except ImportError:                                         # pragma: no cover
-        rows = None
-    except (MichelrecoError, KeyError, ValueError, OSError) as err:
-        notes.append(f"The truth file {path} was not used: {str(err).splitlines()[0]}")
-        return None, {}
-    try:
+        n_truth = truth_event_count(path)
+        if n_truth is not None and n_truth != n_events:
+            raise InputError(f"{path}: describes {n_truth} events but {xyze_path} has {n_events}")
         energies = truth_energies(path)
+        try:
+            from michelreco.analysis import diagnose
+        except ImportError:                                     # pragma: no cover - no analysis.diagnose
+            return None, energies
+        rows = diagnose._truth_by_event(xyze_path, path)       # noqa: SLF001 - asked to be made public
     except (MichelrecoError, KeyError, ValueError, OSError) as err:
-        notes.append(f"The truth file {path} was not used for the spectrum: {str(err).splitlines()[0]}")
-        energies = {}
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if truth_path is not None:
+            raise InputError(message if str(path) in message else f"{path}: {message}") from None
+        notes.append(f"The truth file found beside the events was not used: {message}")
+        return None, {}
     return rows, energies
 
 
@@ -337,10 +344,10 @@ def make_report(xyze_path, labels_path, solution_path, out_dir, dataset: str | N
     started = time.perf_counter()
     inputs = [xyze_path, labels_path, solution_path, truth_path, config_path]
     check_output(out_dir, inputs, force, folder=True)
-    _check_counts(xyze_path, labels_path, solution_path, dataset)           # fail fast, before any work
+    n_events, _ = _check_counts(xyze_path, labels_path, solution_path, dataset)   # fail fast, before any work
     finder = MichelFinder(**(finder_params or {}))
     notes: list[str] = []
-    truth_rows, truth_spectra = _load_truth(xyze_path, truth_path, notes)
+    truth_rows, truth_spectra = _load_truth(xyze_path, truth_path, notes, n_events)
     clock = time.perf_counter()
     data = collect(xyze_path, solution_path, labels_path, dataset, finder, truth_rows, progress, diagnose_events)
     data.notes = notes

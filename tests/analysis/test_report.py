@@ -175,6 +175,27 @@ def test_a_failed_rerun_leaves_the_previous_report_whole(run, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["previous", "row_label.h5"]
 
 
+def test_a_truth_file_of_other_events_is_refused_or_left_out(run, tmp_path, capsys):
+    from michelreco.analysis.report import _load_truth
+
+    paths, solution, out, events, labels = run
+    with np.load(paths.truth) as f:
+        arrays = {k: f[k] for k in f.files}
+    other = tmp_path / "other_truth.npz"
+    np.savez(other, **{**arrays, "n_voxels": arrays["n_voxels"][:5]})       # a truth file of 5 events
+    assert main(["report", str(paths.xyze), str(solution), "--truth", str(other), "--out", str(tmp_path / "r")]) == 2
+    assert "describes 5 events" in _one_line_error(capsys) and not (tmp_path / "r").exists()
+    beside = tmp_path / "y_xyze.h5"
+    shutil.copy(paths.xyze, beside)
+    (tmp_path / "y_truth.npz").write_bytes(b"not a truth file")
+    notes = []
+    assert _load_truth(beside, None, notes, len(events)) == (None, {})
+    assert len(notes) == 1 and "not used" in notes[0]
+    rows, energies = _load_truth(paths.xyze, None, [], len(events))
+    assert rows is not None and "true kinetic energy" in energies
+    assert 'id="categories"' in (out / "index.html").read_text()      # the module report used its truth file
+
+
 def test_labels_are_given_once(run, tmp_path, capsys):
     paths, solution, out, events, labels = run
     assert main(["report", str(paths.xyze), str(paths.labels), str(solution), "--labels", str(paths.labels),

@@ -134,9 +134,14 @@ class TreeModel:
             return np.zeros(features.shape[0], bool)
         return self.raw_scores(features) >= math.log(t / (1.0 - t))
 
+    @property
+    def expected_score(self) -> float:
+        """The raw score of an average training candidate: the baseline plus each tree's count-weighted mean."""
+        return self.baseline + sum(float(self._expected_values(tree)[0]) for tree in self.trees)
+
     def contributions(self, row: np.ndarray) -> dict[str, float]:
-        """How much each feature moved one candidate's raw score (the changes of the expected value along each
-        tree's path, summed per feature); the baseline and these add up to the raw score."""
+        """How much each feature moved one candidate's raw score away from ``expected_score`` (the changes of the
+        expected value along each tree's path, summed per feature); the two add up to the raw score."""
         x = np.asarray(row, dtype=np.float64)[self._columns]
         out = dict.fromkeys(self.features, 0.0)
         for tree in self.trees:
@@ -208,7 +213,10 @@ class TreeModel:
                 raise ValueError("threshold or baseline out of range")
         except (KeyError, TypeError, ValueError) as err:
             raise InputError(f"{where}: damaged model file ({err})") from None
-        return cls(features, baseline, trees, threshold, dict(data.get("meta") or {}))
+        try:
+            return cls(features, baseline, trees, threshold, dict(data.get("meta") or {}))
+        except InputError as err:
+            raise InputError(f"{where}: {err}") from None
 
     @classmethod
     def from_sklearn(cls, clf, features: tuple[str, ...], threshold: float = 0.5,

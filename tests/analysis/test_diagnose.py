@@ -1,0 +1,42 @@
+"""michelreco.analysis.diagnose: lost and false voxels add up, perfect selection bounds, a truth solution."""
+
+import json
+
+import numpy as np
+
+from michelreco import MichelFinder
+from michelreco.analysis.diagnose import diagnose_files
+from michelreco.cli import main
+from michelreco.run.io import write_solution
+
+
+def test_causes_add_up_and_perfect_selection_is_the_ceiling(sim_sample):
+    paths, _, labels = sim_sample
+    d = diagnose_files(paths.xyze, paths.labels).as_dict()
+    actual, perfect = d["actual"], d["perfect"]
+    assert d["michel_voxels"] == sum(int((lab == 2).sum()) for lab in labels)
+    assert sum(d["lost"].values()) == actual["fn"] and sum(d["false"].values()) == actual["fp"]
+    assert d["false"]["outside candidates"] == 0                     # the finder only takes candidates' voxels
+    assert d["lost"]["no candidate"] == d["michel_voxels"] - d["covered_voxels"]
+    assert perfect["tp"] <= d["covered_voxels"] and perfect["f1"] >= actual["f1"] - 0.02
+    cats = d["by_category"]                                          # the simulator's truth is found beside
+    assert sum(c["michel_voxels"] for c in cats.values()) == d["michel_voxels"]
+    assert sum(c["lost"] for c in cats.values()) == actual["fn"]
+
+
+def test_the_truth_as_a_solution_loses_nothing(sim_sample, tmp_path):
+    paths, _, labels = sim_sample
+    write_solution(tmp_path / "truth_sol.h5", [np.flatnonzero(lab == 2).astype(np.int32) for lab in labels])
+    d = diagnose_files(paths.xyze, paths.labels, tmp_path / "truth_sol.h5").as_dict()
+    assert d["actual"]["f1"] == 1.0 and sum(d["lost"].values()) == 0 and sum(d["false"].values()) == 0
+
+
+def test_rules_and_model_are_both_diagnosed_and_the_command_prints_json(sim_sample, capsys):
+    paths, _, _ = sim_sample
+    rules = diagnose_files(paths.xyze, paths.labels, finder=MichelFinder(selection="rules")).as_dict()
+    assert main(["diagnose", str(paths.xyze), str(paths.labels), "--rules", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["actual"] == rules["actual"] and printed["lost"] == rules["lost"]
+    assert main(["diagnose", str(paths.xyze), str(paths.labels)]) == 0
+    out = capsys.readouterr().out
+    assert "perfect selection" in out and "no candidate" in out

@@ -1,0 +1,103 @@
+"""michelreco.reco.candidates: hand-built events whose candidate features are known."""
+
+import numpy as np
+import pytest
+
+from michelreco import MichelFinder
+from michelreco.constants import VOXEL_MM
+
+MUON_END_X = 319     # the muon runs along +x from x = 200 to 319 at y = z = 300
+
+
+def _muon(length=120, rise=True):
+    """A minimum-ionizing muon (0.62 MeV a voxel) along +x, rising over its last 15 voxels to 3.6 MeV."""
+    e = [0.62 + (0.2 * (k - (length - 16)) if rise and k > length - 16 else 0.0) for k in range(length)]
+    return [(MUON_END_X - length + 1 + k, 300, 300) for k in range(length)], e
+
+
+def _line(start, step, n, energy=0.55):
+    """n voxels from one step past ``start`` along ``step`` (voxel units)."""
+    return [tuple(int(v) for v in np.array(start) + (k + 1) * np.array(step)) for k in range(n)], [energy] * n
+
+
+def _event(*parts):
+    """(N, 4) event of the parts' unique voxels, and which part each voxel came from."""
+    vox, e, part = [], [], []
+    for k, (v, en) in enumerate(parts):
+        vox += v
+        e += en
+        part += [k] * len(v)
+    xyz = np.array(vox, np.float32)
+    _, keep = np.unique(xyz, axis=0, return_index=True)
+    keep = np.sort(keep)
+    return np.column_stack([xyz[keep], np.array(e, np.float32)[keep]]), np.array(part)[keep]
+
+
+def _records(xyze, selection="model"):
+    return MichelFinder(selection=selection).explain(xyze)
+
+
+def _check_voxels(record, part, expected_parts):
+    """The candidate holds exactly the voxels of ``expected_parts``, each once, and n_voxels counts them."""
+    voxels = record["voxels"]
+    assert len(voxels) == len(set(voxels)) == record["features"]["n_voxels"]
+    assert set(np.unique(part[voxels])) == set(expected_parts)
+    assert len(voxels) == int(np.isin(part, expected_parts).sum())
+
+
+def test_michel_at_right_angles():
+    xyze, part = _event(_muon(), _line((MUON_END_X, 300, 300), (0, 1, 0), 30))
+    (r,) = [r for r in _records(xyze) if r["kind"] == "stopping_muon"]
+    _check_voxels(r, part, [1])
+    f = r["features"]
+    assert abs(f["michel_cos"]) < 0.3                                  # a kink of 90 degrees
+    assert f["energy_mev"] == pytest.approx(30 * 0.55, rel=1e-5)
+    assert abs(f["peak_x"] - MUON_END_X) <= 1 and f["peak_y"] == 300  # the Bragg peak at the muon's stop
+    assert f["muon_length_mm"] == pytest.approx(119 * VOXEL_MM, abs=2 * VOXEL_MM)
+    assert f["bragg_ratio"] > 4 and f["drop_ratio"] > 4
+    assert f["crossing_mm"] == 0 and f["muon_branches"] == 0
+
+
+def test_collinear_michel():
+    xyze, part = _event(_muon(), _line((MUON_END_X, 300, 300), (1, 0, 0), 30, energy=0.3))
+    (r,) = [r for r in _records(xyze) if r["kind"] == "stopping_muon"]
+    _check_voxels(r, part, [1])
+    assert r["features"]["michel_cos"] > 0.95                          # no kink: it carries on along the muon
+    assert r["features"]["drop_ratio"] > 8                             # but dE/ds drops from 3.6 to 0.3 MeV/voxel
+
+
+def test_branch_hanging_past_the_peak_is_counted_once():
+    # the electron runs 4 voxels from the stop, then splits in two prongs: walked from the short prong's end,
+    # the walk crosses the junction before the peak, and the prong must not be listed twice
+    stem = _line((MUON_END_X, 300, 300), (0, 1, 0), 4)
+    long_prong = _line((MUON_END_X, 304, 300), (1, 1, 0), 20)
+    short_prong = _line((MUON_END_X, 304, 300), (-1, 1, 0), 12)
+    xyze, part = _event(_muon(), stem, long_prong, short_prong)
+    records = [r for r in _records(xyze) if r["kind"] == "stopping_muon"]
+    assert len(records) == 2
+    whole, short = sorted(records, key=lambda r: -len(r["voxels"]))
+    _check_voxels(whole, part, [1, 2, 3])
+    _check_voxels(short, part, [1, 3])
+    assert short["features"]["energy_mev"] == pytest.approx(16 * 0.55, rel=1e-5)
+
+
+def test_entering_cluster():
+    xyze, part = _event(_line((-1, 400, 400), (1, 1, 0), 25))          # from the x = 0 face into the volume
+    (r,) = _records(xyze)
+    assert r["kind"] == "entering"
+    _check_voxels(r, part, [0])
+    assert r["features"]["face_gap"] == 0 and r["features"]["peak_x"] == 0
+    assert _records(xyze, selection="rules") == []                     # the hand rules do not judge them
+
+
+def test_delta_ray_next_to_the_peak():
+    michel = _line((MUON_END_X, 300, 300), (0, 1, 0), 30)
+    delta = _line((MUON_END_X - 5, 300, 300), (0, 0, 1), 10)           # 15 mm before the stop
+    xyze, part = _event(_muon(), michel, delta)
+    by_part = {tuple(np.unique(part[r["voxels"]])): r for r in _records(xyze)}
+    assert set(by_part) == {(1,), (2,)}
+    _check_voxels(by_part[(1,)], part, [1])
+    assert by_part[(1,)]["features"]["muon_branches"] == 1           # the delta joins the muon's last cm
+    _check_voxels(by_part[(2,)], part, [2])
+    # walked from the delta's end, the track carries on on both sides of its junction: not a stopping track
+    assert by_part[(2,)]["features"]["crossing_mm"] > 50

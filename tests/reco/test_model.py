@@ -1,0 +1,84 @@
+"""michelreco.reco.model: the tree ensemble as data, exact against scikit-learn, refusing foreign files."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from michelreco import MichelFinder
+from michelreco.errors import InputError
+from michelreco.reco.model import MODEL_FEATURES, TreeModel, default_model_path, load_model
+from michelreco.reco.schema import FEATURE_INDEX, FEATURES
+
+COLS = [FEATURE_INDEX[f] for f in MODEL_FEATURES]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """A classifier on a random feature table (a NaN column part of the time), and its model copy."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3000, len(FEATURES))) * 5
+    x[::7, COLS[4]] = np.nan
+    y = (x[:, COLS[0]] + 0.5 * np.nan_to_num(x[:, COLS[4]]) - x[:, COLS[9]] > 0).astype(int)
+    clf = HistGradientBoostingClassifier(max_iter=40, max_leaf_nodes=9, random_state=0).fit(x[:, COLS], y)
+    return x, clf, TreeModel.from_sklearn(clf, MODEL_FEATURES, threshold=0.4, meta={"note": "test"})
+
+
+def test_round_trip_gives_scikit_learns_probabilities(fitted, tmp_path):
+    x, clf, model = fitted
+    model.save(tmp_path / "m.json")
+    loaded = load_model(tmp_path / "m.json")
+    ref = clf.predict_proba(x[:, COLS])[:, 1]
+    np.testing.assert_allclose(loaded.probabilities(x), ref, rtol=0, atol=1e-6)
+    assert loaded.threshold == 0.4 and loaded.meta == {"note": "test"}
+    np.testing.assert_array_equal(loaded.decide(x), ref >= 0.4)
+    assert loaded.decide(x, 1.0).sum() == 0 and loaded.decide(x, 0.0).all()
+
+
+def test_contributions_add_up_to_the_score(fitted):
+    x, _, model = fitted
+    for row in x[:20]:
+        total = model.expected_score + sum(model.contributions(row).values())
+        assert total == pytest.approx(model.raw_scores(row[None, :])[0], abs=1e-9)
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda d: d.update(format="something-else"), "not a michelreco model"),
+    (lambda d: d["trees"][0]["left"].__setitem__(0, 10**6), "damaged model file"),
+    (lambda d: d["trees"][0]["left"].__setitem__(0, 0), "damaged model file"),          # a loop
+    (lambda d: d["trees"][0]["feature"].__setitem__(0, 999), "damaged model file"),
+    (lambda d: d["trees"][1].pop("value"), "damaged model file"),
+    (lambda d: d.update(threshold=1.5), "damaged model file"),
+    (lambda d: d["features"].__setitem__(0, "not_a_feature"), "another feature set"),
+])
+def test_damaged_or_foreign_models_are_refused_in_one_line(fitted, tmp_path, damage, match):
+    data = fitted[2].to_dict()
+    damage(data)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=match) as err:
+        load_model(path)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_files_that_are_not_models(tmp_path):
+    (tmp_path / "t.json").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(50))
+    with pytest.raises(InputError, match="not JSON"):
+        load_model(tmp_path / "t.json")
+    (tmp_path / "cut.json").write_text(json.dumps({"format": "x"})[:-3])
+    with pytest.raises(InputError, match="not JSON"):
+        load_model(tmp_path / "cut.json")
+    with pytest.raises(InputError, match="no such model file"):
+        MichelFinder(model=str(tmp_path / "missing.json"))
+
+
+def test_the_shipped_model_loads_fast_and_is_small():
+    import time
+
+    t = time.perf_counter()
+    model = load_model()
+    assert time.perf_counter() - t < 0.5             # the issue's goal is 0.1 s; generous for a busy CI
+    assert default_model_path().stat().st_size < 2_000_000
+    assert set(model.features) <= set(MODEL_FEATURES) and 0 < model.threshold < 1
+    assert model.meta["training"]["events"] > 0 and len(model.meta["training"]["fingerprint"]) == 64

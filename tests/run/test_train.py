@@ -1,0 +1,85 @@
+"""michelreco train: a model learned from labelled events, written as data, used by the finder."""
+
+import json
+
+import numpy as np
+import pytest
+
+from michelreco import MichelFinder
+from michelreco.cli import find_michels_main, main
+from michelreco.reco.model import MODEL_FEATURES, load_model
+from michelreco.reco.schema import FEATURE_INDEX
+from michelreco.run.io import iter_solution
+from michelreco.run.train import candidate_table, train_model
+
+
+def test_candidate_table_counts_voxels_once(sim_sample):
+    paths, events, labels = sim_sample
+    table = candidate_table(paths.xyze, paths.labels, stop=20, progress=False)
+    assert table.event_michel_voxels.sum() == sum(int((lab == 2).sum()) for lab in labels[:20])
+    np.testing.assert_array_equal(np.diff(table.voxel_ptr), table.michel_voxels + table.other_voxels)
+    np.testing.assert_array_equal(np.add.reduceat(table.voxel_michel, table.voxel_ptr[:-1])[table.michel_voxels > 0],
+                                  table.michel_voxels[table.michel_voxels > 0])
+    tp, fp, fn = table.counts(table.michel_voxels > table.other_voxels)     # the union, never more than exists
+    assert 0 < tp <= table.event_michel_voxels.sum() and fn == table.event_michel_voxels.sum() - tp
+
+
+def test_trained_model_matches_scikit_learn_and_the_finder_uses_it(sim_sample, tmp_path):
+    paths, events, _ = sim_sample
+    model = train_model(paths.xyze, paths.labels, settings={"max_iter": 30}, seed=2, progress=False)
+    model.save(tmp_path / "m.json")
+    loaded = load_model(tmp_path / "m.json")
+    table = candidate_table(paths.xyze, paths.labels, progress=False)
+    ref = model.sklearn_estimator.predict_proba(table.features[:, [FEATURE_INDEX[f] for f in MODEL_FEATURES]])
+    np.testing.assert_allclose(loaded.probabilities(table.features), ref[:, 1], atol=1e-6)
+    meta = loaded.meta
+    assert meta["training"]["fingerprint"] == table.fingerprint() and meta["training"]["events"] == len(events)
+    assert 0.05 <= loaded.threshold <= 0.95 and meta["holdout"]["threshold"] == loaded.threshold
+    finder = MichelFinder(model=str(tmp_path / "m.json"))
+    for xyze in events[:5]:
+        index, feats, ptr, vox = finder.candidates(xyze)
+        assert np.array_equal(finder.decide(feats), loaded.probabilities(feats) >= loaded.threshold)
+
+
+def test_train_command_writes_a_model_find_michels_uses(sim_sample, tmp_path, capsys):
+    paths, events, _ = sim_sample
+    model = tmp_path / "model.json"
+    assert main(["train", str(paths.xyze), str(paths.labels), "--out", str(model), "--max-iter", "20",
+                 "--workers", "1", "--quiet"]) == 0
+    assert "held back" in capsys.readouterr().out
+    assert json.loads(model.read_text())["format"].startswith("michelreco-tree-ensemble")
+    sol = tmp_path / "sol.h5"
+    assert find_michels_main([str(paths.xyze), "-o", str(sol), "--model", str(model), "--workers", "1",
+                              "--quiet"]) == 0
+    finder = MichelFinder(model=str(model))
+    for (i, row), xyze in zip(iter_solution(sol), events):
+        assert np.array_equal(row, finder.find(xyze))
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--holdout", "1.5"], "--holdout"),
+    (["--events", "0"], "--events"),
+])
+def test_train_refuses_bad_options(sim_sample, tmp_path, capsys, extra, match):
+    paths, _, _ = sim_sample
+    with pytest.raises(SystemExit) if extra[0] == "--events" else _no_raise():
+        code = main(["train", str(paths.xyze), str(paths.labels), "--out", str(tmp_path / "m.json"), *extra])
+        assert code == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_train_never_overwrites_an_input(sim_sample, capsys):
+    paths, _, _ = sim_sample
+    before = paths.labels.read_bytes()
+    assert main(["train", str(paths.xyze), str(paths.labels), "--out", str(paths.labels), "--force"]) == 2
+    assert "input" in capsys.readouterr().err
+    assert paths.labels.read_bytes() == before
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

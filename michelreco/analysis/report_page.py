@@ -741,7 +741,8 @@ def _per_event(data, shown) -> str:
     return ('<section id="table"><h2>Every event</h2>'
             f"<p>All {_int(len(data))} events ({what}). Choose which events to list, click a column's title to "
             "sort by it (again to reverse), type an event number to find it; an event shown above links to its "
-            'picture. The same numbers are in <a href="per_event.csv">per_event.csv</a>.</p>'
+            'picture. The same numbers are in <a href="per_event.csv">per_event.csv</a> (a printed page shows '
+            "the rows listed on screen).</p>"
             '<div class="controls"><label>show <select id="filter">' + options + "</select></label>"
             '<label>rows per page <select id="page-size"><option>25</option><option selected>50</option>'
             "<option>200</option><option>1000</option></select></label>"

@@ -220,7 +220,8 @@ def _event_rows(xyze_path, event: int, labels_path, solution_path, dataset: str 
     """One event's voxels, labels and solution row, each checked against the event's voxel count."""
     n = event_count(xyze_path)
     if not 0 <= event < n:
-        raise InputError(f"{xyze_path}: no event {event} (the file has events 0..{n - 1})")
+        held = f"events 0..{n - 1}" if n else "no events"
+        raise InputError(f"{xyze_path}: no event {event} (the file has {held})")
     xyze = read_event(xyze_path, event)
     labels = predicted = None
     if labels_path:

@@ -196,6 +196,18 @@ def test_a_truth_file_of_other_events_is_refused_or_left_out(run, tmp_path, caps
     assert 'id="categories"' in (out / "index.html").read_text()      # the module report used its truth file
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_report_of_an_empty_solution_and_of_empty_events(tiny_sample, tmp_path):
+    xyze, labels_path, events, labels = tiny_sample                  # random voxels, one event empty
+    empty = tmp_path / "empty.h5"
+    write_solution(empty, [np.zeros(0, np.int32)] * len(events))
+    assert main(["report", str(xyze), str(labels_path), str(empty), "--out", str(tmp_path / "a")]) == 0
+    text = (tmp_path / "a" / "index.html").read_text()
+    assert '<div class="v" id="f1">0.0000</div>' in text and 'id="lost"' in text
+    assert main(["report", str(xyze), str(empty), "--no-labels", "--out", str(tmp_path / "b")]) == 0
+    assert "No event to show: the solution lists no voxel." in (tmp_path / "b" / "index.html").read_text()
+
+
 def test_labels_are_given_once(run, tmp_path, capsys):
     paths, solution, out, events, labels = run
     assert main(["report", str(paths.xyze), str(paths.labels), str(solution), "--labels", str(paths.labels),

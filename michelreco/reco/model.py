@@ -39,25 +39,40 @@ def default_model_path() -> Path:
 
 
 @njit(cache=True, nogil=True)
-def _raw_scores(x, columns, feature, threshold, left, right, missing_left, value, roots, baseline):
-    """Raw score (log-odds) of every row of ``x``: baseline plus the leaf of each tree (leaves: left == -1)."""
+def _raw_scores(x, column, threshold, child, missing_left, value, roots, baseline):
+    """Raw score (log-odds) of every row of ``x``: baseline plus the leaf each tree sends the row to.
+
+    Node arrays of all trees, concatenated; an inner node's children are ``child`` (left) and ``child + 1``
+    (right), a leaf has ``child == -1``; ``column`` is the feature-table column each inner node tests.
+    """
     n = x.shape[0]
     out = np.full(n, baseline)
     for r in range(n):
         acc = 0.0
         for t in range(roots.shape[0]):
             node = roots[t]
-            while left[node] >= 0:
-                v = x[r, columns[feature[node]]]
+            while child[node] >= 0:
+                v = x[r, column[node]]
                 if np.isnan(v):
-                    node = left[node] if missing_left[node] else right[node]
+                    node = child[node] + (0 if missing_left[node] else 1)
                 elif v <= threshold[node]:
-                    node = left[node]
+                    node = child[node]
                 else:
-                    node = right[node]
+                    node = child[node] + 1
             acc += value[node]
         out[r] += acc
     return out
+
+
+def _sibling_order(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """A breadth-first order of a tree's nodes in which every node's two children are neighbours."""
+    order, k = [0], 0
+    while k < len(order):
+        node = order[k]
+        if left[node] >= 0:
+            order += [int(left[node]), int(right[node])]
+        k += 1
+    return np.array(order, np.int64)
 
 
 @dataclass
@@ -93,21 +108,26 @@ class TreeModel:
         self._flatten()
 
     def _flatten(self) -> None:
-        """Concatenate the trees into one set of arrays (children re-indexed) for the compiled walk."""
-        roots, parts, offset = [], {k: [] for k in _TREE_KEYS}, 0
+        """Lay all trees out for the compiled walk: children side by side, columns of the feature table."""
+        parts: dict[str, list] = {"column": [], "threshold": [], "child": [], "missing_left": [], "value": []}
+        roots, offset = [], 0
         for tree in self.trees:
+            left, right = np.asarray(tree["left"], np.int64), np.asarray(tree["right"], np.int64)
+            order = _sibling_order(left, right)
+            new_index = np.empty(len(order), np.int64)
+            new_index[order] = np.arange(len(order))
+            inner = left[order] >= 0
+            parts["child"].append(np.where(inner, new_index[np.maximum(left[order], 0)] + offset, -1))
+            parts["column"].append(self._columns[np.asarray(tree["feature"], np.int64)[order]])
+            parts["threshold"].append(np.asarray(tree["threshold"], np.float64)[order])
+            parts["missing_left"].append(np.asarray(tree["missing_left"], np.bool_)[order])
+            parts["value"].append(np.asarray(tree["value"], np.float64)[order])
             roots.append(offset)
-            for k in _TREE_KEYS:
-                a = np.asarray(tree[k])
-                if k in ("left", "right"):
-                    a = np.where(a >= 0, a + offset, -1)
-                parts[k].append(a)
-            offset += len(tree["value"])
-        cat = {k: (np.concatenate(v) if v else np.empty(0)) for k, v in parts.items()}
-        self._feature = cat["feature"].astype(np.int64)
+            offset += len(order)
+        cat = {k: np.concatenate(v) if v else np.empty(0) for k, v in parts.items()}
+        self._column = cat["column"].astype(np.int64)
         self._threshold = cat["threshold"].astype(np.float64)
-        self._left = cat["left"].astype(np.int64)
-        self._right = cat["right"].astype(np.int64)
+        self._child = cat["child"].astype(np.int64)
         self._missing_left = cat["missing_left"].astype(np.bool_)
         self._value = cat["value"].astype(np.float64)
         self._roots = np.array(roots, np.int64)
@@ -118,8 +138,8 @@ class TreeModel:
         x = np.ascontiguousarray(features, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != len(FEATURES):
             raise InputError(f"a feature table must have {len(FEATURES)} columns, got shape {x.shape}")
-        return _raw_scores(x, self._columns, self._feature, self._threshold, self._left, self._right,
-                           self._missing_left, self._value, self._roots, self.baseline)
+        return _raw_scores(x, self._column, self._threshold, self._child, self._missing_left, self._value,
+                           self._roots, self.baseline)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Probability that each candidate is a Michel (logistic of the raw score)."""

@@ -306,6 +306,8 @@ abbr{text-decoration:underline dotted;cursor:help}
 .controls{display:flex;flex-wrap:wrap;gap:.6rem 1.2rem;align-items:center;font-size:.9rem}
 .controls select,.controls input,.controls button{font:inherit;padding:.1rem .3rem}
 #per-event tr.hit{background:#fff2b3}
+#per-event th{cursor:pointer;user-select:none}
+#per-event th.asc::after{content:" ▲"}#per-event th.desc::after{content:" ▼"}
 .muted{color:var(--mute)}
 @media (max-width:900px){.event{grid-template-columns:1fr}}
 @media print{
@@ -342,11 +344,13 @@ SCRIPT = """
     cells.push('<td>'+t+'</td>'); }
    html.push('<tr'+(r[0]===state.hit?' class="hit"':'')+'>'+cells.join('')+'</tr>'); }
   body.innerHTML=html.join('');
+  heads.forEach(function(th,c){ th.className=(c===state.key)?(state.dir>0?'asc':'desc'):''; });
   var L=function(v){return v.toLocaleString('en');};
   info.textContent=view.length? ('events '+L(lo+1)+'–'+L(hi)+' of '+L(view.length)+' (page '+L(state.page+1)+' of '+L(pages)+')')
    : 'no event matches';
  }
- document.querySelectorAll('#per-event th').forEach(function(th,c){
+ var heads=Array.prototype.slice.call(document.querySelectorAll('#per-event th'));
+ heads.forEach(function(th,c){ th.title='click to sort by this column (again to reverse)';
   th.addEventListener('click',function(){ state.dir=(state.key===c)?-state.dir:(c===0?1:-1); state.key=c;
    state.page=0; build(); draw(); });
  });

@@ -292,6 +292,7 @@ def test_report_in_a_headless_browser(run, tmp_path):
         assert (out / src).stat().st_size > 5_000
     body = re.search(r'<table id="per-event">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
     assert 1 <= body.count("<tr") <= 50 and "events 1–" in dom      # the script paged the table
+    assert re.search(r'<th title="click to sort[^"]*" class="asc">event</th>', dom)     # ... and sorted it
     view = re.search(r'href="(event_\d+\.html)"', dom).group(1)
     view_dom = _chromium(["--dump-dom", (out / view).as_uri()], tmp_path / "p2").stdout
     assert "js-plotly-plot" in view_dom and "gl-container" in view_dom and "WebGL is not supported" not in view_dom

@@ -28,7 +28,8 @@ from michelreco.errors import InputError
 from michelreco.reco.finder import MichelFinder
 from michelreco.run.io import event_count, iter_events, iter_labels, iter_solution
 
-__all__ = ["LOST_CAUSES", "FALSE_CAUSES", "CATEGORIES", "Diagnosis", "diagnose_event", "diagnose_files"]
+__all__ = ["LOST_CAUSES", "FALSE_CAUSES", "CATEGORIES", "Diagnosis", "diagnose_event", "diagnose_files",
+           "truth_by_event"]
 
 LOST_CAUSES = ("no candidate", "candidate rejected", "boundary")
 FALSE_CAUSES = ("wrong candidate", "boundary", "outside candidates")
@@ -157,7 +158,7 @@ def diagnose_files(xyze_path, labels_path, solution_path=None, finder: MichelFin
     stop = n if stop is None else min(stop, n)
     if event_count(labels_path, "labels") != n:
         raise InputError(f"{labels_path}: {event_count(labels_path, 'labels')} events, but {xyze_path} has {n}")
-    truth = _truth_by_event(xyze_path, truth_path)
+    truth = truth_by_event(xyze_path, truth_path)
     solutions = iter_solution(solution_path, 0, stop) if solution_path else None
     total = Diagnosis()
     for (i, xyze), (_, labels) in zip(iter_events(xyze_path, 0, stop), iter_labels(labels_path, 0, stop)):
@@ -169,7 +170,7 @@ def diagnose_files(xyze_path, labels_path, solution_path=None, finder: MichelFin
     return total
 
 
-def _truth_by_event(xyze_path, truth_path):
+def truth_by_event(xyze_path, truth_path=None) -> dict | None:
     """The simulator's Michel rows by event (with label-2 voxels), or None without a usable truth file."""
     if truth_path is None:
         name = Path(xyze_path).name

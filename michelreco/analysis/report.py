@@ -278,7 +278,7 @@ def _load_truth(xyze_path, truth_path, notes: list, n_events: int) -> tuple[obje
             from michelreco.analysis import diagnose
         except ImportError:                                     # pragma: no cover - no analysis.diagnose
             return None, energies
-        rows = diagnose._truth_by_event(xyze_path, path)       # noqa: SLF001 - asked to be made public
+        rows = diagnose.truth_by_event(xyze_path, path)
     except (MichelrecoError, KeyError, ValueError, OSError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         if truth_path is not None:

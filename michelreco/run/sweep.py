@@ -36,6 +36,7 @@ from michelreco.config import check_params, load_mapping
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError, MichelrecoError
 from michelreco.reco.finder import PIPELINE_PARAMETERS, MichelFinder
+from michelreco.reco.schema import ALL_PARAMETERS, RULE_PARAMETERS
 from michelreco.run.checkpoint import input_fingerprint
 from michelreco.run.io import LABELS_DATASET, check_label_row, event_count, iter_events, iter_labels
 from michelreco.run.outputs import check_output, output_directory, write_bytes_atomically
@@ -62,7 +63,7 @@ def load_grid(path) -> dict:
                 raise InputError(f"{where}: a range is {{min: a, max: b}}")
             check_params({name: spec["min"]}, defaults, where=str(path))
             check_params({name: spec["max"]}, defaults, where=str(path))
-            if not isinstance(defaults[name], (int, float)) or spec["min"] > spec["max"]:
+            if ALL_PARAMETERS[name].kind not in (int, float) or spec["min"] > spec["max"]:
                 raise InputError(f"{where}: a range needs numbers with min <= max")
         elif isinstance(spec, list):
             if not spec:
@@ -71,6 +72,8 @@ def load_grid(path) -> dict:
                 check_params({name: value}, defaults, where=str(path))
         else:
             raise InputError(f"{where}: give a list of values or {{min: a, max: b}}")
+    if "selection" not in grid and any(name in RULE_PARAMETERS for name in grid):
+        grid["selection"] = ["rules"]      # rule thresholds only matter when the hand rules choose
     return grid
 
 
@@ -92,7 +95,7 @@ def parameter_sets(grid: dict, random: int | None = None, seed: int = 0) -> list
         draw = {}
         for name, spec in grid.items():
             if isinstance(spec, dict):
-                if isinstance(defaults[name], int) and not isinstance(defaults[name], bool):
+                if ALL_PARAMETERS[name].kind is int:
                     draw[name] = int(rng.integers(spec["min"], spec["max"] + 1))
                 else:
                     draw[name] = float(rng.uniform(spec["min"], spec["max"]))

@@ -47,7 +47,9 @@ def test_interrupted_sweep_resumes_and_refuses_another_sweep(sim_sample, tmp_pat
     sweep.run_sweep(paths.xyze, paths.labels, grid, full_out, progress=False)
     full = (full_out / "results.csv").read_text()
     fingerprint = json.loads((full_out / "sweep.json").read_text())
-    assert fingerprint["events"] == 60 and fingerprint["grid"] == {"min_drop_ratio": [1.3, 1.5, 2.0]}
+    # a grid of hand-rule thresholds is judged by the hand rules (the model would ignore them)
+    assert fingerprint["events"] == 60
+    assert fingerprint["grid"] == {"min_drop_ratio": [1.3, 1.5, 2.0], "selection": ["rules"]}
     assert not (tmp_path / "full.parts").exists()
 
     out = tmp_path / "sweep"
@@ -159,3 +161,16 @@ def test_bad_grids_name_the_parameter(sim_sample, tmp_path, capsys, text, messag
                  "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_model_threshold_can_be_swept(sim_sample, tmp_path):
+    import michelreco.run.sweep as sweep
+
+    paths, _, _ = sim_sample
+    grid = _grid(tmp_path, "model_threshold: [0.2, 0.5, 0.8]\n")
+    assert sweep.load_grid(grid) == {"model_threshold": [0.2, 0.5, 0.8]}          # the model stays the judge
+    best = sweep.run_sweep(paths.xyze, paths.labels, grid, tmp_path / "out", progress=False)
+    rows = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    assert len(rows) == 4 and float(best["model_threshold"]) in (0.2, 0.5, 0.8)
+    tunes = [float(r.split(",")[rows[0].split(",").index("tune_fp")]) for r in rows[1:]]
+    assert tunes[0] >= tunes[1] >= tunes[2]                # a higher threshold takes fewer false voxels

@@ -14,7 +14,7 @@ near the end of the range, until it stops or leaves the world box. Per step:
   fluctuations: a Moyal variate (``-ln(chi2_1)``, Landau-like with a finite tail, shifted so that
   its mean is the restricted mean) while ``kappa = xi/T_up < 2/pi^2``; above that a Gaussian of
   Bohr width ``sqrt(xi T_up (1 - beta^2/2))`` (the two widths agree at the switch point).
-- **Multiple scattering** with the Highland width of DESIGN.md §4, applied per step in two
+- **Multiple scattering** with the Highland width of docs/simulation.md §8, applied per step in two
   orthogonal planes with the PDG correlated (angle, lateral displacement) pair. Because the
   Highland log term is not additive over steps, the variance added by a step is the increment
   of ``theta0^2`` between the path lengths travelled before and after the step (evaluated with

@@ -33,7 +33,7 @@ __all__ = [
 # --- detector ---------------------------------------------------------------------------------
 # the (2.3 m)^3 active volume, [0, ACTIVE_MM) per axis, in 3 mm voxels: michelreco.constants
 WORLD_MARGIN_MM = 400.0             # particles live in a world this much larger on every side
-DEPOSIT_THRESHOLD_MEV = 0.05        # Geant4 deposits below this are not recorded (DESIGN.md §2)
+DEPOSIT_THRESHOLD_MEV = 0.05        # Geant4 deposits below this are not recorded (docs/simulation.md §8)
 
 # --- liquid argon (PDG AtomicNuclearProperties, "Liquid argon (Ar)") ---------------------------
 LAR_DENSITY_G_CM3 = 1.396

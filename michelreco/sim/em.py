@@ -14,7 +14,7 @@ Electrons and positrons (class-II condensed history, steps of at most ``step_max
 - bremsstrahlung: Bethe-Heitler complete-screening spectrum
   ``dN/dk dx = (1/(k X0)) (4/3 - 4/3 y + y^2)``, ``y = k/E`` (PDG, same review); photons
   above ``k_cut`` are emitted as particles, the loss below ``k_cut`` is continuous. With the
-  collision loss, the CSDA ranges of DESIGN.md §4 come out within ~2% and the simulated mean
+  collision loss, the CSDA ranges of docs/simulation.md §8 come out within ~2% and the simulated mean
   path lengths within ~5% (brem fluctuations shorten the mean path at 30-50 MeV).
   The photon polar angle is ``theta = (m_e/E) sqrt(r/(1-r))``, the small-angle shape
   ``~ 1/(1 + (E theta/m_e)^2)^2``;

@@ -4,7 +4,7 @@ An event is a few "multi-particle vertex" interactions (particles of flat kineti
 a vertex uniform in the active volume) plus cosmic-like "rain" (muons and protons, each from its own
 point of the world box, see ``EventConfig``). Particles live in a world larger than the active volume by
 ``WORLD_MARGIN_MM`` on every side, so tracks enter and leave, and some muons stop outside with only their
-Michel entering (DESIGN.md §2).
+Michel entering (docs/simulation.md §8).
 
 Each event is seeded by ``(seed, event index)`` alone, so the output does not depend on how events are
 shared among worker processes: the same seed gives the same bytes.
@@ -46,7 +46,7 @@ _HEAVY_MASS_MEV = {PDG_MU: M_MU, PDG_PI: M_PI, PDG_P: M_P}
 TRUTH_MICHEL_DTYPE = np.dtype([("event", np.int64)] + MICHEL_TRUTH_DTYPE.descr + [("attached", np.bool_)])
 
 
-# Multi-particle vertices, like the challenge generator ("ParticleBomb" MPV, DESIGN notes section 2):
+# Multi-particle vertices, like the challenge generator ("ParticleBomb" MPV, docs/simulation.md §8):
 # (pdg, weight, min KE, max KE), drawn flat in kinetic energy (MeV; photons: energy). The published
 # description lists the species (e+-, gamma, mu+-, pi+-, p) but not their weights: the default takes
 # the five families as equally likely.

@@ -35,7 +35,7 @@ Rules, applied in this order (each a function below)
    handed to its parent track's fragment.
 4. ``rule_photon_pieces``: photon activity is judged piece by piece: each photon group is split into
    its connected pieces (26-neighbourhood), which play the part of the groups in rules 5 and 6
-   (DESIGN.md §2 speaks of "detached photon activity": a Compton scatter far from the Michel does not
+   (docs/simulation.md §8 speaks of "detached photon activity": a Compton scatter far from the Michel does not
    become Michel because another scatter of the same photon touches the Michel).
 5. ``rule_photon_groups_touching``: a photon group hanging from a Michel, delta (one that
    survived rule 3) or shower core joins that core (label and owner) when its voxels touch the
@@ -105,7 +105,7 @@ __all__ = [
     "rule_low_energy_absorption",
 ]
 
-# Labels from highest to lowest priority when fragments share a voxel (DESIGN.md §2).
+# Labels from highest to lowest priority when fragments share a voxel (docs/simulation.md §8).
 PRIORITY = (LABEL_TRACK, LABEL_SHOWER, LABEL_MICHEL, LABEL_DELTA, LABEL_LOW_ENERGY)
 DELTA_MIN_VOXELS = 3            # delta rays with fewer voxels join their parent track
 PHOTON_SHOWER_MIN_VOXELS = 10   # detached photon activity with fewer voxels is low energy

@@ -19,9 +19,9 @@ Variants
     ``w = ln(m_mu/m_e)``. The pdf is clipped at zero (it turns negative only within ~e^-50 of
     the endpoint), tabulated and sampled by rejection. The correction integrates to the known
     total-rate factor ``1 + (alpha/2pi)(25/4 - pi^2)``; it lowers the mean from 36.98 to about
-    36.58 MeV and moves the maximum of the spectrum from 52.8 to about 49.5 MeV. (DESIGN.md
-    quotes "about 51.5 / 36.9 MeV"; the formula above, which is Geant4's, gives 49.5 / 36.58 -
-    the spectrum is flat within 1% between 47 and 51.5 MeV.)
+    36.58 MeV and moves the maximum of the spectrum from 52.8 to about 49.5 MeV. (The reference
+    table of docs/simulation.md §8 quotes "about 51.5 / 36.9 MeV"; the formula above, which is
+    Geant4's, gives 49.5 / 36.58 - the spectrum is flat within 1% between 47 and 51.5 MeV.)
 ``"bound"``
     Toy model of a mu- decaying in the 1s orbit of argon ("decay in orbit"), not the full
     Watanabe/Czarnecki calculation. The muon has the hydrogenic 1s momentum distribution

@@ -4,7 +4,7 @@ The stopping power is the Bethe formula of the PDG review ("Passage of particles
 matter", eq. 34.5) with the Sternheimer density-effect correction and the exact maximum energy
 transfer to a free electron, ``Wmax``. Radiative losses (negligible below a few GeV for muons in
 argon), shell, Barkas and Bloch corrections are not included: the tabulated values agree with the
-PDG/NIST tables of DESIGN.md §4 to about 2% from 10 MeV up (protons at 10 MeV: +2%, the
+PDG/NIST tables of docs/simulation.md §8 to about 2% from 10 MeV up (protons at 10 MeV: +2%, the
 missing shell correction).
 
 Below ``beta*gamma = 0.05`` (protons under 1.2 MeV, muons under 0.13 MeV) the Bethe formula is

@@ -1,4 +1,4 @@
-"""Charged-particle stepping against the PDG reference numbers of DESIGN.md §4."""
+"""Charged-particle stepping against the PDG reference numbers of docs/simulation.md §8."""
 
 import math
 
@@ -23,7 +23,7 @@ def _run(mass, t, n, hi=BIG_HI, seed=1, cut=1.0):
             for _ in range(n)]
 
 
-# DESIGN.md §4 CSDA ranges, mm
+# docs/simulation.md §8 CSDA ranges, mm
 @pytest.mark.parametrize("mass,t,range_mm", [
     (M_MU, 50.0, 108.0), (M_MU, 100.0, 304.0), (M_MU, 300.0, 1240.0),
     (M_P, 100.0, 78.2), (M_P, 200.0, 260.0),

@@ -1,4 +1,4 @@
-"""Fate of stopped mu+/mu-/pi+/pi-: Michel electrons, capture, pi -> mu -> e chain (DESIGN.md §4)."""
+"""Fate of stopped mu+/mu-/pi+/pi-: Michel electrons, capture, pi -> mu -> e chain (docs/simulation.md §8)."""
 
 import numpy as np
 import pytest
@@ -40,7 +40,7 @@ def test_mu_minus_decay_fraction_and_capture():
     out = _many(13, 20_000, seed=2)
     michel = [s for s in out if s.shape[0] and s[0, 0] == 11]
     frac = len(michel) / len(out)
-    # DESIGN.md §4: capture 1.30/us vs decay 0.426/us -> 24.7% decay in orbit
+    # docs/simulation.md §8: capture 1.30/us vs decay 0.426/us -> 24.7% decay in orbit
     assert frac == pytest.approx(0.426 / (1.30 + 0.426), abs=0.015)
     assert all(s.shape[0] == 1 and s[0, 1] == Process.DECAY for s in michel)
     e = np.array([s[0, 8] for s in michel]) + M_E
@@ -67,7 +67,7 @@ def test_pi_plus_gives_short_muon_then_michel():
         lengths.append(o[6])
         e = products_at_rest(-13, o[1])
         michels += int(e.shape[0] == 1 and e[0, 0] == -11)
-    # DESIGN.md §4: the 4.1 MeV muon travels ~1.5 mm
+    # docs/simulation.md §8: the 4.1 MeV muon travels ~1.5 mm
     assert 1.0 < np.mean(lengths) < 2.0
     assert michels == 200
 

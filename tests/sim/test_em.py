@@ -1,4 +1,4 @@
-"""Electron/photon transport against the LAr reference numbers of DESIGN.md §4 and the PDG."""
+"""Electron/photon transport against the LAr reference numbers of docs/simulation.md §8 and the PDG."""
 
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ BIG_HI = np.full(3, 1.0e5)
 ORIGIN = np.zeros(3)
 ZDIR = np.array([0.0, 0.0, 1.0])
 
-# DESIGN.md §4: electron CSDA range in LAr, cm
+# docs/simulation.md §8: electron CSDA range in LAr, cm
 CSDA_MEV = np.array([5.0, 10.0, 20.0, 30.0, 50.0])
 CSDA_CM = np.array([2.2, 4.1, 7.1, 9.5, 13.4])
 
@@ -29,7 +29,7 @@ def _balance(dep, par, primary):
 
 @pytest.mark.parametrize("i", range(len(CSDA_MEV)))
 def test_electron_path_length_matches_csda_range(i):
-    # Mean total path until stop. Tolerance 12%: the DESIGN values are CSDA (mean-loss) ranges,
+    # Mean total path until stop. Tolerance 12%: the reference values are CSDA (mean-loss) ranges,
     # whereas discrete bremsstrahlung makes the path fluctuate (mean path a few % below CSDA at
     # 30-50 MeV); statistical error ~2% with 300 electrons.
     seed_numba(100 + i)
@@ -71,9 +71,9 @@ def _first_interaction_distances(energy, n):
 
 def test_photon_mean_free_path():
     seed_numba(11)
-    # DESIGN.md §4: about 12 cm at 1 MeV; 15% tolerance, statistical error ~2%.
+    # docs/simulation.md §8: about 12 cm at 1 MeV; 15% tolerance, statistical error ~2%.
     assert _first_interaction_distances(1.0, 3000).mean() / 10.0 == pytest.approx(12.0, rel=0.15)
-    # DESIGN.md §4 gives a band, 20-30 cm at 10-50 MeV: accept it widened by 15%.
+    # docs/simulation.md §8 gives a band, 20-30 cm at 10-50 MeV: accept it widened by 15%.
     lam20 = _first_interaction_distances(20.0, 3000).mean() / 10.0
     assert 20.0 * 0.85 < lam20 < 30.0 * 1.15
     # high energy: pair production dominates, mean free path -> 9/7 X0 (PDG); the
@@ -95,7 +95,7 @@ def test_michel_energy_electron_radiates_and_photons_travel():
             child = np.nonzero(par[:, 1] == b)[0]
             if child.size:
                 dists.append(np.linalg.norm(par[child[0], 5:8] - par[b, 5:8]))
-    # DESIGN.md §2: roughly half of a 30-50 MeV electron's energy goes into photons
+    # docs/simulation.md §8: roughly half of a 30-50 MeV electron's energy goes into photons
     assert 0.30 < np.mean(fractions) < 0.60
     # photons of a few MeV travel tens of cm in LAr (mean free path 12-30 cm)
     assert np.mean(dists) > 100.0
@@ -136,8 +136,8 @@ def test_multiple_scattering_matches_highland():
         if j < tr.shape[0] - 1:
             cosines.append(tr[j, 6])
     mean_cos = np.mean(cosines)
-    # Highland (DESIGN.md §4) integrated along the slowing-down path, the energy at each depth
-    # from the DESIGN CSDA range table (log-log interpolation); <cos> = exp(-sum theta0^2).
+    # Highland (docs/simulation.md §8) integrated along the slowing-down path, the energy at each depth
+    # from the reference CSDA range table (log-log interpolation); <cos> = exp(-sum theta0^2).
     lt, lr = np.log(CSDA_MEV), np.log(CSDA_CM * 10.0)
     r0 = np.exp(np.interp(np.log(10.0), lt, lr))
     xs = np.linspace(0.0, x_mm, 201)

@@ -104,7 +104,7 @@ def test_a_delta_needs_three_voxels_its_track_does_not_hold():
 
 # --- sub-MeV electrons --------------------------------------------------------------------------------
 def test_electron_range_table_against_the_reference_and_the_stepping():
-    # DESIGN reference CSDA ranges in LAr: 2.2 cm at 5 MeV, 4.1 cm at 10 MeV
+    # reference CSDA ranges in LAr: 2.2 cm at 5 MeV, 4.1 cm at 10 MeV
     assert electron_csda_range_mm(5.0) == pytest.approx(22.0, rel=0.05)
     assert electron_csda_range_mm(10.0) == pytest.approx(41.0, rel=0.05)
     # the same stopping power as the stepping: mean path of 1 MeV electrons without radiation, to 10 keV

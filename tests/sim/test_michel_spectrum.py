@@ -1,4 +1,4 @@
-"""Michel spectrum toy MC: tree level against x^2(3-2x) (DESIGN.md §4), radiative and bound variants."""
+"""Michel spectrum toy MC: tree level against x^2(3-2x) (docs/simulation.md §8), radiative and bound variants."""
 
 import math
 
@@ -10,7 +10,7 @@ from michelreco.sim import michel_spectrum as ms
 from michelreco.sim.constants import ALPHA_FS, M_E, MICHEL_ENDPOINT_MEV
 from michelreco.sim.rng import seed_numba
 
-W = 52.83  # DESIGN.md §4 endpoint, MeV (total energy)
+W = 52.83  # reference endpoint (docs/simulation.md §8), MeV (total energy)
 
 
 def _chi2_pvalue(e, cdf, edges):
@@ -23,7 +23,7 @@ def _chi2_pvalue(e, cdf, edges):
 
 def test_tree_matches_x2_3_minus_2x():
     e = ms.sample_michel_energy(1_000_000, np.random.default_rng(1), "tree")
-    # independent CDF of 2x^2(3-2x): 2x^3 - x^4, with the DESIGN endpoint
+    # independent CDF of 2x^2(3-2x): 2x^3 - x^4, with the reference endpoint
     def cdf(v):
         x = np.clip(v / W, 0, 1)
         return 2 * x ** 3 - x ** 4

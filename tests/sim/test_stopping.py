@@ -1,4 +1,4 @@
-"""Stopping power and CSDA range of mu and p in liquid argon against the PDG table (DESIGN.md §4)."""
+"""Stopping power and CSDA range of mu and p in liquid argon against the PDG table (docs/simulation.md §8)."""
 
 import math
 
@@ -10,7 +10,7 @@ from michelreco.sim.stopping import (
     kinetic_energy_from_range, restricted_dedx_mev_per_mm, wmax_mev,
 )
 
-# DESIGN.md §4 (PDG tables, rho = 1.396 g/cm3): T [MeV]: (dE/dx [MeV/cm], range [cm])
+# docs/simulation.md §8 (PDG tables, rho = 1.396 g/cm3): T [MeV]: (dE/dx [MeV/cm], range [cm])
 MUON = {10: (7.94, 0.70), 20: (4.89, 2.38), 50: (2.94, 10.8), 100: (2.33, 30.4),
         200: (2.12, 76.2), 300: (2.11, 124.0), 500: (2.16, 217.0), 1000: (2.30, 441.0)}
 PROTON = {10: (42.7, 0.135), 20: (25.0, 0.454), 50: (12.3, 2.30), 100: (7.28, 7.82),

@@ -22,7 +22,10 @@ near the end of the range, until it stops or leaves the world box. Per step:
   for a constant momentum.
 
 The particle stops when its residual range falls below ``FINAL_RANGE_MM`` (the remaining energy
-is deposited along that last bit of range) or leaves the world box.
+is deposited along that last bit of range), leaves the world box, or (``interact_mm``) meets a
+nucleus (``hadronic``). Optionally (the default preset) knock-on electrons between ``knock_lo_mev``
+and the delta cut are made with the same spectrum and deposited along their short path
+(``em.short_electron_walk``) as part of the track.
 
 **Deposits follow the path through the voxel grid.** A step's energy is not put at one point: the
 straight step segment is cut at the 3 mm voxel planes (``VOXEL_MM``, world coordinates; the active

@@ -32,7 +32,7 @@ __all__ = [
 
 # --- detector ---------------------------------------------------------------------------------
 # the (2.3 m)^3 active volume, [0, ACTIVE_MM) per axis, in 3 mm voxels: michelreco.constants
-WORLD_MARGIN_MM = 400.0             # particles live in a world this much larger on every side
+WORLD_MARGIN_MM = 400.0             # the first simulator's world margin (clean preset); see EventConfig
 DEPOSIT_THRESHOLD_MEV = 0.05        # Geant4 deposits below this are not recorded (docs/simulation.md §8)
 
 # --- liquid argon (PDG AtomicNuclearProperties, "Liquid argon (Ar)") ---------------------------

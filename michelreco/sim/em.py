@@ -20,7 +20,11 @@ Electrons and positrons (class-II condensed history, steps of at most ``step_max
   ``~ 1/(1 + (E theta/m_e)^2)^2``;
 - multiple scattering: Highland angle per step (PDG), see :func:`_msc_theta0`;
 - electrons stop below ``e_stop`` and deposit the rest where they are; positrons then annihilate
-  at rest into two back-to-back 0.511 MeV photons (no annihilation in flight).
+  at rest into two back-to-back 0.511 MeV photons (no annihilation in flight);
+- optional (the default preset): knock-on electrons between ``knock_lo`` and ``delta_cut`` made
+  explicitly and deposited by :func:`short_electron_walk`, electrons below ``walk_below`` finished
+  by the same walk, and a lateral spread of every deposit (``spread_mm``, see
+  :func:`michelreco.sim.segments.deposit_point`).
 
 Photons:
 

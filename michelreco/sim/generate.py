@@ -3,8 +3,9 @@
 An event is a few "multi-particle vertex" interactions (particles of flat kinetic energy, isotropic, from
 a vertex uniform in the active volume) plus cosmic-like "rain" (muons and protons, each from its own
 point of the world box, see ``EventConfig``). Particles live in a world larger than the active volume by
-``WORLD_MARGIN_MM`` on every side, so tracks enter and leave, and some muons stop outside with only their
-Michel entering (docs/simulation.md §8).
+``EventConfig.world_margin_mm`` on every side, so tracks enter and leave, and some muons stop outside
+with only their Michel entering. ``PRESETS`` holds the ``default`` configuration (the real data's
+conditions) and ``clean`` (the first simulator); ``docs/simulation.md`` describes both.
 
 Each event is seeded by ``(seed, event index)`` alone, so the output does not depend on how events are
 shared among worker processes: the same seed gives the same bytes.
@@ -30,15 +31,14 @@ from .decay import products_at_rest
 from .hadronic import inelastic_products, sample_interaction_mm
 from .michel_spectrum import VARIANT_RADIATIVE
 from .em import simulate_em_ext, to_event_ids
-from .labels import LABEL_LOW_ENERGY, LABEL_MICHEL, MICHEL_TRUTH_DTYPE, THRESHOLD_MODES, LabelledEvent, voxelize_and_label
+from .labels import (LABEL_LOW_ENERGY, LABEL_MICHEL, MICHEL_TRUTH_DTYPE, THRESHOLD_MODES, LabelledEvent,
+                     voxelize_and_label)
 from .record import PARTICLE_DTYPE, Process
 from .rng import seed_numba
 
 __all__ = ["EventConfig", "PRESETS", "VERTEX_SPECIES", "RAIN_SPECIES", "RAIN_STARTS", "SimPaths",
            "TRUTH_MICHEL_DTYPE", "primaries", "transport_event", "simulate_event", "simulate_file", "sim_paths"]
 
-WORLD_LO = np.full(3, -WORLD_MARGIN_MM)   # the world box of the default margin, mm
-WORLD_HI = np.full(3, ACTIVE_MM + WORLD_MARGIN_MM)
 
 _HEAVY_MASS_MEV = {PDG_MU: M_MU, PDG_PI: M_PI, PDG_P: M_P}
 
@@ -187,10 +187,10 @@ class EventConfig:
 PRESETS = {
     "default": EventConfig(),
     # the first simulator: rain entering from the faces, no sub-MeV knock-ons, point-like local electrons
-    "clean": EventConfig(vertex_species=CLEAN_VERTEX_SPECIES, rain_species=CLEAN_RAIN_SPECIES, rain_start="faces",
-                         world_margin_mm=WORLD_MARGIN_MM, knockon_min_mev=0.0, local_walk=False, threshold_mode="deposit",
-                         lateral_spread_mm=0.0, walk_below_mev=0.0, delta_unique_voxels=False,
-                         hadronic_scale=0.0),
+    "clean": EventConfig(vertex_species=CLEAN_VERTEX_SPECIES, rain_species=CLEAN_RAIN_SPECIES,
+                         rain_start="faces", world_margin_mm=WORLD_MARGIN_MM, knockon_min_mev=0.0,
+                         local_walk=False, threshold_mode="deposit", lateral_spread_mm=0.0,
+                         walk_below_mev=0.0, delta_unique_voxels=False, hadronic_scale=0.0),
 }
 
 

@@ -28,15 +28,17 @@ wins them in the end.
 
 Rules, applied in this order (each a function below)
 ----------------------------------------------------
-1. ``rule_select_deposits``: drop deposits below the deposit threshold (0.05 MeV) and outside the
-   active volume.
+1. ``rule_select_deposits``: drop deposits outside the active volume and below the deposit threshold
+   (0.05 MeV), applied to each stored deposit (``threshold_mode="deposit"``, the default of this
+   function) or to a particle's energy summed in a voxel (``"particle_voxel"``, Supera's rule).
 2. ``rule_fragments``: build the fragments above from the particle tree.
 3. ``rule_small_delta_joins_track``: a delta core with fewer than 3 voxels is relabelled track and
-   handed to its parent track's fragment.
+   handed to its parent track's fragment; with ``delta_unique=True`` (Supera's rule) also one with
+   fewer than 3 voxels that its parent track does not hold.
 4. ``rule_photon_pieces``: photon activity is judged piece by piece: each photon group is split into
    its connected pieces (26-neighbourhood), which play the part of the groups in rules 5 and 6
-   (docs/simulation.md §8 speaks of "detached photon activity": a Compton scatter far from the Michel does not
-   become Michel because another scatter of the same photon touches the Michel).
+   (the Supera rules speak of "detached photon activity", docs/simulation.md §8: a Compton scatter far
+   from the Michel does not become Michel because another scatter of the same photon touches it).
 5. ``rule_photon_groups_touching``: a photon group hanging from a Michel, delta (one that
    survived rule 3) or shower core joins that core (label and owner) when its voxels touch the
    core's voxels, within 1 voxel (26-neighbourhood, Chebyshev distance <= 1, a shared voxel

@@ -51,7 +51,7 @@ _SQRT2 = math.sqrt(2.0)
 
 @njit(cache=True, nogil=True)
 def _put(dep, nd, px, py, pz, e, pid, world_lo, world_hi, merge):
-    """Store one deposit (dropped outside the world box), or add it to a recent row of the same particle in the same voxel."""
+    """Store one deposit (dropped outside the world box), or add it to a recent row of its particle and voxel."""
     if not inside_box(px, py, pz, world_lo, world_hi):
         return dep, nd
     if merge:

@@ -41,6 +41,8 @@ F_PX, F_PY, F_PZ = _F["peak_x"], _F["peak_y"], _F["peak_z"]
 F_MEANE, F_MAXE, F_PATH = _F["mean_voxel_mev"], _F["max_voxel_mev"], _F["path_mm"]
 F_CLVOX, F_CLE, F_CLCAND = _F["cluster_voxels"], _F["cluster_energy_mev"], _F["cluster_candidates"]
 F_STOPGAP, F_SAMEPEAK, F_PEAKE = _F["stop_gap_mm"], _F["same_peak_candidates"], _F["peak_node_mev"]
+F_BLOBE = _F["blob_energy_mev"]
+BLOB_RADIUS_MM = 150.0     # photon activity of a Michel: brems photons convert within a radiation length (14 cm)
 
 # A free end is a track's stop (for stop_gap_mm) when its dE/ds peaks near the end, well above the track's
 # baseline, after a visible stretch of track: the Bragg rise of a stopping muon (or pion, proton)
@@ -366,7 +368,14 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 f = feats[nc]
                 _shape_features(f, xyz, energy, members, xyz[fv])
                 main = chain_nodes[chain_ptr[0]:chain_ptr[1]]
+                if _face_gap(xyz[main[0]]) < _face_gap(xyz[main[main.shape[0] - 1]]):
+                    main = main[::-1].copy()      # walked from its inner end, towards the face
                 s, dedx = end_profile(main, xyz, node_energy, window)
+                # a particle that stops inside (a proton, a muon) has its Bragg peak at the inner end; an
+                # electron entering from outside does not
+                _, inner_peak, inner_base, _ = find_bragg_peak(s, dedx, STOP_MAX_FROM_END_MM, 0.0, cfg[S_BASE])
+                f[F_BASE] = inner_base
+                f[F_RATIO] = inner_peak / inner_base if inner_base > 0 else 0.0
                 f[F_KIND] = 1
                 f[F_CLUSTER] = c
                 f[F_PEAK] = dedx.max()
@@ -421,6 +430,16 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
             feats[k, F_CLVOX] = sizes[c]
             feats[k, F_CLE] = cluster_energy
             feats[k, F_CLCAND] = nc - first_candidate
+    # detached photon activity near each candidate: the voxels of clusters too small to analyse
+    r2 = (BLOB_RADIUS_MM / VOXEL_MM) ** 2
+    for v in range(n):
+        if sizes[labels[v]] >= cfg[S_MINCL]:
+            continue
+        for k in range(nc):
+            d2 = ((xyz[v, 0] - feats[k, F_PX]) ** 2 + (xyz[v, 1] - feats[k, F_PY]) ** 2
+                  + (xyz[v, 2] - feats[k, F_PZ]) ** 2)
+            if d2 <= r2:
+                feats[k, F_BLOBE] += energy[v]
     for k in range(nc):
         best = NO_STOP_MM
         for q in range(n_stops):

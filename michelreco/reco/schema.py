@@ -59,8 +59,10 @@ FEATURE_SPECS: tuple[Feature, ...] = (
     Feature("kind", "", "index in KINDS: 0 stopping muon, 1 entering cluster"),
     Feature("cluster", "", "cluster number in the event"),
     Feature("peak_dedx", "MeV/cm", "smoothed dE/ds at the Bragg peak (entering: the largest along the cluster)"),
-    Feature("baseline_dedx", "MeV/cm", "truncated-mean dE/ds of the track beyond the peak"),
-    Feature("bragg_ratio", "", "peak_dedx / baseline_dedx"),
+    Feature("baseline_dedx", "MeV/cm", "truncated-mean dE/ds of the track beyond the peak (entering: of the "
+                                       "cluster's main path, from its inner end)"),
+    Feature("bragg_ratio", "", "peak_dedx / baseline_dedx (entering: the dE/ds peak within 3 cm of the inner end "
+                               "over that baseline: a particle stopping inside)"),
     Feature("muon_length_mm", "mm", "skeleton path length of the track beyond the peak"),
     Feature("muon_linearity", "", "PCA linearity of the last muon_pca_mm of the track before the peak"),
     Feature("muon_face_gap", "voxels", "distance of the far end of that track from the nearest face"),
@@ -92,6 +94,8 @@ FEATURE_SPECS: tuple[Feature, ...] = (
     Feature("same_peak_candidates", "", "candidates of the cluster whose peak is within 2 voxels of this one "
                                         "(the branches of one electron share their muon's stop)"),
     Feature("peak_node_mev", "MeV", "energy of the voxels assigned to the peak node (the muon's last voxel)"),
+    Feature("blob_energy_mev", "MeV", "energy of the small detached clusters (fewer than min_cluster_voxels "
+                                      "voxels: Compton electrons of photons) within 15 cm of the peak"),
     Feature("stop_gap_mm", "mm", "distance from the candidate to the nearest stopping-track end of another "
                                  "cluster (a Michel detached from its muon; 10 m when there is none)"),
     Feature("peak_x", "voxels", "Bragg-peak voxel x (entering: the voxel nearest a face)"),

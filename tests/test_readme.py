@@ -19,7 +19,7 @@ STAND_INS = {
     "example_label_100.h5": "labels", "train_label_1e4.h5": "labels",
 }
 # Sizes cut down so that the suite stays quick; nothing else in the commands is changed.
-SMALLER = [("--events 2000", "--events 20"), ("--random 200", "--random 3"),
+SMALLER = [("--events 2000", "--events 20"), ("--random 200", "--random 3"), ("--start 100", "--start 10"),
            ("find-michels --demo", "find-michels --demo --demo-events 20")]
 
 
@@ -97,6 +97,7 @@ def test_every_readme_command_runs_as_written(sim_sample, tmp_path, monkeypatch,
         assert status == 0, f"{' '.join(argv)} -> exit {status}: {captured.err.strip()[-500:]}"
         ran.append(argv[:2])
     assert ["find-michels", "--demo"] in ran and ["michelreco", "sweep"] in ran and ["michelreco", "score"] in ran
+    assert ["michelreco", "train"] in ran and ["michelreco", "diagnose"] in ran and (tmp_path / "model.json").exists()
     assert (tmp_path / "tuned" / "best.yaml").exists() and (tmp_path / "stability.png").exists()
 
 

@@ -25,7 +25,9 @@ def _run_train(args) -> int:
     settings = {k: v for k, v in (("max_iter", args.max_iter), ("learning_rate", args.learning_rate),
                                   ("max_leaf_nodes", args.max_leaf_nodes)) if v is not None}
     model = train_model(args.xyze, labels, params, settings=settings, holdout_fraction=args.holdout,
-                        seed=args.seed, stop=args.events, workers=args.workers, progress=not args.quiet)
+                        seed=args.seed, start=args.start,
+                        stop=None if args.events is None else args.start + args.events, workers=args.workers,
+                        progress=not args.quiet)
     model.save(args.out)
     held = model.meta["holdout"]
     training = model.meta["training"]
@@ -50,8 +52,11 @@ def register(sub) -> None:
     p.add_argument("labels", nargs="?", help="its labels (default: found by replacing '_xyze_' with '_label_')")
     p.add_argument("--out", required=True, metavar="MODEL", help="model file to write (JSON)")
     p.add_argument("--config", help="finder pipeline parameters of the candidates (JSON/YAML; recorded in the model)")
+    p.add_argument("--start", type=nonnegative_int, default=0, metavar="I",
+                   help="skip the first I events (e.g. --start 100 keeps the challenge's 100 example events, the "
+                        "first of its training file, out of training so that scoring on them stays fair)")
     p.add_argument("--events", type=positive_int, default=None, metavar="N",
-                   help="use the first N events (default: all)")
+                   help="use N events from --start (default: all)")
     p.add_argument("--holdout", type=positive_float, default=0.25, metavar="F",
                    help="fraction of the events held back to choose the threshold (default 0.25)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the split and of the ensemble (default 0)")

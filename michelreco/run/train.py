@@ -137,7 +137,7 @@ def candidate_table(xyze_path, labels_path, params: dict | None = None, *, start
     n = event_count(xyze_path)
     stop = n if stop is None else stop
     if not 0 <= start < stop <= n:
-        raise InputError(f"{xyze_path}: event range {start}..{stop} is not inside 0..{n}")
+        raise InputError(f"{xyze_path}: holds {n} events; events {start}..{stop - 1} cannot be used")
     if event_count(labels_path, "labels") != n:
         raise InputError(f"{labels_path}: {event_count(labels_path, 'labels')} events, but {xyze_path} has {n}")
     tasks = [(str(xyze_path), str(labels_path), lo, hi, params) for lo, hi in event_ranges(start, stop, chunk)]

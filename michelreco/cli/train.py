@@ -15,7 +15,7 @@ __all__ = ["register"]
 def _run_train(args) -> int:
     from michelreco.reco.schema import PIPELINE_PARAMETERS
     from michelreco.run.outputs import check_output
-    from michelreco.run.train import train_model
+    from michelreco.run.train import save_model, train_model
 
     labels = labels_or_guess(args.xyze, args.labels)
     check_output(args.out, [args.xyze, labels, args.config], args.force, option="--out")
@@ -28,7 +28,7 @@ def _run_train(args) -> int:
                         seed=args.seed, start=args.start,
                         stop=None if args.events is None else args.start + args.events, workers=args.workers,
                         progress=not args.quiet)
-    model.save(args.out)
+    save_model(model, args.out)
     held = model.meta["holdout"]
     training = model.meta["training"]
     print(f"trained on {training['candidates']:,} candidates of {training['events']:,} events in "

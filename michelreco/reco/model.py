@@ -197,11 +197,9 @@ class TreeModel:
                 "threshold": self.threshold, "meta": self.meta,
                 "trees": [{k: np.asarray(t[k]).tolist() for k in _TREE_KEYS} for t in self.trees]}
 
-    def save(self, path) -> None:
-        """Write the model as JSON (temporary name, then renamed)."""
-        from michelreco.run.io import write_bytes_atomically
-
-        write_bytes_atomically(path, json.dumps(self.to_dict(), separators=(",", ":")).encode())
+    def to_json(self) -> str:
+        """The model file's text (``michelreco.run.train.save_model`` writes it)."""
+        return json.dumps(self.to_dict(), separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "model") -> TreeModel:

@@ -28,7 +28,8 @@ from michelreco.reco.schema import FEATURE_INDEX, PIPELINE_PARAMETERS
 from michelreco.run.io import event_count, iter_events, iter_labels
 from michelreco.run.parallel import event_ranges, ordered_results, progress_bar
 
-__all__ = ["TRAIN_DEFAULTS", "CandidateTable", "candidate_table", "best_threshold", "fit_ensemble", "train_model"]
+__all__ = ["TRAIN_DEFAULTS", "CandidateTable", "candidate_table", "best_threshold", "fit_ensemble", "train_model",
+           "save_model"]
 
 # Tree-ensemble settings (scikit-learn's names); the sweep may vary them.
 TRAIN_DEFAULTS = {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 40,
@@ -225,3 +226,10 @@ def train_model(xyze_path, labels_path, params: dict | None = None, *, settings:
     model = TreeModel.from_sklearn(final, MODEL_FEATURES, threshold, json.loads(json.dumps(meta)))
     model.sklearn_estimator = final          # kept in memory for the round-trip checks, never written
     return model
+
+
+def save_model(model: TreeModel, path) -> None:
+    """Write a model file (JSON; temporary name, fsync, rename)."""
+    from michelreco.run.outputs import write_bytes_atomically
+
+    write_bytes_atomically(path, model.to_json().encode())

@@ -10,6 +10,7 @@ from michelreco import MichelFinder
 from michelreco.errors import InputError
 from michelreco.reco.model import MODEL_FEATURES, TreeModel, default_model_path, load_model
 from michelreco.reco.schema import FEATURE_INDEX, FEATURES
+from michelreco.run.train import save_model
 
 COLS = [FEATURE_INDEX[f] for f in MODEL_FEATURES]
 
@@ -27,7 +28,7 @@ def fitted():
 
 def test_round_trip_gives_scikit_learns_probabilities(fitted, tmp_path):
     x, clf, model = fitted
-    model.save(tmp_path / "m.json")
+    save_model(model, tmp_path / "m.json")
     loaded = load_model(tmp_path / "m.json")
     ref = clf.predict_proba(x[:, COLS])[:, 1]
     np.testing.assert_allclose(loaded.probabilities(x), ref, rtol=0, atol=1e-6)

@@ -10,7 +10,7 @@ from michelreco.cli import find_michels_main, main
 from michelreco.reco.model import MODEL_FEATURES, load_model
 from michelreco.reco.schema import FEATURE_INDEX
 from michelreco.run.io import iter_solution
-from michelreco.run.train import candidate_table, train_model
+from michelreco.run.train import candidate_table, save_model, train_model
 
 
 def test_candidate_table_counts_voxels_once(sim_sample):
@@ -27,7 +27,7 @@ def test_candidate_table_counts_voxels_once(sim_sample):
 def test_trained_model_matches_scikit_learn_and_the_finder_uses_it(sim_sample, tmp_path):
     paths, events, _ = sim_sample
     model = train_model(paths.xyze, paths.labels, settings={"max_iter": 30}, seed=2, progress=False)
-    model.save(tmp_path / "m.json")
+    save_model(model, tmp_path / "m.json")
     loaded = load_model(tmp_path / "m.json")
     table = candidate_table(paths.xyze, paths.labels, progress=False)
     ref = model.sklearn_estimator.predict_proba(table.features[:, [FEATURE_INDEX[f] for f in MODEL_FEATURES]])

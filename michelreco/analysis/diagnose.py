@@ -26,7 +26,7 @@ from michelreco.analysis.metrics import Counts
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError
 from michelreco.reco.finder import MichelFinder
-from michelreco.run.io import event_count, iter_events, iter_labels, iter_solution
+from michelreco.run.io import event_count, iter_events, iter_labels, iter_solution, read_event
 
 __all__ = ["LOST_CAUSES", "FALSE_CAUSES", "CATEGORIES", "Diagnosis", "diagnose_event", "diagnose_files",
            "truth_by_event"]
@@ -180,11 +180,16 @@ def truth_by_event(xyze_path, truth_path=None) -> dict | None:
         if not truth_path.exists():
             return None
     try:
-        rows = np.load(truth_path, allow_pickle=False)["michels"]
+        with np.load(truth_path, allow_pickle=False) as truth:
+            rows, n_voxels = truth["michels"], truth["n_voxels"]
         needed = ("event", "attached", "contained", "muon_end_vox", "n_label2")
         if rows.dtype.names is None or any(k not in rows.dtype.names for k in needed):
             raise KeyError
     except (OSError, ValueError, KeyError):
         raise InputError(f"{truth_path}: not a michelreco simulator truth file (no Michel table)") from None
+    n = event_count(xyze_path)
+    # a truth file of another sample would put Michels in the wrong events: the sizes must agree
+    if len(n_voxels) != n or (n and any(len(read_event(xyze_path, i)) != n_voxels[i] for i in (0, n - 1))):
+        raise InputError(f"{truth_path}: describes other events than {xyze_path} (event count or sizes differ)")
     rows = rows[rows["n_label2"] > 0]
     return {int(e): rows[rows["event"] == e] for e in np.unique(rows["event"])} | {-1: rows[:0]}

@@ -40,3 +40,15 @@ def test_rules_and_model_are_both_diagnosed_and_the_command_prints_json(sim_samp
     assert main(["diagnose", str(paths.xyze), str(paths.labels)]) == 0
     out = capsys.readouterr().out
     assert "perfect selection" in out and "no candidate" in out
+
+
+def test_a_truth_file_of_other_events_is_refused(sim_sample, tmp_path):
+    import pytest
+
+    from michelreco.errors import InputError
+    from michelreco.sim.generate import simulate_file
+
+    paths, _, _ = sim_sample
+    other = simulate_file(tmp_path / "other", 5, seed=3, workers=1, progress=False)
+    with pytest.raises(InputError, match="describes other events"):
+        diagnose_files(paths.xyze, paths.labels, truth_path=other.truth)

@@ -9,10 +9,10 @@ is chosen; the ensemble is then refitted on all events and written as data (``mi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,7 @@ from michelreco.reco.rules import DEFAULT_RULES, ENTERING_RULES
 from michelreco.reco.schema import FEATURE_INDEX, PIPELINE_PARAMETERS
 from michelreco.run.io import event_count, iter_events, iter_labels
 from michelreco.run.parallel import event_ranges, ordered_results, progress_bar
+from michelreco.run.workers import worker_pool
 
 __all__ = ["TRAIN_DEFAULTS", "CandidateTable", "candidate_table", "best_threshold", "fit_ensemble", "train_model",
            "save_model"]
@@ -144,16 +145,14 @@ def candidate_table(xyze_path, labels_path, params: dict | None = None, *, start
     tasks = [(str(xyze_path), str(labels_path), lo, hi, params) for lo, hi in event_ranges(start, stop, chunk)]
     bar = progress_bar(stop - start, progress)
     parts = []
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
-        for (lo, hi), part in zip(event_ranges(start, stop, chunk),
-                                  ordered_results(pool, _candidates_of_range, workers, tasks)):
-            parts.append(part)
-            bar.update(hi - lo)
+        with (worker_pool(workers) if workers > 1 else contextlib.nullcontext()) as pool:
+            for (lo, hi), part in zip(event_ranges(start, stop, chunk),
+                                      ordered_results(pool, _candidates_of_range, workers, tasks)):
+                parts.append(part)
+                bar.update(hi - lo)
     finally:
         bar.close()
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
     cols = [np.concatenate(c) for c in zip(*parts)]
     ptr = np.concatenate([[0], np.cumsum(cols[5])])
     return CandidateTable(cols[0], cols[1], cols[2], cols[3], cols[4], ptr, cols[6], cols[7], start)

@@ -28,9 +28,47 @@ from numba import njit
 
 from michelreco.constants import VOXEL_MM
 
-__all__ = ["sym3_eigen", "pca_axis", "cluster_skeleton", "chain_lengths", "end_order", "end_profile", "find_bragg_peak",
+__all__ = ["sym3_eigen", "sym3_eigen_scalars", "pca_axis", "cluster_skeleton", "chain_lengths", "end_order", "end_profile", "find_bragg_peak",
            "refine_peak", "truncated_mean", "window_mean"]
 
+
+
+@njit(cache=True, nogil=True)
+def sym3_eigen_scalars(a00, a11, a22, a01, a02, a12):
+    """``sym3_eigen`` on the six entries, in registers: (λ1, λ2, λ3, axis x, y, z); no array is allocated."""
+    q = (a00 + a11 + a22) / 3.0
+    p1 = a01 * a01 + a02 * a02 + a12 * a12
+    p2 = (a00 - q) ** 2 + (a11 - q) ** 2 + (a22 - q) ** 2 + 2.0 * p1
+    if p2 <= 1e-300:
+        return q, q, q, 1.0, 0.0, 0.0
+    p = np.sqrt(p2 / 6.0)
+    b00, b11, b22 = (a00 - q) / p, (a11 - q) / p, (a22 - q) / p
+    b01, b02, b12 = a01 / p, a02 / p, a12 / p
+    r = 0.5 * (b00 * (b11 * b22 - b12 * b12) - b01 * (b01 * b22 - b12 * b02) + b02 * (b01 * b12 - b11 * b02))
+    r = min(max(r, -1.0), 1.0)
+    phi = np.arccos(r) / 3.0
+    v0 = q + 2.0 * p * np.cos(phi)
+    v2 = q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)
+    v1 = 3.0 * q - v0 - v2
+    # the eigenvector of v0 is orthogonal to the rows of cov - v0 I: the longest of their cross products
+    u0, u1, u2 = a00 - v0, a01, a02            # row 0
+    w0, w1, w2 = a01, a11 - v0, a12            # row 1
+    t0, t1, t2 = a02, a12, a22 - v0            # row 2
+    x0, x1, x2 = 1.0, 0.0, 0.0
+    best = 0.0
+    for pair in range(3):
+        if pair == 0:                          # rows 0 x 1
+            c0, c1, c2 = u1 * w2 - u2 * w1, u2 * w0 - u0 * w2, u0 * w1 - u1 * w0
+        elif pair == 1:                        # rows 0 x 2
+            c0, c1, c2 = u1 * t2 - u2 * t1, u2 * t0 - u0 * t2, u0 * t1 - u1 * t0
+        else:                                  # rows 1 x 2
+            c0, c1, c2 = w1 * t2 - w2 * t1, w2 * t0 - w0 * t2, w0 * t1 - w1 * t0
+        norm = c0 * c0 + c1 * c1 + c2 * c2
+        if norm > best:
+            best = norm
+            sq = np.sqrt(norm)
+            x0, x1, x2 = c0 / sq, c1 / sq, c2 / sq
+    return v0, v1, v2, x0, x1, x2
 
 
 @njit(cache=True, nogil=True)
@@ -40,35 +78,11 @@ def sym3_eigen(cov: np.ndarray):
     Closed form (trigonometric solution of the characteristic cubic): a LAPACK call costs microseconds,
     which adds up over thousands of candidates per second.
     """
-    a00, a11, a22 = cov[0, 0], cov[1, 1], cov[2, 2]
-    a01, a02, a12 = cov[0, 1], cov[0, 2], cov[1, 2]
-    q = (a00 + a11 + a22) / 3.0
-    p1 = a01 * a01 + a02 * a02 + a12 * a12
-    p2 = (a00 - q) ** 2 + (a11 - q) ** 2 + (a22 - q) ** 2 + 2.0 * p1
-    vals = np.full(3, q)
-    axis = np.array([1.0, 0.0, 0.0])
-    if p2 <= 1e-300:
-        return vals, axis
-    p = np.sqrt(p2 / 6.0)
-    b00, b11, b22 = (a00 - q) / p, (a11 - q) / p, (a22 - q) / p
-    b01, b02, b12 = a01 / p, a02 / p, a12 / p
-    r = 0.5 * (b00 * (b11 * b22 - b12 * b12) - b01 * (b01 * b22 - b12 * b02) + b02 * (b01 * b12 - b11 * b02))
-    r = min(max(r, -1.0), 1.0)
-    phi = np.arccos(r) / 3.0
-    vals[0] = q + 2.0 * p * np.cos(phi)
-    vals[2] = q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)
-    vals[1] = 3.0 * q - vals[0] - vals[2]
-    # the eigenvector of vals[0] is orthogonal to the rows of cov - vals[0] I: the longest cross product
-    r0 = np.array([a00 - vals[0], a01, a02])
-    r1 = np.array([a01, a11 - vals[0], a12])
-    r2 = np.array([a02, a12, a22 - vals[0]])
-    best = 0.0
-    for u, w in ((r0, r1), (r0, r2), (r1, r2)):
-        c = np.array([u[1] * w[2] - u[2] * w[1], u[2] * w[0] - u[0] * w[2], u[0] * w[1] - u[1] * w[0]])
-        norm = (c * c).sum()
-        if norm > best:
-            best = norm
-            axis = c / np.sqrt(norm)
+    v0, v1, v2, x0, x1, x2 = sym3_eigen_scalars(cov[0, 0], cov[1, 1], cov[2, 2], cov[0, 1], cov[0, 2], cov[1, 2])
+    vals = np.empty(3)
+    axis = np.empty(3)
+    vals[0], vals[1], vals[2] = v0, v1, v2
+    axis[0], axis[1], axis[2] = x0, x1, x2
     return vals, axis
 
 
@@ -81,39 +95,54 @@ def pca_axis(points: np.ndarray, weights: np.ndarray):
     """
     n = points.shape[0]
     centre = np.zeros(3)
-    axis = np.array([1.0, 0.0, 0.0])
+    axis = np.empty(3)
+    axis[0], axis[1], axis[2] = 1.0, 0.0, 0.0
     if n < 2:
         if n == 1:
             centre[:] = points[0]
         return centre, axis, 0.0, 0.0
     wsum = 0.0
+    m0 = 0.0
+    m1 = 0.0
+    m2 = 0.0
     for i in range(n):
-        wsum += weights[i]
-        for a in range(3):
-            centre[a] += weights[i] * points[i, a]
+        w = weights[i]
+        wsum += w
+        m0 += w * points[i, 0]
+        m1 += w * points[i, 1]
+        m2 += w * points[i, 2]
     if wsum <= 0:
+        centre[0], centre[1], centre[2] = m0, m1, m2
         return centre, axis, 0.0, 0.0
-    centre /= wsum
-    cov = np.zeros((3, 3))
+    m0 /= wsum
+    m1 /= wsum
+    m2 /= wsum
+    c00 = c01 = c02 = c11 = c12 = c22 = 0.0
     for i in range(n):
-        for a in range(3):
-            da = points[i, a] - centre[a]
-            for b in range(a, 3):
-                cov[a, b] += weights[i] * da * (points[i, b] - centre[b])
-    for a in range(3):
-        for b in range(a):
-            cov[a, b] = cov[b, a]
-    cov /= wsum
-    vals, axis = sym3_eigen(cov)
-    lin = 1.0 - vals[1] / vals[0] if vals[0] > 1e-12 else 0.0
+        w = weights[i]
+        d0 = points[i, 0] - m0
+        d1 = points[i, 1] - m1
+        d2 = points[i, 2] - m2
+        c00 += w * d0 * d0
+        c01 += w * d0 * d1
+        c02 += w * d0 * d2
+        c11 += w * d1 * d1
+        c12 += w * d1 * d2
+        c22 += w * d2 * d2
+    v0, v1, _, x0, x1, x2 = sym3_eigen_scalars(c00 / wsum, c11 / wsum, c22 / wsum, c01 / wsum, c02 / wsum,
+                                                c12 / wsum)
+    lin = 1.0 - v1 / v0 if v0 > 1e-12 else 0.0
     lo = 1e300
     hi = -1e300
     for i in range(n):
         p = 0.0
-        for a in range(3):
-            p += (points[i, a] - centre[a]) * axis[a]
+        p += (points[i, 0] - m0) * x0
+        p += (points[i, 1] - m1) * x1
+        p += (points[i, 2] - m2) * x2
         lo = min(lo, p)
         hi = max(hi, p)
+    centre[0], centre[1], centre[2] = m0, m1, m2
+    axis[0], axis[1], axis[2] = x0, x1, x2
     return centre, axis, lin, hi - lo
 
 
@@ -171,16 +200,58 @@ def _bfs(indptr, nbrs, sources, dist, pred, root, queue):
 
 
 @njit(cache=True, nogil=True)
+def _farthest_hops(indptr, nbrs, source, dist, pred, queue, with_pred):
+    """``_bfs`` from one source without ``root`` (and without ``pred`` unless ``with_pred``): the farthest voxel.
+
+    ``dist`` must hold -1 on the voxels to visit. Returns the voxel with the largest distance, lowest index on
+    ties, as ``_bfs`` does; ``queue`` ends holding the voxels reached, in order of distance.
+    """
+    dist[source] = 0
+    queue[0] = source
+    if with_pred:
+        pred[source] = -1
+    head = 0
+    tail = 1
+    while head < tail:
+        v = queue[head]
+        head += 1
+        dv1 = dist[v] + 1
+        for k in range(indptr[v], indptr[v + 1]):
+            w = nbrs[k]
+            if dist[w] < 0:       # one source: the first visit is at the final distance
+                dist[w] = dv1
+                if with_pred:
+                    pred[w] = v
+                queue[tail] = w
+                tail += 1
+    far = queue[tail - 1]
+    top = dist[far]
+    k = tail - 1
+    while k >= 0 and dist[queue[k]] == top:
+        if queue[k] < far:
+            far = queue[k]
+        k -= 1
+    return far
+
+
+@njit(cache=True, nogil=True)
 def _farthest_from_centroid(members, xyz):
     """The member farthest from the members' centroid (lowest index on ties)."""
-    c = np.zeros(3)
+    c0 = 0.0
+    c1 = 0.0
+    c2 = 0.0
     for v in members:
-        c += xyz[v]
-    c /= members.shape[0]
+        c0 += xyz[v, 0]
+        c1 += xyz[v, 1]
+        c2 += xyz[v, 2]
+    m = members.shape[0]
+    c0 /= m
+    c1 /= m
+    c2 /= m
     best = members[0]
     best_d = -1.0
     for v in members:
-        d = ((xyz[v] - c) ** 2).sum()
+        d = (xyz[v, 0] - c0) ** 2 + (xyz[v, 1] - c1) ** 2 + (xyz[v, 2] - c2) ** 2
         if d > best_d:
             best, best_d = v, d
     return best
@@ -216,15 +287,14 @@ def cluster_skeleton(members, xyz, indptr, nbrs, dist, pred, root, min_branch_ho
         For each chain, the skeleton node its last node touches (-1 for the first chain).
     """
     queue = np.empty(members.shape[0], np.int64)
-    src = np.empty(1, np.int64)
     # an extreme voxel a (the farthest from the centroid: one breadth-first sweep cheaper than a double
-    # sweep, and as good on elongated clusters), then the voxel b farthest from a; the path b -> a
-    src[0] = _farthest_from_centroid(members, xyz)
-    a = _bfs(indptr, nbrs, src, dist, pred, root, queue)
+    # sweep, and as good on elongated clusters), then the voxel b farthest from a; the path b -> a. These two
+    # sweeps write no ``root`` (and the first no ``pred``): the sweep from the first chain overwrites both on
+    # every member
+    a = _farthest_hops(indptr, nbrs, _farthest_from_centroid(members, xyz), dist, pred, queue, False)
     for v in members:
         dist[v] = -1
-    src[0] = a
-    b = _bfs(indptr, nbrs, src, dist, pred, root, queue)
+    b = _farthest_hops(indptr, nbrs, a, dist, pred, queue, True)
     chain_nodes = np.empty(members.shape[0], np.int64)
     n_nodes = 0
     v = b

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from michelreco.reco.schema import check_value
 __all__ = ["load_mapping", "check_params"]
 
 
-def load_mapping(path) -> dict[str, Any]:
+def load_mapping(path: str | PathLike) -> dict[str, Any]:
     """Read a JSON (``.json``) or YAML (anything else) file that must hold a mapping."""
     path = Path(path)
     if not path.is_file():
@@ -34,7 +35,27 @@ def load_mapping(path) -> dict[str, Any]:
 
 def check_params(params: dict[str, Any], defaults: dict[str, Any], where: str = "config") -> dict[str, Any]:
     """Check the names of ``params`` against ``defaults`` and each value's type and range against the finder's
-    schema (``michelreco.reco.schema``); return them with ints promoted to floats where the default is one."""
+    schema (``michelreco.reco.schema``); return them with ints promoted to floats where the default is one.
+
+    Parameters
+    ----------
+    params : dict
+        Parameter name -> value, as read from a file.
+    defaults : dict
+        Every known parameter name -> its default (the names allowed).
+    where : str
+        What the one-line error names first (a file, ``MichelFinder``).
+
+    Returns
+    -------
+    dict
+        The checked parameters, ints promoted to floats where the default is a float.
+
+    Raises
+    ------
+    InputError
+        An unknown name, or a value of the wrong type or outside its range.
+    """
     out = {}
     for name, value in params.items():
         if name not in defaults:

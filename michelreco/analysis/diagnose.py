@@ -18,6 +18,7 @@ whose muon end is nearest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,7 @@ class Diagnosis:
         }
 
 
-def _categories(xyz: np.ndarray, michel: np.ndarray, truth_rows) -> np.ndarray | None:
+def _categories(xyz: np.ndarray, michel: np.ndarray, truth_rows: np.ndarray | None) -> np.ndarray | None:
     """Category index of each Michel voxel: that of the truth Michel whose muon end is nearest (None: no truth)."""
     if truth_rows is None or len(truth_rows) == 0:
         return None
@@ -92,8 +93,25 @@ def _categories(xyz: np.ndarray, michel: np.ndarray, truth_rows) -> np.ndarray |
 
 
 def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, solution: np.ndarray | None = None,
-                   truth_rows=None) -> Diagnosis:
-    """The diagnosis of one event (``solution``: the voxels taken, by default what ``finder`` takes)."""
+                   truth_rows: np.ndarray | None = None) -> Diagnosis:
+    """The diagnosis of one event (``solution``: the voxels taken, by default what ``finder`` takes).
+
+    Parameters
+    ----------
+    finder : MichelFinder
+        The finder whose candidates (and, without ``solution``, choice) are judged.
+    xyze, labels : numpy.ndarray
+        The event (N, 4) and its labels (N,).
+    solution : numpy.ndarray, optional
+        Indices of the voxels taken, judged instead of the finder's choice.
+    truth_rows : numpy.ndarray, optional
+        The simulator's Michel rows of this event (``truth_by_event``), for the split by category.
+
+    Returns
+    -------
+    Diagnosis
+        The counts of this one event.
+    """
     xyze = np.asarray(xyze)
     n = len(xyze)
     is_michel = labels == MICHEL_LABEL
@@ -137,8 +155,9 @@ def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, s
     return d
 
 
-def diagnose_files(xyze_path, labels_path, solution_path=None, finder: MichelFinder | None = None,
-                   truth_path=None, stop: int | None = None) -> Diagnosis:
+def diagnose_files(xyze_path: str | PathLike, labels_path: str | PathLike, solution_path: str | PathLike | None = None,
+                   finder: MichelFinder | None = None, truth_path: str | PathLike | None = None,
+                   stop: int | None = None) -> Diagnosis:
     """The diagnosis of the first ``stop`` events (all by default) of a labelled file.
 
     Parameters
@@ -152,6 +171,13 @@ def diagnose_files(xyze_path, labels_path, solution_path=None, finder: MichelFin
     truth_path : path, optional
         A simulator truth file (``PREFIX_truth.npz``) for the split by Michel category; found beside
         ``PREFIX_xyze.h5`` when not given.
+    stop : int, optional
+        Judge only the first ``stop`` events.
+
+    Returns
+    -------
+    Diagnosis
+        The counts summed over the events.
     """
     finder = finder or MichelFinder()
     n = event_count(xyze_path)
@@ -170,7 +196,7 @@ def diagnose_files(xyze_path, labels_path, solution_path=None, finder: MichelFin
     return total
 
 
-def truth_by_event(xyze_path, truth_path=None) -> dict | None:
+def truth_by_event(xyze_path: str | PathLike, truth_path: str | PathLike | None = None) -> dict | None:
     """The simulator's Michel rows by event (with label-2 voxels), or None without a usable truth file."""
     if truth_path is None:
         name = Path(xyze_path).name

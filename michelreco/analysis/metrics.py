@@ -13,9 +13,12 @@ scores are ratios of integer sums. Definitions (``docs/scoring.md``):
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
+from os import PathLike
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError
@@ -28,6 +31,7 @@ __all__ = ["MICHEL_LABEL", "Counts", "event_counts", "ScoreTable", "score_rows",
 
 
 def _ratio(num: int, den: int) -> float:
+    """``num / den``, 0 when ``den`` is 0."""
     return num / den if den else 0.0
 
 
@@ -79,7 +83,7 @@ class ScoreTable:
         Index in the events file of the first event (a solution of an event range starts later).
     """
 
-    def __init__(self, tp, fp, fn, first_event: int = 0):
+    def __init__(self, tp: ArrayLike, fp: ArrayLike, fn: ArrayLike, first_event: int = 0):
         self.tp = np.asarray(tp, dtype=np.int64)
         self.fp = np.asarray(fp, dtype=np.int64)
         self.fn = np.asarray(fn, dtype=np.int64)
@@ -127,7 +131,7 @@ class ScoreTable:
                                                        int(self.fn[lo:hi].sum()))))
         return out
 
-    def write_per_event_csv(self, path, extra: dict[str, np.ndarray] | None = None) -> None:
+    def write_per_event_csv(self, path: str | PathLike, extra: dict[str, np.ndarray] | None = None) -> None:
         """One row per event: its index in the events file, TP, FP, FN, precision, recall, F1, empty, then any
         ``extra`` columns; written by the csv module through a temporary name, renamed when complete."""
         per = self.per_event()
@@ -140,12 +144,13 @@ class ScoreTable:
                                  f"{per['precision'][i]:.6f}", f"{per['recall'][i]:.6f}", f"{per['f1'][i]:.6f}",
                                  int(per["empty"][i]), *(f"{col[i]:.6g}" for col in extra.values())])
 
-    def subset(self, mask) -> ScoreTable:
+    def subset(self, mask: np.ndarray) -> ScoreTable:
         """The table restricted to the events selected by a boolean mask."""
         return ScoreTable(self.tp[mask], self.fp[mask], self.fn[mask], self.first_event)
 
 
-def score_rows(solutions, labels, michel_label: int = MICHEL_LABEL) -> ScoreTable:
+def score_rows(solutions: Sequence[ArrayLike], labels: Sequence[ArrayLike],
+               michel_label: int = MICHEL_LABEL) -> ScoreTable:
     """Score in-memory rows: ``solutions`` and ``labels`` are sequences of per-event arrays."""
     if len(solutions) != len(labels):
         raise InputError(f"{len(solutions)} solution rows for {len(labels)} label rows")
@@ -158,7 +163,7 @@ def score_rows(solutions, labels, michel_label: int = MICHEL_LABEL) -> ScoreTabl
     return ScoreTable(tp, fp, fn)
 
 
-def solution_first_event(path, dataset: str | None = None) -> int:
+def solution_first_event(path: str | PathLike, dataset: str | None = None) -> int:
     """The event of the events file that a solution's first row belongs to.
 
     Parameters
@@ -182,7 +187,7 @@ def solution_first_event(path, dataset: str | None = None) -> int:
         raise InputError(f"{path}: attribute first_event of '{name}' is not an event index") from None
 
 
-def score_files(solution_path, labels_path, dataset: str | None = None,
+def score_files(solution_path: str | PathLike, labels_path: str | PathLike, dataset: str | None = None,
                 michel_label: int = MICHEL_LABEL, start: int | None = None) -> ScoreTable:
     """Score a solution file against a label file, reading both block-wise.
 

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import io
+from os import PathLike
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from michelreco.errors import MichelrecoError
 from michelreco.run.io import write_bytes_atomically
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from michelreco.analysis.metrics import ScoreTable
+
 __all__ = ["pyplot", "plot_block_f1", "save_figure"]
 
 
-def pyplot():
+def pyplot() -> ModuleType:
     """matplotlib.pyplot with a file-only backend, or a clear error when matplotlib is missing."""
     try:
         import matplotlib
@@ -22,14 +30,14 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path) -> None:
+def save_figure(fig: Figure, path: str | PathLike) -> None:
     """Save a figure (format from the file's suffix) through a temporary name, renamed when complete."""
     buf = io.BytesIO()
     fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=110, bbox_inches="tight")
     write_bytes_atomically(path, buf.getvalue())
 
 
-def plot_block_f1(table, block: int, path) -> None:
+def plot_block_f1(table: ScoreTable, block: int, path: str | PathLike) -> None:
     """F1, precision and recall per block of ``block`` consecutive events (the stability plot)."""
     plt = pyplot()
     blocks = table.per_block(block)

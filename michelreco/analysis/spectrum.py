@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from os import PathLike
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,8 @@ _FINE_MEV = 0.01                       # resolution of the streamed toy quantile
 _FINE_TOP_MEV = 150.0
 
 
-def measured_energies(xyze_path, labels_path=None, solution_path=None, join_voxels: float = JOIN_VOXELS,
+def measured_energies(xyze_path: str | PathLike, labels_path: str | PathLike | None = None,
+                      solution_path: str | PathLike | None = None, join_voxels: float = JOIN_VOXELS,
                       recover_radius_mm: float | None = None, dataset: str | None = None,
                       progress: bool = False) -> np.ndarray:
     """Energies of all Michels of a file: from the label-2 voxels, or from a solution's voxels.
@@ -47,6 +49,31 @@ def measured_energies(xyze_path, labels_path=None, solution_path=None, join_voxe
     With ``recover_radius_mm``, photon activity within that distance is added (``recovered_energies``).
     The two files must have the same number of events, a label row one label per voxel, a solution row
     indices within its event: otherwise InputError names the file and the event.
+
+    Parameters
+    ----------
+    xyze_path : path-like
+        The events file.
+    labels_path, solution_path : path-like, optional
+        Exactly one of them: the Michels are the label-2 voxels, or the solution's voxels.
+    join_voxels : float
+        Michel voxels this close (in voxels) belong to the same Michel.
+    recover_radius_mm : float, optional
+        Also add the small detached blobs (photon activity) within this distance of each Michel.
+    dataset : str, optional
+        The solution's dataset (default: its only variable-length integer one).
+    progress : bool
+        A progress bar (shown for files of 2,000 events or more).
+
+    Returns
+    -------
+    numpy.ndarray
+        One energy (MeV) per Michel, events in order.
+
+    Raises
+    ------
+    ValueError
+        Both or neither of ``labels_path`` and ``solution_path`` given.
     """
     from michelreco.run.parallel import progress_bar
 
@@ -154,8 +181,8 @@ def toy_spectra(draws: int = DEFAULT_TOY_DRAWS, seed: int = 0, progress: bool = 
     return out
 
 
-def write_spectrum(spectra: dict[str, np.ndarray], out_dir, toy_draws: int = DEFAULT_TOY_DRAWS, seed: int = 0,
-                   progress: bool = False) -> dict:
+def write_spectrum(spectra: dict[str, np.ndarray], out_dir: str | PathLike, toy_draws: int = DEFAULT_TOY_DRAWS,
+                   seed: int = 0, progress: bool = False) -> dict:
     """Write DIR/spectrum.csv and DIR/spectrum.png: shape-normalized spectra beside the toy MC variants.
 
     Parameters
@@ -215,7 +242,7 @@ def write_spectrum(spectra: dict[str, np.ndarray], out_dir, toy_draws: int = DEF
     return {**{name: acc.summary() for name, acc in toys.items()}, **{name: summary(e) for name, e in spectra.items()}}
 
 
-def truth_path_for(xyze_path) -> Path | None:
+def truth_path_for(xyze_path: str | PathLike) -> Path | None:
     """The simulator's truth file beside an events file (PREFIX_xyze.h5 -> PREFIX_truth.npz), if there."""
     p = Path(xyze_path)
     if not p.name.endswith("_xyze.h5"):
@@ -224,7 +251,7 @@ def truth_path_for(xyze_path) -> Path | None:
     return truth if truth.exists() else None
 
 
-def _load_truth(truth_npz) -> dict[str, np.ndarray]:
+def _load_truth(truth_npz: str | PathLike) -> dict[str, np.ndarray]:
     """The arrays of a truth file, or InputError saying in one line why it is not one of ours."""
     path = Path(truth_npz)
     if not path.exists():
@@ -244,7 +271,7 @@ def _load_truth(truth_npz) -> dict[str, np.ndarray]:
     return arrays
 
 
-def truth_event_count(truth_npz) -> int | None:
+def truth_event_count(truth_npz: str | PathLike) -> int | None:
     """Number of events a truth file describes.
 
     Parameters
@@ -261,7 +288,7 @@ def truth_event_count(truth_npz) -> int | None:
     return None if n_voxels is None else len(n_voxels)
 
 
-def truth_energies(truth_npz) -> dict[str, np.ndarray]:
+def truth_energies(truth_npz: str | PathLike) -> dict[str, np.ndarray]:
     """From a simulated sample's truth: true kinetic energy, visible ionization, visible ionization plus
     all photon activity, of the Michels that left at least one labelled voxel.
 

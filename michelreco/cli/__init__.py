@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 
 from michelreco import __version__
 from michelreco.cli import bench, diagnose, display, find, score, sim, spectrum, sweep, train
@@ -26,6 +27,7 @@ __all__ = ["main", "find_michels_main", "sweep_params_main", "EXIT_INPUT_ERROR",
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    """The ``michelreco`` parser with every command's subparser."""
     parser = OneLineParser(
         prog="michelreco", description="Classical Michel-electron finder for voxelized liquid-argon events.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -35,7 +37,8 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dispatch(parser: argparse.ArgumentParser, argv) -> int:
+def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse ``argv``, run the command, and turn every way it can end into its exit status."""
     from michelreco.run.outputs import os_error_message
     from michelreco.run.workers import Terminated, sigterm_as_interrupt
 
@@ -65,12 +68,12 @@ def _dispatch(parser: argparse.ArgumentParser, argv) -> int:
         return 1
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``michelreco COMMAND ...``"""
     return _dispatch(_build_parser(), argv)
 
 
-def find_michels_main(argv=None) -> int:
+def find_michels_main(argv: Sequence[str] | None = None) -> int:
     """``find-michels INPUT -o OUTPUT ...``"""
     parser = OneLineParser(
         prog="find-michels",
@@ -82,7 +85,7 @@ def find_michels_main(argv=None) -> int:
     return _dispatch(parser, argv)
 
 
-def sweep_params_main(argv=None) -> int:
+def sweep_params_main(argv: Sequence[str] | None = None) -> int:
     """``sweep-params TRAIN_XYZE [TRAIN_LABELS] --grid GRID --out DIR``"""
     parser = OneLineParser(prog="sweep-params", description="Tune MichelFinder parameters against labels.")
     sweep.add_sweep_arguments(parser)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from michelreco.cli.common import add_workers_argument, finder_params, nonnegative_int, plural, positive_int
@@ -10,7 +11,8 @@ from michelreco.errors import MichelrecoError
 __all__ = ["register"]
 
 
-def _run_bench(args) -> int:
+def _run_bench(args: argparse.Namespace) -> int:
+    """``michelreco bench``: time the finder, DBSCAN and (``--runs``) whole runs; print or JSON."""
     from michelreco.bench.speed import bench_dbscan, bench_finder, bench_read, bench_run, load_events
 
     params = finder_params(args.config)
@@ -57,7 +59,7 @@ def _run_bench(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand parser(s) of this module to ``sub``."""
     p = sub.add_parser("bench", help="benchmark the finder and DBSCAN on events of a file, in memory",
                        description="Events/s of the whole finder on one core (numba compilation excluded), "

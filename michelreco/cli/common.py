@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from michelreco.errors import InputError, MichelrecoError
 
@@ -24,7 +25,7 @@ EXIT_TERMINATED = 143         # 128 + SIGTERM
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line (``PROG: error: ...; see PROG --help``), exit 2."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         """Print one line and exit with status 2."""
         self.exit(EXIT_INPUT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
@@ -105,13 +106,18 @@ def add_selection_arguments(p: argparse.ArgumentParser) -> None:
                             "--help-params for their thresholds)")
 
 
-def finder_params(config_path, model=None, rules: bool = False) -> dict:
+def finder_params(config_path: str | os.PathLike | None, model: str | os.PathLike | None = None,
+                  rules: bool = False) -> dict:
     """Finder parameters of a JSON/YAML file, checked by building a finder.
 
     Parameters
     ----------
     config_path : path-like or None
         The file (``None``: no parameters).
+    model : path-like, optional
+        A model file (``--model``): ``selection="model"`` with this model.
+    rules : bool
+        ``--rules``: ``selection="rules"`` (the hand rules); ignored when ``model`` is given.
 
     Returns
     -------

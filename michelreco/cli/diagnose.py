@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from michelreco.cli.common import add_selection_arguments, finder_params, labels_or_guess, positive_int
@@ -9,7 +10,8 @@ from michelreco.cli.common import add_selection_arguments, finder_params, labels
 __all__ = ["register"]
 
 
-def _run_diagnose(args) -> int:
+def _run_diagnose(args: argparse.Namespace) -> int:
+    """``michelreco diagnose``: print where the F1 goes (or its JSON)."""
     from michelreco.analysis.diagnose import diagnose_files
     from michelreco.reco.finder import MichelFinder
 
@@ -40,7 +42,7 @@ def _run_diagnose(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand parser(s) of this module to ``sub``."""
     p = sub.add_parser("diagnose", help="where F1 is lost: candidate coverage, perfect selection, causes",
                        description="Judge the finder's candidates against labels: the share of Michel voxels "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -12,7 +13,8 @@ DIAGNOSE_EVENTS = 4000       # as analysis.report.DIAGNOSE_EVENTS (not imported 
 __all__ = ["register", "report_inputs"]
 
 
-def _run_display(args) -> int:
+def _run_display(args: argparse.Namespace) -> int:
+    """``michelreco display``: draw one event to a file."""
     from michelreco.analysis.display import display_event
 
     display_event(args.xyze, args.event, args.out, labels_path=args.labels, solution_path=args.solution,
@@ -51,7 +53,8 @@ def report_inputs(files: list[str], labels: str | None, no_labels: bool) -> tupl
     return xyze, None, solution, "no label file found beside the events: a page without scores (--labels FILE)"
 
 
-def _run_report(args) -> int:
+def _run_report(args: argparse.Namespace) -> int:
+    """``michelreco report``: write the HTML report folder of a solution."""
     from michelreco.analysis.report import make_report
     from michelreco.cli.common import finder_params
 
@@ -66,7 +69,7 @@ def _run_report(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand parser(s) of this module to ``sub``."""
     p = sub.add_parser("display", help="draw one event: energy, truth labels, prediction (PNG or HTML)",
                        description="Draw one event in 3D, coloured by energy, by truth label and by the "

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from michelreco.cli.common import (EXIT_EVENTS_FAILED, add_force_argument, add_quiet_argument,
                                    add_selection_arguments, add_workers_argument, finder_params, nonnegative_int,
                                    plural, positive_int)
 from michelreco.cli.score import print_scores
 from michelreco.errors import MichelrecoError
+
+if TYPE_CHECKING:
+    from michelreco.run.parallel import RunSummary
 
 __all__ = ["add_find_arguments", "run_find", "register"]
 
@@ -31,6 +36,7 @@ class _HelpParams(argparse.Action):
 
 
 def add_find_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``find-michels`` (and ``michelreco find``) to ``p``."""
     p.add_argument("input", nargs="?", help="challenge events file (*_xyze_*.h5, dataset 'data')")
     p.add_argument("-o", "--output", help="solution file to write (HDF5, one row of Michel voxel indices per event)")
     add_workers_argument(p)
@@ -60,7 +66,7 @@ def add_find_arguments(p: argparse.ArgumentParser) -> None:
                    help="events in the --demo sample (default 200)")
 
 
-def summary_line(summary, output) -> str:
+def summary_line(summary: RunSummary, output: str | os.PathLike) -> str:
     """The one line that ends a successful run: events, Michel voxels found, time, rate (after any compiling),
     output."""
     from michelreco.run.parallel import COMPILE_NOTICE_S
@@ -73,7 +79,8 @@ def summary_line(summary, output) -> str:
             f"{summary.events_per_s:,.0f} events/s{compiled}; wrote {output}")
 
 
-def run_find(args) -> int:
+def run_find(args: argparse.Namespace) -> int:
+    """Run ``find-michels`` on parsed arguments; the exit status (3 when some events failed)."""
     from michelreco.run.parallel import dask_executor, errors_log_path, run_file
 
     params = finder_params(args.config, args.model, args.rules)
@@ -102,7 +109,8 @@ def run_find(args) -> int:
     return 0
 
 
-def _run_demo(args, params) -> int:
+def _run_demo(args: argparse.Namespace, params: dict) -> int:
+    """``--demo``: simulate a small sample in a temporary folder, find its Michels and print the scores."""
     from michelreco.analysis.metrics import score_files
     from michelreco.run.parallel import run_file
     from michelreco.sim.generate import simulate_file
@@ -121,7 +129,7 @@ def _run_demo(args, params) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand parser(s) of this module to ``sub``."""
     p = sub.add_parser("find", help="find Michel voxels in an events file (same as find-michels)",
                        description="Find Michel voxels in an events file.")

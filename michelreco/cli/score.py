@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+from typing import TYPE_CHECKING
 
 from michelreco.cli.common import add_force_argument, nonnegative_int, positive_int
+
+if TYPE_CHECKING:
+    from michelreco.analysis.metrics import ScoreTable
 
 __all__ = ["print_scores", "register", "PLOT_FORMATS"]
 
 PLOT_FORMATS = (".png", ".pdf", ".svg")
 
 
-def print_scores(table, title: str) -> None:
+def print_scores(table: ScoreTable, title: str) -> None:
     """Pooled scores of a table, then the events with and without a Michel, every count named."""
     c = table.pooled
     has = table.has_michel
@@ -28,7 +33,8 @@ def print_scores(table, title: str) -> None:
     print("  (definitions: docs/scoring.md)")
 
 
-def _run_score(args) -> int:
+def _run_score(args: argparse.Namespace) -> int:
+    """``michelreco score``: score a solution; print, JSON, per-event CSV, block plot."""
     from michelreco.analysis.metrics import score_files
     from michelreco.run.outputs import check_extension, check_outputs
 
@@ -62,7 +68,7 @@ def _run_score(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand parser(s) of this module to ``sub``."""
     p = sub.add_parser("score", help="score a solution file against labels (pooled precision/recall/F1)",
                        description="Score a solution file against a label file: pooled F1 over all voxels "

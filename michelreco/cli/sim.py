@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from michelreco.cli.common import default_workers
 from michelreco.errors import InputError
+
+if TYPE_CHECKING:
+    from michelreco.sim.generate import EventConfig
 
 __all__ = ["register", "event_config"]
 
@@ -26,7 +30,7 @@ def _range(text: str) -> tuple[int, int]:
     return lo, hi
 
 
-def event_config(args):
+def event_config(args: argparse.Namespace) -> EventConfig:
     """The ``EventConfig`` of a ``sim`` command line: the preset, then the options given explicitly."""
     from dataclasses import replace
 
@@ -46,7 +50,8 @@ def event_config(args):
         raise InputError(f"sim: {err}") from None
 
 
-def _run_sim(args) -> int:
+def _run_sim(args: argparse.Namespace) -> int:
+    """``michelreco sim``: simulate a sample (events, labels, truth)."""
     from michelreco.sim.generate import simulate_file
 
     if args.events < 1:
@@ -60,14 +65,15 @@ def _run_sim(args) -> int:
     return 0
 
 
-def _run_sim_stats(args) -> int:
+def _run_sim_stats(args: argparse.Namespace) -> int:
+    """``michelreco sim-stats``: print a sample's calibration figures; 1 with ``--check`` when one is out of band."""
     from michelreco.sim.stats import print_sim_stats
 
     bad = print_sim_stats(args.prefix, as_json=args.json)
     return 1 if (args.check and bad) else 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand parser(s) of this module to ``sub``."""
     p = sub.add_parser(
         "sim", help="simulate events in the challenge format, with labels and truth",

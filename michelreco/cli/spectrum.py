@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from michelreco.cli.common import (add_force_argument, add_quiet_argument, labels_or_guess, positive_float,
@@ -31,7 +32,8 @@ def _truth(args, n_events: int):
         return None, {}
 
 
-def _run_spectrum(args) -> int:
+def _run_spectrum(args: argparse.Namespace) -> int:
+    """``michelreco spectrum``: write spectrum.png and spectrum.csv, print the summaries."""
     from michelreco.analysis.plots import pyplot
     from michelreco.analysis.spectrum import DEFAULT_TOY_DRAWS, measured_energies, write_spectrum
     from michelreco.run.io import event_count
@@ -63,7 +65,7 @@ def _run_spectrum(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand parser(s) of this module to ``sub``."""
     p = sub.add_parser("spectrum", help="Michel energy spectrum: toy MC against labelled and found voxels",
                        description="Michel energy spectrum: toy Monte Carlo variants against the spectrum of the "

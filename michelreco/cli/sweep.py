@@ -24,6 +24,7 @@ def _fraction(text: str) -> float:
 
 
 def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``sweep-params`` (and ``michelreco sweep``) to ``p``."""
     p.add_argument("xyze", help="training events file (*_xyze_*.h5)")
     p.add_argument("labels", nargs="?", default=None,
                    help="its labels (default: the events file's name with _xyze_ replaced by _label_)")
@@ -44,7 +45,8 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     add_quiet_argument(p)
 
 
-def run_sweep_command(args) -> int:
+def run_sweep_command(args: argparse.Namespace) -> int:
+    """Run a sweep on parsed arguments and print its best set; the exit status."""
     from michelreco.run.sweep import run_sweep
 
     labels = labels_or_guess(args.xyze, args.labels)
@@ -63,7 +65,7 @@ def run_sweep_command(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand parser(s) of this module to ``sub``."""
     p = sub.add_parser("sweep", help="tune finder parameters against labelled events (same as sweep-params)",
                        description="Tune MichelFinder parameters against labelled events: DIR/results.csv, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -12,7 +13,8 @@ from michelreco.errors import InputError
 __all__ = ["register"]
 
 
-def _run_train(args) -> int:
+def _run_train(args: argparse.Namespace) -> int:
+    """``michelreco train``: fit a model on labelled events and write its file."""
     from michelreco.reco.schema import PIPELINE_PARAMETERS
     from michelreco.run.outputs import check_output
     from michelreco.run.train import save_model, train_model
@@ -40,7 +42,7 @@ def _run_train(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand parser(s) of this module to ``sub``."""
     p = sub.add_parser("train", help="learn the Michel selection from labelled events (a tree-ensemble model file)",
                        description="Build every event's Michel candidates, label each by its voxels, fit a "

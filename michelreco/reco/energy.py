@@ -18,7 +18,22 @@ JOIN_VOXELS = 2.9          # voxels: Michel voxels this close belong to the same
 
 
 def michel_cluster_energies(xyze: np.ndarray, michel_index: np.ndarray, join_voxels: float = JOIN_VOXELS) -> np.ndarray:
-    """Summed energy (MeV) of each Michel in an event: the given voxels grouped by proximity."""
+    """Summed energy (MeV) of each Michel in an event: the given voxels grouped by proximity.
+
+    Parameters
+    ----------
+    xyze : numpy.ndarray
+        The event, (N, 4): voxel x, y, z and energy (MeV).
+    michel_index : numpy.ndarray
+        Indices of its Michel voxels.
+    join_voxels : float
+        Michel voxels this close (in voxels) belong to the same Michel.
+
+    Returns
+    -------
+    numpy.ndarray
+        One energy (MeV) per Michel (empty without Michel voxels).
+    """
     michel_index = np.asarray(michel_index, dtype=np.int64)
     if michel_index.size == 0:
         return np.empty(0)
@@ -34,6 +49,24 @@ def recovered_energies(xyze: np.ndarray, michel_index: np.ndarray, radius_mm: fl
     voxels (a connected piece of at most ``max_blob_voxels`` voxels, not touching any Michel voxel: Compton
     electrons and conversions of its photons) whose nearest voxel lies within ``radius_mm`` of that Michel.
     Larger pieces (tracks, showers) are never taken. A blob near two Michels goes to the nearer one.
+
+    Parameters
+    ----------
+    xyze : numpy.ndarray
+        The event, (N, 4): voxel x, y, z and energy (MeV).
+    michel_index : numpy.ndarray
+        Indices of its Michel voxels.
+    radius_mm : float
+        A blob is added when its nearest voxel lies within this distance of a Michel.
+    max_blob_voxels : int
+        The largest piece counted as a blob.
+    join_voxels : float
+        Michel voxels this close (in voxels) belong to the same Michel.
+
+    Returns
+    -------
+    numpy.ndarray
+        One energy (MeV) per Michel, blobs included (empty without Michel voxels).
     """
     from scipy.spatial import cKDTree
 

@@ -121,7 +121,7 @@ class MichelFinder:
         return f"MichelFinder({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     # -- finding ----------------------------------------------------------------------------------
-    def candidates(self, xyze: np.ndarray):
+    def candidates(self, xyze: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The candidates of an event: (original indices of the kept voxels, features (C, len(FEATURES)),
         ptr, vox), candidate c's voxels being ``vox[ptr[c]:ptr[c + 1]]`` (into the kept voxels)."""
         xyze = _checked_event(xyze)
@@ -148,8 +148,20 @@ class MichelFinder:
             return michel_cluster_energies(np.asarray(xyze), found)
         return recovered_energies(np.asarray(xyze), found, recover_radius_mm)
 
-    def choose(self, index, feats, ptr, vox) -> np.ndarray:
-        """Indices (int32, ascending) of the voxels of the chosen candidates."""
+    def choose(self, index: np.ndarray, feats: np.ndarray, ptr: np.ndarray, vox: np.ndarray) -> np.ndarray:
+        """Indices (int32, ascending) of the voxels of the chosen candidates.
+
+        Parameters
+        ----------
+        index, feats, ptr, vox : numpy.ndarray
+            An event's candidates, as ``candidates`` returns them: original indices of the kept voxels, the
+            feature table (C, len(FEATURES)), and candidate c's voxels ``vox[ptr[c]:ptr[c + 1]]``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Original indices (int32, ascending) of the voxels of the candidates ``decide`` takes.
+        """
         return chosen_voxels(index, ptr, vox, self.decide(feats))
 
     def decide(self, feats: np.ndarray) -> np.ndarray:

@@ -13,14 +13,18 @@ import json
 import math
 from dataclasses import dataclass, field
 from importlib import resources
+from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import njit
 
 from michelreco.errors import InputError
 from michelreco.reco.schema import FEATURE_INDEX, FEATURES
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 __all__ = ["MODEL_FORMAT", "MODEL_FEATURES", "TreeModel", "load_model", "default_model_path"]
 
@@ -101,6 +105,7 @@ class TreeModel:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Check the feature names and lay the trees out for the compiled walk."""
         unknown = [f for f in self.features if f not in FEATURE_INDEX]
         if unknown:
             raise InputError(f"model made for another feature set: unknown features {', '.join(unknown)}")
@@ -237,9 +242,26 @@ class TreeModel:
             raise InputError(f"{where}: {err}") from None
 
     @classmethod
-    def from_sklearn(cls, clf, features: tuple[str, ...], threshold: float = 0.5,
+    def from_sklearn(cls, clf: HistGradientBoostingClassifier, features: tuple[str, ...], threshold: float = 0.5,
                      meta: dict | None = None) -> TreeModel:
-        """Copy a fitted binary ``HistGradientBoostingClassifier`` (numeric features only)."""
+        """Copy a fitted binary ``HistGradientBoostingClassifier`` (numeric features only).
+
+        Parameters
+        ----------
+        clf : sklearn.ensemble.HistGradientBoostingClassifier
+            Fitted on the columns ``features``, in that order.
+        features : tuple of str
+            The feature names of its columns.
+        threshold : float
+            The decision threshold on the probability.
+        meta : dict, optional
+            The record kept with the model (training, scores).
+
+        Returns
+        -------
+        TreeModel
+            The same trees as data, giving the same raw scores.
+        """
         if clf.n_trees_per_iteration_ != 1:
             raise ValueError("only binary classifiers are supported")
         trees = []
@@ -260,7 +282,7 @@ class TreeModel:
         return cls(tuple(features), float(np.ravel(clf._baseline_prediction)[0]), trees, threshold, meta or {})
 
 
-def load_model(path=None) -> TreeModel:
+def load_model(path: str | PathLike | None = None) -> TreeModel:
     """Read a model file (the shipped default when ``path`` is None); one-line ``InputError`` when it is not one."""
     path = default_model_path() if path in (None, "", "default") else Path(path)
     if not path.is_file():

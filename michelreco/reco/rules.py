@@ -143,12 +143,14 @@ class RuleSet:
 
     @classmethod
     def _group(cls, name: str, mode: str, parts):
+        """Compile a group: (mode, its compiled parts), refusing an empty one."""
         if not isinstance(parts, list) or not parts:
             raise InputError(f"rule '{name}': expected a non-empty list of conditions")
         return mode, [cls._rule(name, p) for p in parts]
 
     @staticmethod
     def _condition(name: str, cond) -> tuple[int, str, str]:
+        """Compile one ``[feature, op, parameter]`` condition to (column, op, parameter)."""
         if not (isinstance(cond, (list, tuple)) and len(cond) == 3 and all(isinstance(c, str) for c in cond)):
             raise InputError(f"rule '{name}': condition {cond!r} is not [feature, op, parameter]")
         feature, op, param = cond
@@ -162,6 +164,7 @@ class RuleSet:
 
     @classmethod
     def _check(cls, rule, features: np.ndarray, params: dict) -> np.ndarray:
+        """Does each candidate of ``features`` pass one compiled rule?"""
         if len(rule) == 3:
             col, op, param = rule
             return OPS[op](features[:, col], params[param])
@@ -200,7 +203,8 @@ class RuleSet:
         names: list[str] = []
         code: list[tuple[int, int, int]] = []
 
-        def emit(rule) -> None:
+        def emit(rule: tuple) -> None:
+            """Append a compiled rule's postfix rows to ``code``, its parameters to ``names``."""
             if len(rule) == 3:
                 col, op, param = rule
                 if param not in names:

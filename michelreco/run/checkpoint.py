@@ -87,7 +87,7 @@ class Checkpoint:
         Discard the parts of an interrupted run and start again.
     """
 
-    def __init__(self, output, manifest: dict, resume: bool = False, force: bool = False):
+    def __init__(self, output: str | os.PathLike, manifest: dict, resume: bool = False, force: bool = False):
         self.dir = Path(str(output) + ".parts")
         manifest = json.loads(json.dumps({"version": __version__, **manifest}))   # normalized as read back
         self._explain = bool(manifest.get("explain"))

@@ -22,6 +22,7 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from michelreco.errors import InputError
 
@@ -61,6 +62,7 @@ def temporary_name(path: PathLike, tag: str = "partial") -> Path:
 def _final_name(name: str) -> str:
     """The user's path behind a temporary one (each ``.NAME.PID.partial`` component becomes ``NAME``)."""
     def final(part: str) -> str:
+        """One path component without its temporary decoration."""
         pieces = part.split(".")
         if part.startswith(".") and len(pieces) >= 4 and pieces[-2].isdigit() and pieces[-1] in (
                 "partial", "building", "replaced"):
@@ -292,7 +294,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_open(path: PathLike, mode: str = "w", **kwargs) -> Iterator:
+def atomic_open(path: PathLike, mode: str = "w", **kwargs: Any) -> Iterator:
     """``open`` a temporary file beside ``path`` for writing; renamed into place (after fsync) on success.
 
     Parameters

@@ -25,6 +25,7 @@ import io
 import itertools
 import json
 import shutil
+from os import PathLike
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ __all__ = ["load_grid", "parameter_sets", "split_events", "run_sweep", "sweep_fi
 _COUNT_COLUMNS = ("tp", "fp", "fn", "precision", "recall", "f1")
 
 
-def load_grid(path) -> dict:
+def load_grid(path: str | PathLike) -> dict:
     """A validated grid: parameter name -> list of values, or {"min": a, "max": b}."""
     grid = load_mapping(path)
     if not grid:
@@ -124,6 +125,7 @@ def split_events(n: int, validation_fraction: float, seed: int = 0) -> np.ndarra
 
 
 def _key(params: dict) -> str:
+    """A parameter set as canonical JSON (the same set, the same key)."""
     return json.dumps(params, sort_keys=True)
 
 
@@ -146,6 +148,7 @@ def _judge(cached, finder: MichelFinder, validation: np.ndarray) -> np.ndarray:
 
 
 def _row(set_id: int, params: dict, counts: np.ndarray, names: list[str]) -> dict:
+    """One results.csv row: the set, its parameters, tuning and validation counts and scores."""
     row = {"set": set_id, **{name: params[name] for name in names}}
     for part, c in zip(("tune", "validation"), counts):
         scores = Counts(*map(int, c))
@@ -163,8 +166,8 @@ def _csv_bytes(rows: list[dict]) -> bytes:
     return buf.getvalue().encode()
 
 
-def sweep_fingerprint(xyze_path, labels_path, grid: dict, *, events: int, validation_fraction: float,
-                      random: int | None, seed: int) -> dict:
+def sweep_fingerprint(xyze_path: str | PathLike, labels_path: str | PathLike, grid: dict, *, events: int,
+                      validation_fraction: float, random: int | None, seed: int) -> dict:
     """What identifies a sweep's results: version, inputs, events, split, seed, grid and number of draws.
 
     Parameters
@@ -237,9 +240,10 @@ def _open_parts(parts: Path, fingerprint: dict, names: list[str], resume: bool, 
     return []
 
 
-def run_sweep(xyze_path, labels_path, grid_path, out_dir, *, events: int | None = None,
-              validation_fraction: float = 0.3, random: int | None = None, workers: int = 1, seed: int = 0,
-              progress: bool = True, chunk: int = 200, force: bool = False, resume: bool = False) -> dict:
+def run_sweep(xyze_path: str | PathLike, labels_path: str | PathLike, grid_path: str | PathLike,
+              out_dir: str | PathLike, *, events: int | None = None, validation_fraction: float = 0.3,
+              random: int | None = None, workers: int = 1, seed: int = 0, progress: bool = True, chunk: int = 200,
+              force: bool = False, resume: bool = False) -> dict:
     """Run a sweep; write DIR/results.csv, DIR/best.yaml, DIR/sweep.png, DIR/sweep.json. Returns the best row.
 
     Parameters

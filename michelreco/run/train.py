@@ -14,6 +14,8 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from os import PathLike
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +30,9 @@ from michelreco.reco.schema import FEATURE_INDEX, PIPELINE_PARAMETERS
 from michelreco.run.io import event_count, iter_events, iter_labels
 from michelreco.run.parallel import event_ranges, ordered_results, progress_bar
 from michelreco.run.workers import worker_pool
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 __all__ = ["TRAIN_DEFAULTS", "CandidateTable", "candidate_table", "best_threshold", "fit_ensemble", "train_model",
            "save_model"]
@@ -131,10 +136,31 @@ def _candidates_of_range(xyze_path: str, labels_path: str, start: int, stop: int
             np.array(sizes, np.int64), cat(ids, np.int64), cat(truth, bool))
 
 
-def candidate_table(xyze_path, labels_path, params: dict | None = None, *, start: int = 0,
-                    stop: int | None = None, workers: int = 1, progress: bool = True,
+def candidate_table(xyze_path: str | PathLike, labels_path: str | PathLike, params: dict | None = None, *,
+                    start: int = 0, stop: int | None = None, workers: int = 1, progress: bool = True,
                     chunk: int = 200) -> CandidateTable:
-    """Build every candidate of events [start, stop) with its voxel truth, in parallel over ranges of events."""
+    """Build every candidate of events [start, stop) with its voxel truth, in parallel over ranges of events.
+
+    Parameters
+    ----------
+    xyze_path, labels_path : path-like
+        Events and their labels (challenge format).
+    params : dict, optional
+        Finder parameters; only the pipeline ones are used (the default pipeline otherwise).
+    start, stop : int
+        The events used, ``[start, stop)`` (``stop`` None: to the end of the file).
+    workers : int
+        Worker processes (1: in this process).
+    progress : bool
+        A progress bar.
+    chunk : int
+        Events per task.
+
+    Returns
+    -------
+    CandidateTable
+        Every candidate's features and voxel truth, events in order.
+    """
     params = {k: v for k, v in (params or {}).items() if k in PIPELINE_PARAMETERS}
     n = event_count(xyze_path)
     stop = n if stop is None else stop
@@ -169,7 +195,7 @@ def best_threshold(prob: np.ndarray, table: CandidateTable) -> tuple[float, dict
     return best[1], best[2]
 
 
-def fit_ensemble(table: CandidateTable, settings: dict | None = None, seed: int = 0):
+def fit_ensemble(table: CandidateTable, settings: dict | None = None, seed: int = 0) -> HistGradientBoostingClassifier:
     """A ``HistGradientBoostingClassifier`` fitted on the table's model features (voxel-weighted)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -182,9 +208,9 @@ def fit_ensemble(table: CandidateTable, settings: dict | None = None, seed: int 
     return clf
 
 
-def train_model(xyze_path, labels_path, params: dict | None = None, *, settings: dict | None = None,
-                holdout_fraction: float = 0.25, seed: int = 0, start: int = 0, stop: int | None = None,
-                workers: int = 1, progress: bool = True) -> TreeModel:
+def train_model(xyze_path: str | PathLike, labels_path: str | PathLike, params: dict | None = None, *,
+                settings: dict | None = None, holdout_fraction: float = 0.25, seed: int = 0, start: int = 0,
+                stop: int | None = None, workers: int = 1, progress: bool = True) -> TreeModel:
     """Train a model on labelled events: fit on part, choose the threshold on the rest, refit on all.
 
     Parameters
@@ -199,6 +225,18 @@ def train_model(xyze_path, labels_path, params: dict | None = None, *, settings:
         Events held back to choose the threshold (0 < f < 1).
     seed : int
         Seed of the event split and of the ensemble.
+    start, stop : int
+        The events used, ``[start, stop)`` (``stop`` None: to the end of the file).
+    workers : int
+        Worker processes for the candidates.
+    progress : bool
+        A progress bar.
+
+    Returns
+    -------
+    TreeModel
+        The ensemble refitted on all events, with the threshold chosen on the held-back ones and its record
+        (``meta``: training, held-back scores).
     """
     if not 0.0 < holdout_fraction < 1.0:
         raise InputError(f"holdout fraction must be between 0 and 1, got {holdout_fraction}")
@@ -227,7 +265,7 @@ def train_model(xyze_path, labels_path, params: dict | None = None, *, settings:
     return model
 
 
-def save_model(model: TreeModel, path) -> None:
+def save_model(model: TreeModel, path: str | PathLike) -> None:
     """Write a model file (JSON; temporary name, fsync, rename)."""
     from michelreco.run.outputs import write_bytes_atomically
 

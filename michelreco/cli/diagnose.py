@@ -38,7 +38,8 @@ def _run_diagnose(args: argparse.Namespace) -> int:
     if d["by_category"]:
         print("by Michel category (simulator truth):")
         for cat, row in d["by_category"].items():
-            print(f"  {cat:30s} {row['michel_voxels']:>9,} voxels, found {row['found'] / max(row['michel_voxels'], 1):7.2%}")
+            found = row["found"] / max(row["michel_voxels"], 1)
+            print(f"  {cat:30s} {row['michel_voxels']:>9,} voxels, found {found:7.2%}")
     return 0
 
 

@@ -34,11 +34,15 @@ def michel_cluster_energies(xyze: np.ndarray, michel_index: np.ndarray, join_vox
     numpy.ndarray
         One energy (MeV) per Michel (empty without Michel voxels).
     """
-    michel_index = np.asarray(michel_index, dtype=np.int64)
+    return _michels(xyze, np.asarray(michel_index, dtype=np.int64), join_voxels)[1]
+
+
+def _michels(xyze: np.ndarray, michel_index: np.ndarray, join_voxels: float) -> tuple[np.ndarray, np.ndarray]:
+    """Which Michel each given voxel belongs to, and each Michel's energy (MeV)."""
     if michel_index.size == 0:
-        return np.empty(0)
+        return np.empty(0, np.int64), np.empty(0)
     groups = voxel_graph(xyze[michel_index, :3], eps=join_voxels)[0]
-    return np.bincount(groups, weights=xyze[michel_index, 3].astype(np.float64))
+    return groups, np.bincount(groups, weights=xyze[michel_index, 3].astype(np.float64))
 
 
 def recovered_energies(xyze: np.ndarray, michel_index: np.ndarray, radius_mm: float, max_blob_voxels: int = 30,
@@ -73,8 +77,7 @@ def recovered_energies(xyze: np.ndarray, michel_index: np.ndarray, radius_mm: fl
     michel_index = np.asarray(michel_index, dtype=np.int64)
     if michel_index.size == 0:
         return np.empty(0)
-    groups = voxel_graph(xyze[michel_index, :3], eps=join_voxels)[0]
-    energies = np.bincount(groups, weights=xyze[michel_index, 3].astype(np.float64))
+    groups, energies = _michels(xyze, michel_index, join_voxels)
     pieces = voxel_graph(xyze[:, :3])[0]
     sizes = np.bincount(pieces)
     michel_piece = np.zeros(sizes.size, bool)

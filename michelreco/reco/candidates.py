@@ -21,7 +21,7 @@ from numba import njit
 from michelreco.constants import GRID_VOXELS, VOXEL_MM
 from michelreco.reco.schema import FEATURE_INDEX, FEATURES, KINDS, SETTING_INDEX, SETTINGS
 from michelreco.reco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
-                    pca_axis, refine_peak, sym3_eigen, window_mean)
+                    pca_axis, refine_peak, sym3_eigen_scalars, window_mean)
 
 __all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates", "chosen_voxels"]
 
@@ -116,22 +116,26 @@ def _voxels_of_nodes(nodes_marked, node_first, node_next):
 @njit(cache=True, nogil=True)
 def _direction_cos(muon_back, peak, pts, start_mm):
     """Cosine between muon_back -> peak and peak -> centroid of the points within start_mm of the peak."""
-    u = peak - muon_back
-    c = np.zeros(3)
+    # scalar arithmetic, the same operations in the same order as the array expressions it replaced: an array
+    # temporary per point cost more than the arithmetic
+    u0, u1, u2 = peak[0] - muon_back[0], peak[1] - muon_back[1], peak[2] - muon_back[2]
+    c0 = c1 = c2 = 0.0
     k = 0
     for i in range(pts.shape[0]):
-        d = pts[i] - peak
-        if np.sqrt((d * d).sum()) * VOXEL_MM <= start_mm:
-            c += pts[i]
+        d0, d1, d2 = pts[i, 0] - peak[0], pts[i, 1] - peak[1], pts[i, 2] - peak[2]
+        if np.sqrt(d0 * d0 + d1 * d1 + d2 * d2) * VOXEL_MM <= start_mm:
+            c0 += pts[i, 0]
+            c1 += pts[i, 1]
+            c2 += pts[i, 2]
             k += 1
     if k == 0:
         return 0.0
-    w = c / k - peak
-    nu = np.sqrt((u * u).sum())
-    nw = np.sqrt((w * w).sum())
+    w0, w1, w2 = c0 / k - peak[0], c1 / k - peak[1], c2 / k - peak[2]
+    nu = np.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
+    nw = np.sqrt(w0 * w0 + w1 * w1 + w2 * w2)
     if nu == 0.0 or nw == 0.0:
         return 0.0
-    return (u * w).sum() / (nu * nw)
+    return (u0 * w0 + u1 * w1 + u2 * w2) / (nu * nw)
 
 
 @njit(cache=True, nogil=True)
@@ -139,19 +143,26 @@ def _transverse_rms(points):
     """Root of the two smaller eigenvalues' sum of the points' covariance (0 for < 2 points)."""
     if points.shape[0] < 2:
         return 0.0
-    c = np.zeros(3)
-    for i in range(points.shape[0]):
-        c += points[i]
-    c /= points.shape[0]
-    cov = np.zeros((3, 3))
-    for i in range(points.shape[0]):
-        d = points[i] - c
-        for a in range(3):
-            for b in range(3):
-                cov[a, b] += d[a] * d[b]
-    cov /= points.shape[0]
-    vals, _ = sym3_eigen(cov)
-    return np.sqrt(max(vals[1] + vals[2], 0.0))
+    n = points.shape[0]
+    c0 = c1 = c2 = 0.0
+    for i in range(n):
+        c0 += points[i, 0]
+        c1 += points[i, 1]
+        c2 += points[i, 2]
+    c0 /= n
+    c1 /= n
+    c2 /= n
+    s00 = s01 = s02 = s11 = s12 = s22 = 0.0
+    for i in range(n):
+        d0, d1, d2 = points[i, 0] - c0, points[i, 1] - c1, points[i, 2] - c2
+        s00 += d0 * d0
+        s01 += d0 * d1
+        s02 += d0 * d2
+        s11 += d1 * d1
+        s12 += d1 * d2
+        s22 += d2 * d2
+    _, v1, v2, _, _, _ = sym3_eigen_scalars(s00 / n, s11 / n, s22 / n, s01 / n, s02 / n, s12 / n)
+    return np.sqrt(max(v1 + v2, 0.0))
 
 
 @njit(cache=True, nogil=True)
@@ -207,10 +218,12 @@ def _shape_features(f, xyz, energy, voxels, ref):
     gap = 1e300
     for k in range(nv):
         v = voxels[k]
-        pts[k] = xyz[v]
+        pts[k, 0] = xyz[v, 0]
+        pts[k, 1] = xyz[v, 1]
+        pts[k, 2] = xyz[v, 2]
         esum += energy[v]
         emax = max(emax, energy[v])
-        d = np.sqrt(((xyz[v] - ref) ** 2).sum()) * VOXEL_MM
+        d = np.sqrt((xyz[v, 0] - ref[0]) ** 2 + (xyz[v, 1] - ref[1]) ** 2 + (xyz[v, 2] - ref[2]) ** 2) * VOXEL_MM
         ext = max(ext, d)
         gap = min(gap, d)
     _, _, lin, along = pca_axis(pts, np.ones(nv))
@@ -445,8 +458,10 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
         for q in range(n_stops):
             if stop_cluster[q] == feats[k, F_CLUSTER]:
                 continue
+            s0, s1, s2 = stops[q, 0], stops[q, 1], stops[q, 2]
             for i in range(cand_ptr[k], cand_ptr[k + 1]):
-                d = np.sqrt(((xyz[cand_vox[i]] - stops[q]) ** 2).sum()) * VOXEL_MM
+                v = cand_vox[i]
+                d = np.sqrt((xyz[v, 0] - s0) ** 2 + (xyz[v, 1] - s1) ** 2 + (xyz[v, 2] - s2) ** 2) * VOXEL_MM
                 best = min(best, d)
         feats[k, F_STOPGAP] = best
     return feats[:nc].copy(), cand_ptr[:nc + 1].copy(), cand_vox[:cand_ptr[nc]].copy()

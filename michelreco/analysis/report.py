@@ -336,8 +336,9 @@ def make_report(xyze_path, labels_path, solution_path, out_dir, dataset: str | N
     pathlib.Path
         ``out_dir/index.html``.
     """
-    from michelreco.analysis import report_page
     from michelreco.analysis.plots import plot_block_f1
+    from michelreco.analysis.report_figures import plot_bins, plot_lost
+    from michelreco.analysis.report_page import render
     from michelreco.analysis.spectrum import write_spectrum
     from michelreco.reco.finder import MichelFinder
 
@@ -362,12 +363,11 @@ def make_report(xyze_path, labels_path, solution_path, out_dir, dataset: str | N
             has = t.has_michel
             figures["energy_rows"] = f1_in_bins(t.subset(has), data.michel_energy[has], ENERGY_EDGES_MEV)
             figures["voxel_rows"] = f1_in_bins(t.subset(has), data.michel_voxels[has], VOXEL_EDGES)
-            report_page.plot_bins(figures["energy_rows"], "Michel energy in the event (MeV, summed over its "
-                                  "labelled Michel voxels)", out / "f1_energy.png")
-            report_page.plot_bins(figures["voxel_rows"], "labelled Michel voxels in the event",
-                                  out / "f1_voxels.png", log_x=True)
+            plot_bins(figures["energy_rows"], "Michel energy in the event (MeV, summed over its labelled Michel "
+                      "voxels)", out / "f1_energy.png")
+            plot_bins(figures["voxel_rows"], "labelled Michel voxels in the event", out / "f1_voxels.png", log_x=True)
             if data.diagnosis is not None:
-                report_page.plot_lost(data.diagnosis.as_dict(), out / "lost.png")
+                plot_lost(data.diagnosis.as_dict(), out / "lost.png")
         spectra = {}
         if data.labelled:
             spectra["labelled Michel voxels"] = data.labelled_energies
@@ -382,7 +382,7 @@ def make_report(xyze_path, labels_path, solution_path, out_dir, dataset: str | N
         files = {"events": xyze_path, "labels": labels_path, "solution": solution_path,
                  "truth": truth_path if truth_rows is not None or truth_spectra else None,
                  "finder configuration": config_path}
-        page = report_page.render(data, figures, shown, files, finder, time.perf_counter() - started)
+        page = render(data, figures, shown, files, finder, time.perf_counter() - started)
         write_bytes_atomically(out / "index.html", page.encode())
     return Path(out_dir) / "index.html"
 
@@ -395,7 +395,9 @@ _FOCUS = {"most Michel voxels missed": {**dict.fromkeys(_MISSED, 5.0), "wrong (F
 
 def _draw_events(xyze_path, labels_path, solution_path, dataset, data: ReportData, finder, out: Path) -> list[dict]:
     """Draw the picked events (PNG and interactive page); return what the page says about each."""
-    from michelreco.analysis.display import event_view_html, event_view_png, plotly_js
+    from michelreco.analysis.display_plotly import plotly_js
+    from michelreco.analysis.event_view_html import event_view_html
+    from michelreco.analysis.event_view_png import event_view_png
 
     shown = []
     interactive = True

@@ -5,8 +5,11 @@ import warnings
 import numpy as np
 import pytest
 
-from michelreco.analysis.display import (CLASS_STYLES, event_view_html, event_view_png, focus_box, panels_figure,
-                                         voxel_classes)
+from michelreco.analysis.display import panels_figure
+from michelreco.analysis.display_style import CLASS_STYLES
+from michelreco.analysis.event_view_focus import focus_box, voxel_classes
+from michelreco.analysis.event_view_html import event_view_html
+from michelreco.analysis.event_view_png import event_view_png
 from michelreco.cli import main
 from michelreco.constants import MICHEL_LABEL
 from michelreco.run.io import write_labels, write_solution

@@ -280,7 +280,7 @@ def _colourful_pixels(png: Path, colours: list[str], tolerance: int = 40) -> int
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium not installed (.ci/run installs it)")
 def test_report_in_a_headless_browser(run, tmp_path):
-    from michelreco.analysis.display import CLASS_STYLES
+    from michelreco.analysis.display_style import CLASS_STYLES
 
     paths, solution, out, events, labels = run
     dom = _chromium(["--dump-dom", (out / "index.html").as_uri()], tmp_path / "p1").stdout

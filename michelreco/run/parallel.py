@@ -34,7 +34,7 @@ from michelreco.run.outputs import atomic_open, check_outputs, os_error_message,
 from michelreco.run.workers import worker_pool
 
 __all__ = ["RangeResult", "RunSummary", "find_in_range", "run_file", "event_ranges", "ordered_results", "progress_bar",
-           "warm_up", "dask_executor", "MALFORMED_PROBE", "COMPILE_NOTICE_S", "errors_log_path"]
+           "warm_up", "dask_executor", "current_rss_mb", "MALFORMED_PROBE", "COMPILE_NOTICE_S", "errors_log_path"]
 
 MALFORMED_PROBE = 100          # a file whose first this-many events are all malformed is refused
 COMPILE_NOTICE_S = 3.0         # say that numba compiles when the warm-up takes longer than this (loading: ~1 s)
@@ -51,6 +51,9 @@ class RangeResult:
     records: list = field(default_factory=list)    # finder.explain records, with "event", when asked
     peak_rss_mb: float = 0.0                       # the worker's peak resident memory so far
     malformed: int = 0                             # events refused by the input checks (among failures)
+    find_seconds: float = 0.0                      # CPU time of the task's thread inside the finder
+    cpu_seconds: float = 0.0                       # CPU time of the task's thread: reading, checks, finder
+    rss_mb: float = 0.0                            # the worker's resident memory at the end of the range
 
 
 @dataclass
@@ -60,6 +63,12 @@ class RunSummary:
     ``failures`` are (event index, reason) of the events given an empty row; ``events`` the events of the
     run, ``michel_events`` those with at least one Michel voxel found, ``michel_voxels`` the voxels found,
     ``seconds`` the wall time, ``peak_worker_rss_mb`` the largest peak memory of a worker.
+
+    What the time went to (``michelreco bench --runs``): ``find_seconds`` and ``task_cpu_seconds`` sum the
+    CPU time of the ranges' tasks inside the finder and in all (reading, input checks, finder);
+    ``parent_cpu_seconds`` is this process's CPU time after the warm-up (receiving results, checkpoints,
+    writing the output); ``rss_trace`` holds (first event, resident MB, peak MB) of the worker of every range,
+    in order.
     """
 
     failures: list
@@ -70,6 +79,10 @@ class RunSummary:
     seconds: float = 0.0
     warm_up_seconds: float = 0.0
     output: Path | None = None
+    find_seconds: float = 0.0
+    task_cpu_seconds: float = 0.0
+    parent_cpu_seconds: float = 0.0
+    rss_trace: list = field(default_factory=list)
 
     @property
     def events_per_s(self) -> float:
@@ -109,11 +122,13 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
     """
     from michelreco.reco.finder import MichelFinder
 
+    cpu0 = time.thread_time()       # the thread's own CPU time: right in a threaded Dask worker too
     finder = MichelFinder(**params)
     result = RangeResult(start, stop)
     for i, raw in iter_rows(path, dataset, start, stop):
         try:
             xyze = check_xyze_row(raw, i, path)
+            t0 = time.thread_time()
             if explain:
                 records = finder.explain(xyze)
                 for rec in records:
@@ -123,6 +138,7 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
                 row = np.unique(np.concatenate(michel)).astype(np.int32) if michel else np.empty(0, np.int32)
             else:
                 row = finder.find(xyze)
+            result.find_seconds += time.thread_time() - t0
         except EventError as err:
             row = np.empty(0, np.int32)
             result.failures.append((i, f"bad input: {err.reason}"))
@@ -132,7 +148,30 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
             result.failures.append((i, f"{type(err).__name__}: {err}"))
         result.rows.append(row)
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # Linux: kB
+    result.rss_mb = current_rss_mb()
+    result.cpu_seconds = time.thread_time() - cpu0
     return result
+
+
+def current_rss_mb() -> float:
+    """This process's resident memory now, in MB (0.0 where ``/proc`` is not available).
+
+    Returns
+    -------
+    float
+        Resident set size in MB (``/proc/self/statm``).
+    """
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _cpu_seconds() -> float:
+    """User plus system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def warm_up(path: str | os.PathLike, event: int, params: dict, dataset: str = EVENTS_DATASET, probe: int = 20) -> bool:
@@ -279,6 +318,9 @@ def run_file(input_path: str | os.PathLike, output_path: str | os.PathLike, para
     bar.update(sum(hi - lo for lo, hi in ranges) - sum(hi - lo for lo, hi in todo))
     own_pool = executor is None and workers > 1
     peak_rss = 0.0
+    cpu_after_warm_up = _cpu_seconds()
+    find_seconds = task_seconds = 0.0
+    rss_trace = []
     probe = _MalformedProbe(input_path, min(MALFORMED_PROBE, stop - start) if todo and todo[0][0] == start else 0)
     try:
         with (worker_pool(workers) if own_pool else contextlib.nullcontext(executor)) as pool:
@@ -293,6 +335,9 @@ def run_file(input_path: str | os.PathLike, output_path: str | os.PathLike, para
                     raise _PartsKept(f"{err} (the finished ranges are kept in {checkpoint.dir}: rerun with "
                                      f"--resume once that is fixed)") from None
                 peak_rss = max(peak_rss, result.peak_rss_mb)
+                find_seconds += result.find_seconds
+                task_seconds += result.cpu_seconds
+                rss_trace.append((result.start, result.rss_mb, result.peak_rss_mb))
                 bar.update(result.stop - result.start)
     except InputError as err:
         if not isinstance(err, _PartsKept):
@@ -314,6 +359,8 @@ def run_file(input_path: str | os.PathLike, output_path: str | os.PathLike, para
     else:
         log.unlink(missing_ok=True)          # a previous run's log no longer describes this output
     summary.peak_worker_rss_mb = peak_rss
+    summary.find_seconds, summary.task_cpu_seconds, summary.rss_trace = find_seconds, task_seconds, rss_trace
+    summary.parent_cpu_seconds = _cpu_seconds() - cpu_after_warm_up
     summary.seconds = time.perf_counter() - t0
     summary.warm_up_seconds = warm_up_seconds
     summary.output = output_path

@@ -44,8 +44,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from michelreco.reco.graph import (DEFAULT_EPS_VOXELS, MAX_COORD, _check_coords, _check_params,
-                                   _grid_edges, _half_offsets, _number_cores, _union_low, _unique_voxels)
+from michelreco.reco.voxel_hash import (DEFAULT_EPS_VOXELS, MAX_COORD, check_coords, check_eps_min_samples,
+                                        grid_edges, half_offsets, number_cores, union_low, unique_voxels)
 
 __all__ = [
     "DEFAULT_EPS_VOXELS",
@@ -83,7 +83,7 @@ def _labels_from_edges(count, ea, eb, min_samples):
         a = ea[e]
         b = eb[e]
         if core[a] and core[b]:
-            _union_low(parent, a, b)
+            union_low(parent, a, b)
     return _number_clusters(core, parent, ea, eb), core
 
 
@@ -91,7 +91,7 @@ def _labels_from_edges(count, ea, eb, min_samples):
 def _number_clusters(core, parent, ea, eb):
     """Number core components in order of their lowest member; attach border voxels."""
     nu = core.shape[0]
-    labels = _number_cores(core, parent)
+    labels = number_cores(core, parent)
     # a border voxel joins the lowest-numbered cluster touching it: sklearn expands
     # clusters one after the other, so the first one to reach it keeps it
     big = np.int64(1) << 62
@@ -113,7 +113,7 @@ def _number_clusters(core, parent, ea, eb):
 
 @njit(cache=True, nogil=True)
 def _labels_pairwise(uxyz, count, eps2, min_samples):
-    """Same labels as _grid_edges + _labels_from_edges, by testing all pairs.
+    """Same labels as grid_edges + _labels_from_edges, by testing all pairs.
 
     Used when eps is so large that the offset list outgrows the point list; memory stays
     O(U) because pairs are recomputed instead of stored.
@@ -142,8 +142,8 @@ def _labels_pairwise(uxyz, count, eps2, min_samples):
             dy = uxyz[a, 1] - uxyz[b, 1]
             dz = uxyz[a, 2] - uxyz[b, 2]
             if np.float64(dx * dx + dy * dy + dz * dz) <= eps2:
-                _union_low(parent, a, b)
-    labels = _number_cores(core, parent)
+                union_low(parent, a, b)
+    labels = number_cores(core, parent)
     for a in range(nu):
         if core[a]:
             continue
@@ -170,13 +170,13 @@ def _dbscan(xyz: np.ndarray, eps: float, min_samples: int,
     n = xyz.shape[0]
     if n == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
-    uxyz, count, inverse, tkeys, tvals, shift = _unique_voxels(xyz)
+    uxyz, count, inverse, tkeys, tvals, shift = unique_voxels(xyz)
     if method == "auto":
         sphere = 4.0 / 3.0 * math.pi * eps ** 3
         method = "grid" if sphere <= max(uxyz.shape[0], 1000) else "pairs"
     if method == "grid":
-        offsets, key_offsets, reach = _half_offsets(eps)
-        ea, eb = _grid_edges(uxyz, tkeys, tvals, shift, offsets, key_offsets, reach)
+        offsets, key_offsets, reach = half_offsets(eps)
+        ea, eb = grid_edges(uxyz, tkeys, tvals, shift, offsets, key_offsets, reach)
         ulab, ucore = _labels_from_edges(count, ea, eb, min_samples)
     elif method == "pairs":
         ulab, ucore = _labels_pairwise(uxyz, count, eps * eps, min_samples)
@@ -226,8 +226,8 @@ def dbscan_voxels(coords: np.ndarray, eps: float = DEFAULT_EPS_VOXELS,
     >>> dbscan_voxels(xyz, eps=1.8, min_samples=2)
     array([ 0,  0,  1,  1, -1])
     """
-    eps, min_samples = _check_params(eps, min_samples)
-    labels, _ = _dbscan(_check_coords(coords), eps, min_samples)
+    eps, min_samples = check_eps_min_samples(eps, min_samples)
+    labels, _ = _dbscan(check_coords(coords), eps, min_samples)
     return labels
 
 
@@ -287,7 +287,7 @@ def hdbscan_voxels(coords: np.ndarray, min_cluster_size: int = 5,
                                     or not isinstance(min_samples, numbers.Integral)
                                     or min_samples < 1):
         raise ValueError(f"min_samples must be None or an integer >= 1, got {min_samples!r}")
-    xyz = _check_coords(coords)
+    xyz = check_coords(coords)
     n = xyz.shape[0]
     if n < 2:
         # hdbscan's neighbour query fails on a single point; one voxel is never a cluster
@@ -382,8 +382,8 @@ class DBSCANVoxels:
         DBSCANVoxels
             self, with ``labels_`` and ``core_sample_indices_`` set.
         """
-        eps, min_samples = _check_params(self.eps, self.min_samples)
-        labels, core = _dbscan(_check_coords(coords), eps, min_samples)
+        eps, min_samples = check_eps_min_samples(self.eps, self.min_samples)
+        labels, core = _dbscan(check_coords(coords), eps, min_samples)
         self.labels_ = labels
         self.core_sample_indices_ = np.flatnonzero(core).astype(np.int64)
         return self

@@ -92,7 +92,8 @@ from michelreco.sim.constants import (
 )
 from michelreco.constants import (LABEL_DELTA, LABEL_LOW_ENERGY, LABEL_MICHEL, LABEL_NAMES, LABEL_SHOWER,
                                   LABEL_TRACK)
-from michelreco.reco.graph import _find, _union_low, voxel_graph
+from michelreco.reco.graph import voxel_graph
+from michelreco.reco.voxel_hash import find_root, union_low
 from michelreco.sim.record import PARTICLE_DTYPE, Process
 
 __all__ = [
@@ -265,17 +266,17 @@ def _touch_kernel(vstart, pair_frag, core_of_group, indptr, nbrs):
             for jp in range(vstart[v], vstart[v + 1]):            # a shared voxel touches too
                 h = pair_frag[jp]
                 if h == core or (h != g and core_of_group[h] == core):
-                    _union_low(uf, g, h)
+                    union_low(uf, g, h)
             for k in range(indptr[v], indptr[v + 1]):
                 w = nbrs[k]
                 for jp in range(vstart[w], vstart[w + 1]):
                     h = pair_frag[jp]
                     if h == core or (h != g and core_of_group[h] == core):
-                        _union_low(uf, g, h)
+                        union_low(uf, g, h)
     joined = np.zeros(n_frag, np.bool_)
     for g in range(n_frag):
         core = core_of_group[g]
-        if core >= 0 and _find(uf, g) == _find(uf, core):
+        if core >= 0 and find_root(uf, g) == find_root(uf, core):
             joined[g] = True
     return joined
 
@@ -297,11 +298,11 @@ def _piece_kernel(vstart, pair_frag, is_photon, indptr, nbrs):
                 w = nbrs[k]
                 for jp in range(vstart[w], vstart[w + 1]):
                     if pair_frag[jp] == g:
-                        _union_low(uf, ip, jp)
+                        union_low(uf, ip, jp)
     out = np.full(n_pairs, -1, np.int64)
     for ip in range(n_pairs):
         if is_photon[pair_frag[ip]]:
-            out[ip] = _find(uf, ip)
+            out[ip] = find_root(uf, ip)
     return out
 
 
@@ -356,10 +357,10 @@ def _absorb_kernel(vkeys, rank, owner, indptr, nbrs, rank_le):
         for k in range(indptr[v], indptr[v + 1]):
             w = nbrs[k]
             if rank[w] == rank_le:
-                _union_low(uf, v, w)
+                union_low(uf, v, w)
     # pass 2: the best touched label per piece
     for v in le:
-        root = _find(uf, v)
+        root = find_root(uf, v)
         for k in range(indptr[v], indptr[v + 1]):
             w = nbrs[k]
             r = rank[w]
@@ -372,7 +373,7 @@ def _absorb_kernel(vkeys, rank, owner, indptr, nbrs, rank_le):
     new_rank = rank.copy()
     new_owner = owner.copy()
     for v in le:
-        root = _find(uf, v)
+        root = find_root(uf, v)
         if best_rank[root] != rank_le:
             new_rank[v] = best_rank[root]
             new_owner[v] = best_owner[root]

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import DBSCAN
 
-from michelreco.reco.graph import _check_coords
+from michelreco.reco.voxel_hash import check_coords
 from michelreco.bench.dbscan import (
     DBSCANVoxels,
     MAX_COORD,
@@ -78,7 +78,7 @@ def test_all_pairs_path_equals_offset_path_and_sklearn(xyz, eps, min_samples):
     # the pairwise kernel takes over for large eps; both must give sklearn's labels
     if len(xyz) == 0:
         return
-    ints = _check_coords(xyz)
+    ints = check_coords(xyz)
     grid, core_g = _dbscan(ints, eps, min_samples, method="grid")
     pairs, core_p = _dbscan(ints, eps, min_samples, method="pairs")
     np.testing.assert_array_equal(grid, pairs)

@@ -251,7 +251,7 @@ def ref_cluster_skeleton(members, xyz, indptr, nbrs, dist, pred, root, min_branc
 
 def _hashed_graph(xyz, eps):
     """The hash-table search (the only one before the row merge), as the finder called it."""
-    offsets, key_offsets, reach = G._half_offsets(float(eps))
+    offsets, key_offsets, reach = G.half_offsets(float(eps))
     labels, indptr, nbrs, n_unique = G._graph_kernel(np.ascontiguousarray(xyz, np.int64), offsets, key_offsets,
                                                      reach)
     assert n_unique == len(xyz)

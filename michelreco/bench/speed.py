@@ -21,8 +21,8 @@ from numba import njit
 from michelreco.bench.dbscan import dbscan_voxels
 from michelreco.errors import InputError
 from michelreco.reco.canonical import canonical_voxels
-from michelreco.reco.candidates import chosen_voxels, event_candidates
-from michelreco.reco.finder import MichelFinder, _checked_event
+from michelreco.reco.candidates import chosen_voxels, clusters_in_order, event_candidates
+from michelreco.reco.finder import MichelFinder, checked_event
 from michelreco.reco.graph import voxel_graph
 from michelreco.reco.track import cluster_skeleton
 from michelreco.run.io import EVENTS_DATASET, event_count, iter_events, iter_rows
@@ -92,18 +92,8 @@ def _skeletons(xyz, labels, indptr, nbrs, min_voxels, min_branch_hops, max_chain
     n = xyz.shape[0]
     if n == 0:
         return 0
-    n_clusters = labels.max() + 1
-    sizes = np.zeros(n_clusters, np.int64)
-    for v in range(n):
-        sizes[labels[v]] += 1
-    starts = np.zeros(n_clusters + 1, np.int64)
-    for c in range(n_clusters):
-        starts[c + 1] = starts[c] + sizes[c]
-    fill = starts[:-1].copy()
-    order = np.empty(n, np.int64)
-    for v in range(n):
-        order[fill[labels[v]]] = v
-        fill[labels[v]] += 1
+    sizes, starts, order = clusters_in_order(labels)
+    n_clusters = sizes.shape[0]
     dist = np.full(n, -1, np.int64)
     pred = np.full(n, -1, np.int64)
     root = np.full(n, -1, np.int64)
@@ -153,7 +143,7 @@ def bench_stages(events: list[np.ndarray], params: dict | None = None, repeats: 
         chains = candidates = 0
         for xyze in events:
             t0 = clock()
-            checked = _checked_event(xyze)
+            checked = checked_event(xyze)
             t1 = clock()
             index, xyz, xyz_f, energy = canonical_voxels(checked, float(p["energy_threshold_mev"]))
             t2 = clock()

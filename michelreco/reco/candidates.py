@@ -23,7 +23,7 @@ from michelreco.reco.schema import FEATURE_INDEX, FEATURES, KINDS, SETTING_INDEX
 from michelreco.reco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
                     pca_axis, refine_peak, sym3_eigen_scalars, window_mean)
 
-__all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates", "chosen_voxels"]
+__all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates", "chosen_voxels", "clusters_in_order"]
 
 # Column of each feature and position of each setting, looked up by name in the schema (numba reads these
 # module globals as compile-time constants).
@@ -298,6 +298,25 @@ def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, juncti
 
 
 @njit(cache=True, nogil=True)
+def clusters_in_order(labels):
+    """Voxels grouped by cluster, ascending within each: (cluster sizes, starts, order), cluster c holding
+    ``order[starts[c]:starts[c + 1]]`` (a counting sort: numba's argsort is slow)."""
+    n_clusters = labels.max() + 1 if labels.shape[0] else 0
+    sizes = np.zeros(n_clusters, np.int64)
+    for v in range(labels.shape[0]):
+        sizes[labels[v]] += 1
+    starts = np.zeros(n_clusters + 1, np.int64)
+    for c in range(n_clusters):
+        starts[c + 1] = starts[c] + sizes[c]
+    fill = starts[:-1].copy()
+    order = np.empty(labels.shape[0], np.int64)
+    for v in range(labels.shape[0]):
+        order[fill[labels[v]]] = v
+        fill[labels[v]] += 1
+    return sizes, starts, order
+
+
+@njit(cache=True, nogil=True)
 def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
     """Candidates of one event (voxels sorted by key), settings ``cfg`` in the order of ``SETTINGS``.
 
@@ -311,19 +330,8 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
     nc = 0
     if n == 0:
         return feats[:0], cand_ptr[:1], cand_vox[:0]
-    n_clusters = labels.max() + 1
-    sizes = np.zeros(n_clusters, np.int64)
-    for v in range(n):
-        sizes[labels[v]] += 1
-    # voxels grouped by cluster, ascending within each (a counting sort: numba's argsort is slow)
-    starts = np.zeros(n_clusters + 1, np.int64)
-    for c in range(n_clusters):
-        starts[c + 1] = starts[c] + sizes[c]
-    fill = starts[:-1].copy()
-    order = np.empty(n, np.int64)
-    for v in range(n):
-        order[fill[labels[v]]] = v
-        fill[labels[v]] += 1
+    sizes, starts, order = clusters_in_order(labels)
+    n_clusters = sizes.shape[0]
     # work arrays over the event's voxels, restored after each cluster
     node_energy = np.zeros(n)
     node_count = np.zeros(n, np.int64)

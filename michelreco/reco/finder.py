@@ -29,7 +29,7 @@ from michelreco.reco.rules import RuleSet
 from michelreco.reco.schema import (ALL_PARAMETERS, FEATURES, KINDS, PIPELINE_PARAMETERS, SETTINGS,
                                     check_ordered)
 
-__all__ = ["PIPELINE_PARAMETERS", "MichelFinder"]   # PIPELINE_PARAMETERS: from the schema
+__all__ = ["PIPELINE_PARAMETERS", "MichelFinder", "checked_event"]   # PIPELINE_PARAMETERS: from the schema
 
 def _defaults() -> dict[str, Any]:
     """Every parameter's default value."""
@@ -46,7 +46,7 @@ def load_model_cached(path: str) -> TreeModel:
     return _MODELS[path]
 
 
-def _checked_event(xyze) -> np.ndarray:
+def checked_event(xyze: np.ndarray) -> np.ndarray:
     """The event as an array, refused unless (N, 4), finite, with voxel indices 0..767 (cheap: ~10 us)."""
     xyze = np.asarray(xyze)
     if xyze.ndim != 2 or xyze.shape[1] != 4:
@@ -124,7 +124,7 @@ class MichelFinder:
     def candidates(self, xyze: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The candidates of an event: (original indices of the kept voxels, features (C, len(FEATURES)),
         ptr, vox), candidate c's voxels being ``vox[ptr[c]:ptr[c + 1]]`` (into the kept voxels)."""
-        xyze = _checked_event(xyze)
+        xyze = checked_event(xyze)
         p = self._params
         index, xyz, xyz_f, energy = canonical_voxels(xyze, float(p["energy_threshold_mev"]))
         if p["clustering"] == "numba":

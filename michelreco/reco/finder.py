@@ -121,10 +121,16 @@ class MichelFinder:
         return f"MichelFinder({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     # -- finding ----------------------------------------------------------------------------------
-    def candidates(self, xyze: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def candidates(self, xyze: np.ndarray, validate: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                          np.ndarray]:
         """The candidates of an event: (original indices of the kept voxels, features (C, len(FEATURES)),
-        ptr, vox), candidate c's voxels being ``vox[ptr[c]:ptr[c + 1]]`` (into the kept voxels)."""
-        xyze = checked_event(xyze)
+        ptr, vox), candidate c's voxels being ``vox[ptr[c]:ptr[c + 1]]`` (into the kept voxels).
+
+        ``validate=False`` skips ``checked_event``, for callers that have checked the row already (a file's rows
+        are checked as they are read, ``run.io.check_xyze_row``): the kernels must never see an unchecked array.
+        """
+        if validate:
+            xyze = checked_event(xyze)
         p = self._params
         index, xyz, xyz_f, energy = canonical_voxels(xyze, float(p["energy_threshold_mev"]))
         if p["clustering"] == "numba":
@@ -134,9 +140,9 @@ class MichelFinder:
         feats, ptr, vox = event_candidates(xyz_f, energy, labels, indptr, nbrs, self._settings)
         return index, feats, ptr, vox
 
-    def find(self, xyze: np.ndarray) -> np.ndarray:
-        """Indices (int32, ascending) of the Michel voxels of an (N, 4) event."""
-        return self.choose(*self.candidates(xyze))
+    def find(self, xyze: np.ndarray, validate: bool = True) -> np.ndarray:
+        """Indices (int32, ascending) of the Michel voxels of an (N, 4) event (``validate``: see ``candidates``)."""
+        return self.choose(*self.candidates(xyze, validate))
 
     def michel_energies(self, xyze: np.ndarray, recover_radius_mm: float | None = None) -> np.ndarray:
         """Energy (MeV) of each Michel found in an event: its voxels' sum, or, with ``recover_radius_mm``,

@@ -125,6 +125,15 @@ def test_parameters_scikit_learn_style():
         MichelFinder(min_cluster_voxels=2.5)
 
 
+def test_validate_false_skips_only_the_checks(sim_sample):
+    _, events, _ = sim_sample
+    finder = MichelFinder()
+    for xyze in events[:10]:            # the same voxels when a caller has checked the rows already
+        assert np.array_equal(finder.find(xyze, validate=False), finder.find(xyze))
+    with pytest.raises(InputError):
+        finder.find(np.array([[1.0, 2.0, np.nan, 0.5]], np.float32))
+
+
 def test_bad_and_empty_events():
     finder = MichelFinder()
     with pytest.raises(InputError, match=r"\(N, 4\)"):

@@ -107,10 +107,10 @@ def test_a_failing_event_gets_an_empty_row_and_is_logged(sim_sample, tmp_path, m
     poison = next(i for i, x in enumerate(events) if len(x) > 100 and i > 0)
     real_find = MichelFinder.find
 
-    def find(self, xyze):
+    def find(self, xyze, *args, **kwargs):
         if len(xyze) == len(events[poison]) and np.array_equal(xyze, events[poison]):
             raise RuntimeError("poisoned event")
-        return real_find(self, xyze)
+        return real_find(self, xyze, *args, **kwargs)
 
     monkeypatch.setattr(MichelFinder, "find", find)
     out = tmp_path / "out.h5"
@@ -238,10 +238,10 @@ def test_a_poisoned_event_is_isolated_with_workers_even_in_the_warm_up(sim_sampl
     poison = max(range(20), key=lambda i: len(events[i]))         # the event the warm-up runs on
     real_find = MichelFinder.find
 
-    def find(self, xyze):
+    def find(self, xyze, *args, **kwargs):
         if len(xyze) == len(events[poison]) and np.array_equal(xyze, events[poison]):
             raise RuntimeError("poisoned event")
-        return real_find(self, xyze)
+        return real_find(self, xyze, *args, **kwargs)
 
     monkeypatch.setattr(MichelFinder, "find", find)     # forked workers inherit it
     out = tmp_path / "out.h5"

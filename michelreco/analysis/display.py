@@ -11,6 +11,7 @@ The report's own pictures of an event (the whole event beside a zoom on its Mich
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,7 +21,10 @@ from michelreco.constants import LABEL_NAMES, MICHEL_LABEL
 from michelreco.errors import InputError
 from michelreco.run.io import (check_label_row, check_solution_row, event_count, read_event, read_labels,
                                read_solution, solution_dataset_name)
-from michelreco.run.outputs import check_extension, check_output, write_bytes_atomically
+from michelreco.run.outputs import PathLike, check_extension, check_output, write_bytes_atomically
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["DISPLAY_FORMATS", "event_panels", "panels_figure", "display_png", "display_html", "display_event"]
 
@@ -74,7 +78,9 @@ def event_panels(xyze: np.ndarray, labels: np.ndarray | None, predicted: np.ndar
     return shown, panels
 
 
-def display_png(xyze, labels, predicted, path, title: str = "", zoom_voxels=None, marks=None) -> None:
+def display_png(xyze: np.ndarray, labels: np.ndarray | None, predicted: np.ndarray | None, path: PathLike,
+                title: str = "", zoom_voxels: float | None = None,
+                marks: list[tuple[float, float, float, str]] | None = None) -> None:
     """Side-by-side 3D views (matplotlib) of one event written to an image file.
 
     Parameters
@@ -95,7 +101,9 @@ def display_png(xyze, labels, predicted, path, title: str = "", zoom_voxels=None
     pyplot().close(fig)
 
 
-def panels_figure(xyze, labels, predicted, title: str = "", zoom_voxels=None, marks=None):
+def panels_figure(xyze: np.ndarray, labels: np.ndarray | None, predicted: np.ndarray | None, title: str = "",
+                  zoom_voxels: float | None = None,
+                  marks: list[tuple[float, float, float, str]] | None = None) -> Figure:
     """The matplotlib figure of ``display_png`` (the caller closes it).
 
     Parameters
@@ -148,7 +156,8 @@ def panels_figure(xyze, labels, predicted, title: str = "", zoom_voxels=None, ma
 
 
 
-def display_html(xyze, labels, predicted, path, title: str = "", zoom_voxels=None) -> None:
+def display_html(xyze: np.ndarray, labels: np.ndarray | None, predicted: np.ndarray | None, path: PathLike,
+                 title: str = "", zoom_voxels: float | None = None) -> None:
     """The views of ``display_png`` as an interactive, self-contained HTML page (needs plotly).
 
     Parameters
@@ -201,7 +210,8 @@ def _event_rows(xyze_path, event: int, labels_path, solution_path, dataset: str 
     return xyze, labels, predicted
 
 
-def display_event(xyze_path, event: int, out, labels_path=None, solution_path=None, zoom_voxels=None,
+def display_event(xyze_path: PathLike, event: int, out: PathLike, labels_path: PathLike | None = None,
+                  solution_path: PathLike | None = None, zoom_voxels: float | None = None,
                   explain: bool = False, force: bool = False, dataset: str | None = None) -> None:
     """Draw one event of a file (only that event is read) to an image or, for .html, an interactive page.
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
 from michelreco.errors import MichelrecoError
+
+if TYPE_CHECKING:
+    import plotly.graph_objects
 
 __all__ = ["plotly_modules", "plotly_js", "plotly_page"]
 
 
-def plotly_modules():
+def plotly_modules() -> tuple[ModuleType, Callable[..., Any]]:
     """plotly's ``graph_objects`` and ``make_subplots``, or a clear error when plotly is missing.
 
     Returns
@@ -47,7 +54,7 @@ def plotly_js() -> bytes:
     return get_plotlyjs().encode()
 
 
-def plotly_page(fig, plotlyjs: str) -> bytes:
+def plotly_page(fig: plotly.graph_objects.Figure, plotlyjs: str) -> bytes:
     """A plotly figure as a whole HTML page.
 
     Parameters

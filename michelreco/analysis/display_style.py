@@ -6,7 +6,12 @@ Shared by ``michelreco display`` (``analysis.display``), the report's event view
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from michelreco.constants import VOXEL_MM
+
+if TYPE_CHECKING:
+    from mpl_toolkits.mplot3d import Axes3D
 
 __all__ = ["LABEL_COLOURS", "OUTCOME_COLOURS", "CLASS_STYLES", "PEAK_COLOURS", "CANDIDATE_COLOURS", "CM",
            "ENERGY_RANGE_MEV", "empty_panel"]
@@ -35,7 +40,7 @@ ENERGY_RANGE_MEV = (0.03, 10.0)                       # fixed colour scale of vo
 CANDIDATE_COLOURS = ["#e69f00", "#0072b2", "#009e73", "#cc79a7", "#d55e00", "#56b4e9", "#f0e442", "#000000"]
 
 
-def empty_panel(ax, text: str = "no voxels to show") -> None:
+def empty_panel(ax: Axes3D, text: str = "no voxels to show") -> None:
     """Write ``text`` in the middle of an empty 3D panel.
 
     Parameters

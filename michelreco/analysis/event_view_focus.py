@@ -7,9 +7,14 @@ around the Michel-related voxels that matter most, ``candidate_peaks`` lists eac
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from michelreco.constants import MICHEL_LABEL
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["voxel_classes", "focus_box", "candidate_peaks"]
 
@@ -73,7 +78,8 @@ _WEIGHTS = {"found (TP)": 1.0, "found by the finder": 1.0, "wrong (FP)": 3.0, "m
             "rejected candidate, not Michel": 1e-3, "in a rejected candidate": 1e-3}
 
 
-def focus_box(xyze: np.ndarray, classes: list[tuple[str, np.ndarray]], peaks=(), join_voxels: float = 12.0,
+def focus_box(xyze: np.ndarray, classes: list[tuple[str, np.ndarray]], peaks: ArrayLike = (),
+              join_voxels: float = 12.0,
               margin_voxels: float = 10.0, min_half_voxels: float = 20.0, max_half_voxels: float = 120.0,
               weights: dict[str, float] | None = None) -> tuple[np.ndarray, float] | None:
     """The cube to zoom on: around the group of Michel-related voxels that matters most.
@@ -130,7 +136,7 @@ def focus_box(xyze: np.ndarray, classes: list[tuple[str, np.ndarray]], peaks=(),
     return (lo + hi) / 2, half
 
 
-def candidate_peaks(records) -> list[tuple[np.ndarray, str, bool]]:
+def candidate_peaks(records: list[dict] | None) -> list[tuple[np.ndarray, str, bool]]:
     """Each candidate's Bragg peak, its mark text and whether it was taken.
 
     Parameters

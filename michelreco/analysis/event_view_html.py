@@ -8,13 +8,14 @@ from michelreco.analysis.display_plotly import plotly_modules, plotly_page
 from michelreco.analysis.display_style import CLASS_STYLES, CM, PEAK_COLOURS
 from michelreco.analysis.event_view_focus import candidate_peaks, focus_box, voxel_classes
 from michelreco.constants import LABEL_NAMES, MICHEL_LABEL
-from michelreco.run.outputs import write_bytes_atomically
+from michelreco.run.outputs import PathLike, write_bytes_atomically
 
 __all__ = ["event_view_html"]
 
 
 def event_view_html(xyze: np.ndarray, labels: np.ndarray | None, predicted: np.ndarray | None,
-                    records: list[dict] | None, path, title: str = "", box=None, plotlyjs: str = "inline") -> None:
+                    records: list[dict] | None, path: PathLike, title: str = "",
+                    box: tuple[np.ndarray, float] | None = None, plotlyjs: str = "inline") -> None:
     """The report's interactive view of one event (needs plotly): the whole event and the zoomed cube.
 
     Both scenes show the outcome classes of ``voxel_classes`` (a click on a legend entry hides a class in

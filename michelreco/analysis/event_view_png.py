@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from michelreco.analysis.display_style import (CANDIDATE_COLOURS, CLASS_STYLES, CM, ENERGY_RANGE_MEV, LABEL_COLOURS,
                                                PEAK_COLOURS, empty_panel)
 from michelreco.analysis.event_view_focus import candidate_peaks, focus_box, voxel_classes
 from michelreco.constants import LABEL_NAMES
-from michelreco.run.outputs import write_bytes_atomically
+from michelreco.run.outputs import PathLike, write_bytes_atomically
+
+if TYPE_CHECKING:
+    from mpl_toolkits.mplot3d import Axes3D
 
 __all__ = ["event_view_png"]
 
@@ -37,7 +42,7 @@ def _axes_cm(ax) -> None:
 
 
 def event_view_png(xyze: np.ndarray, labels: np.ndarray | None, predicted: np.ndarray | None,
-                   records: list[dict] | None, path, title: str = "",
+                   records: list[dict] | None, path: PathLike, title: str = "",
                    focus: dict[str, float] | None = None) -> tuple[np.ndarray, float] | None:
     """The report's picture of one event: the whole event beside three views zoomed on its Michels.
 
@@ -85,7 +90,8 @@ def event_view_png(xyze: np.ndarray, labels: np.ndarray | None, predicted: np.nd
     else:
         inside = np.zeros(len(xyze), bool)
 
-    def draw_classes(ax, keep, overview: bool) -> list:
+    def draw_classes(ax: Axes3D, keep: np.ndarray, overview: bool) -> list:
+        """Draw each outcome class (within ``keep``) on ``ax``; return the legend handles."""
         handles = []
         for name, mask in classes:
             m = mask & keep
@@ -101,7 +107,8 @@ def event_view_png(xyze: np.ndarray, labels: np.ndarray | None, predicted: np.nd
     shown_peaks = [(p, text, taken) for p, text, taken in peaks
                    if box is not None and np.all(np.abs(p - box[0]) <= box[1])]     # those inside the zoom
 
-    def draw_peaks(ax) -> None:
+    def draw_peaks(ax: Axes3D) -> None:
+        """Mark the candidates' Bragg peaks shown on ``ax``."""
         for p, text, taken in shown_peaks:
             colour = PEAK_COLOURS[taken]
             ax.scatter(*(p * CM), marker="*", s=140, c=colour, edgecolors="white", linewidths=0.6, depthshade=False)

@@ -22,8 +22,10 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,7 +35,10 @@ from michelreco.errors import InputError, MichelrecoError
 from michelreco.run.io import (LABELS_DATASET, check_label_row, check_solution_row, event_count, iter_events,
                                iter_labels, iter_solution, read_event, read_labels, read_solution,
                                solution_dataset_name)
-from michelreco.run.outputs import check_output, output_directory, write_bytes_atomically
+from michelreco.run.outputs import PathLike, check_output, output_directory, write_bytes_atomically
+
+if TYPE_CHECKING:
+    from michelreco.reco.finder import MichelFinder
 
 __all__ = ["ENERGY_EDGES_MEV", "VOXEL_EDGES", "MAX_DISPLAYS", "ReportData", "collect", "f1_in_bins",
            "pick_events", "make_report"]
@@ -96,8 +101,10 @@ def _check_counts(xyze_path, labels_path, solution_path, dataset) -> tuple[int, 
     return n, name
 
 
-def collect(xyze_path, solution_path, labels_path=None, dataset: str | None = None, finder=None,
-            truth_rows=None, progress: bool = False, diagnose_events: int | None = DIAGNOSE_EVENTS) -> ReportData:
+def collect(xyze_path: PathLike, solution_path: PathLike, labels_path: PathLike | None = None,
+            dataset: str | None = None, finder: MichelFinder | None = None,
+            truth_rows: dict | None = None, progress: bool = False,
+            diagnose_events: int | None = DIAGNOSE_EVENTS) -> ReportData:
     """Read a run's files once and gather the per-event numbers of the report.
 
     Parameters
@@ -179,7 +186,7 @@ def collect(xyze_path, solution_path, labels_path=None, dataset: str | None = No
     return data
 
 
-def f1_in_bins(table: ScoreTable, values: np.ndarray, edges) -> list[dict]:
+def f1_in_bins(table: ScoreTable, values: np.ndarray, edges: Sequence[float]) -> list[dict]:
     """Pooled scores of the events whose value falls in each bin ``[edges[k], edges[k + 1])``.
 
     Parameters
@@ -220,7 +227,8 @@ def pick_events(data: ReportData, limit: int = MAX_DISPLAYS) -> list[tuple[int, 
     """
     picks: list[tuple[int, str]] = []
 
-    def add(events, why: str, k: int) -> None:
+    def add(events: Iterable[int], why: str, k: int) -> None:
+        """Pick up to ``k`` of ``events`` not picked yet, for the reason ``why``."""
         added = 0
         for i in events:
             if added == k:
@@ -298,8 +306,9 @@ def _write_csv(path: Path, header: list[str], columns: list[np.ndarray], formats
     write_bytes_atomically(path, buf.getvalue().encode())
 
 
-def make_report(xyze_path, labels_path, solution_path, out_dir, dataset: str | None = None, *,
-                truth_path=None, finder_params: dict | None = None, config_path=None, force: bool = False,
+def make_report(xyze_path: PathLike, labels_path: PathLike | None, solution_path: PathLike, out_dir: PathLike,
+                dataset: str | None = None, *, truth_path: PathLike | None = None,
+                finder_params: dict | None = None, config_path: PathLike | None = None, force: bool = False,
                 progress: bool = False, diagnose_events: int | None = DIAGNOSE_EVENTS) -> Path:
     """Write a report folder (``DIR/index.html`` and its files) for a solution; return the page's path.
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from michelreco.analysis.report_html import esc, thousands
+
+if TYPE_CHECKING:
+    from michelreco.analysis.report import ReportData
 
 __all__ = ["event_table_section"]
 
@@ -53,7 +57,7 @@ def _table_data(data, shown) -> tuple[list[dict], list[list], list[int], list[tu
     return columns, rows, bits.tolist(), filters
 
 
-def event_table_section(data, shown) -> str:
+def event_table_section(data: ReportData, shown: list[dict]) -> str:
     """The per-event table: all events, paged, filtered and sorted by the page's script (``static/report.js``).
 
     Parameters

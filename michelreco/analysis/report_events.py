@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from michelreco.analysis.report_candidates import describe_candidate, feature_specs
 from michelreco.analysis.report_html import esc, html_figure, html_table, thousands
+
+if TYPE_CHECKING:
+    from michelreco.analysis.report import ReportData
+    from michelreco.reco.finder import MichelFinder
 
 __all__ = ["events_section"]
 
@@ -28,7 +34,8 @@ def _event_card(ev: dict, data, specs: dict) -> str:
     descs = [describe_candidate(r, ev["labels"], specs) for r in records]
     box = ev["box"]
 
-    def near(r) -> bool:
+    def near(r: dict) -> bool:
+        """Whether the candidate's Bragg peak lies inside the zoomed cube."""
         if box is None:
             return False
         p = np.array([r["features"]["peak_x"], r["features"]["peak_y"], r["features"]["peak_z"]])
@@ -65,7 +72,7 @@ def _event_card(ev: dict, data, specs: dict) -> str:
             + "".join(cands) + "</div></article>")
 
 
-def events_section(data, shown: list[dict], finder) -> str:
+def events_section(data: ReportData, shown: list[dict], finder: MichelFinder) -> str:
     """The shown events, each with its picture, counts and candidates.
 
     Parameters

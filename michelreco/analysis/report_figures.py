@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from os import PathLike
+
 import numpy as np
 
 from michelreco.analysis.display_style import CLASS_STYLES
@@ -9,7 +11,7 @@ from michelreco.analysis.display_style import CLASS_STYLES
 __all__ = ["plot_bins", "plot_lost"]
 
 
-def plot_bins(rows: list[dict], xlabel: str, path, log_x: bool = False) -> None:
+def plot_bins(rows: list[dict], xlabel: str, path: str | PathLike, log_x: bool = False) -> None:
     """F1, recall and precision of the events in each bin (``report.f1_in_bins``), events per bin below.
 
     Each point sits at the mean value of its events; its horizontal bar spans the bin (an overflow bin up
@@ -58,7 +60,7 @@ def plot_bins(rows: list[dict], xlabel: str, path, log_x: bool = False) -> None:
     plt.close(fig)
 
 
-def plot_lost(diag: dict, path) -> None:
+def plot_lost(diag: dict, path: str | PathLike) -> None:
     """Where the labelled Michel voxels go (found, or lost by cause) and what the listed voxels are.
 
     Parameters

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 
 __all__ = ["esc", "thousands", "ordinal", "percent", "html_cards", "html_table", "html_figure"]
 
 esc = html.escape
 
 
-def thousands(n) -> str:
+def thousands(n: float) -> str:
     """An integer with thousands separators.
 
     Parameters
@@ -43,7 +44,7 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def percent(num, den) -> str:
+def percent(num: float, den: float) -> str:
     """A percentage, or a dash when the denominator is 0.
 
     Parameters
@@ -59,7 +60,7 @@ def percent(num, den) -> str:
     return f"{100.0 * num / den:.1f}%" if den else "–"
 
 
-def html_cards(items) -> str:
+def html_cards(items: Iterable[tuple[str, object, str]]) -> str:
     """Big numbers with their meaning underneath.
 
     Parameters
@@ -102,7 +103,8 @@ def html_table(header: list[str], rows: list[list[str]], caption: str = "", id_:
     ncol = len(header)
     left = {k for k in range(ncol) if k == 0 or not all(_NUMBER.match(str(r[k]).strip()) for r in rows if k < len(r))}
 
-    def cells(row, tag):
+    def cells(row: list[str], tag: str) -> str:
+        """One row's cells, with tag ``tag`` (left-aligned where the column is not numbers)."""
         return "".join(f'<{tag}{" class=l" if k in left else ""}>{c}</{tag}>' for k, c in enumerate(row))
     cap = f"<caption>{caption}</caption>" if caption else ""
     ident = f' id="{id_}"' if id_ else ""

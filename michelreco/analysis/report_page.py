@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from importlib import resources
 from string import Template
+from typing import TYPE_CHECKING
 
 from michelreco.analysis.display_style import PEAK_COLOURS
 from michelreco.analysis.report_event_table import event_table_section
@@ -18,6 +19,10 @@ from michelreco.analysis.report_events import events_section
 from michelreco.analysis.report_html import esc, thousands
 from michelreco.analysis.report_sections import (energy_section, how_to_read_section, lost_section,
                                                  spectrum_section, stability_section, summary_section)
+
+if TYPE_CHECKING:
+    from michelreco.analysis.report import ReportData
+    from michelreco.reco.finder import MichelFinder
 
 __all__ = ["stylesheet", "script", "render"]
 
@@ -50,7 +55,8 @@ def script() -> str:
     return _static("report.js")
 
 
-def render(data, figures: dict, shown: list[dict], files: dict, finder, seconds: float) -> str:
+def render(data: ReportData, figures: dict, shown: list[dict], files: dict, finder: MichelFinder,
+           seconds: float) -> str:
     """The whole page.
 
     Parameters

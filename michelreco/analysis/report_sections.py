@@ -5,11 +5,16 @@ Each function returns one ``section`` of HTML (empty where it needs labels and t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from michelreco.analysis.display_style import CLASS_STYLES, PEAK_COLOURS
 from michelreco.analysis.report_html import esc, html_cards, html_figure, html_table, ordinal, percent, thousands
 from michelreco.constants import LABEL_NAMES, MICHEL_LABEL, VOXEL_MM
+
+if TYPE_CHECKING:
+    from michelreco.analysis.report import ReportData
 
 __all__ = ["CAUSE_MEANINGS", "FALSE_MEANINGS", "CATEGORY_MEANINGS", "how_to_read_section", "summary_section",
            "lost_section", "energy_section", "stability_section", "spectrum_section"]
@@ -88,7 +93,7 @@ def how_to_read_section(labelled: bool) -> str:
             "</h2><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul></section>")
 
 
-def summary_section(data) -> str:
+def summary_section(data: ReportData) -> str:
     """Headline numbers and the scores in words (counts only without labels).
 
     Parameters
@@ -146,7 +151,7 @@ def summary_section(data) -> str:
             + "</section>")
 
 
-def lost_section(data) -> str:
+def lost_section(data: ReportData) -> str:
     """Where F1 is lost: coverage, the perfect-selection ceiling, lost and false voxels by cause.
 
     Parameters
@@ -211,7 +216,8 @@ def lost_section(data) -> str:
 
 def _bins_table(rows, what: str, caption: str, id_: str) -> str:
     """The rows of ``report.f1_in_bins`` as a table."""
-    def fmt(v):
+    def fmt(v: float) -> str:
+        """A number in its shortest form."""
         return f"{v:g}"
     body = [[(f"{fmt(r['lo'])} and above" if not np.isfinite(r["hi"]) else f"{fmt(r['lo'])} – {fmt(r['hi'])}"),
              thousands(r["events"]), thousands(r["tp"] + r["fn"]), thousands(r["tp"]), thousands(r["fn"]),
@@ -221,7 +227,7 @@ def _bins_table(rows, what: str, caption: str, id_: str) -> str:
                       caption, id_)
 
 
-def energy_section(data, figures) -> str:
+def energy_section(data: ReportData, figures: dict) -> str:
     """F1 against the Michel energy and size of the event (labels only).
 
     Parameters
@@ -261,7 +267,7 @@ def energy_section(data, figures) -> str:
             + "</section>")
 
 
-def stability_section(data) -> str:
+def stability_section(data: ReportData) -> str:
     """The organisers' stability plot (labels only).
 
     Parameters
@@ -286,7 +292,7 @@ def stability_section(data) -> str:
             + "</section>")
 
 
-def spectrum_section(data, figures) -> str:
+def spectrum_section(data: ReportData, figures: dict) -> str:
     """The Michel energy spectrum against the toy Monte Carlo.
 
     Parameters

@@ -36,7 +36,7 @@ STAGES = ("input checks", "canonical order", "neighbour graph and clusters", "sk
 candidates, which build them)."""
 
 
-def load_events(path, n_events: int, voxel_range: tuple[int, int] | None = None) -> list[np.ndarray]:
+def load_events(path: str | os.PathLike, n_events: int, voxel_range: tuple[int, int] | None = None) -> list[np.ndarray]:
     """The first ``n_events`` events of a file whose voxel count lies in ``voxel_range`` (inclusive)."""
     out = []
     for _, xyze in iter_events(path):
@@ -184,7 +184,7 @@ def bench_dbscan(events: list[np.ndarray], eps: float = 1.8, min_samples: int = 
             "speedup": theirs / ours}
 
 
-def bench_read(path, stop: int | None = None) -> dict:
+def bench_read(path: str | os.PathLike, stop: int | None = None) -> dict:
     """Events per second of a bare read pass (block-wise, with the input checks), no finding.
 
     Returns
@@ -228,8 +228,8 @@ def _read_pass(path, block: int) -> tuple[float, float, int, float]:
     return time.perf_counter() - t0, time.process_time() - c0, values, check
 
 
-def bench_read_layouts(path, n_events: int = 2000, blocks: tuple[int, ...] = (100, 500, 1000),
-                       repeats: int = 3, tmpdir=None) -> list[dict]:
+def bench_read_layouts(path: str | os.PathLike, n_events: int = 2000, blocks: tuple[int, ...] = (100, 500, 1000),
+                       repeats: int = 3, tmpdir: str | os.PathLike | None = None) -> list[dict]:
     """Read speed of the first ``n_events`` events copied into each layout of ``READ_LAYOUTS``, per read block.
 
     Every copy is read whole ``repeats`` times per block size (the file is in the page cache after the first:
@@ -285,7 +285,8 @@ def bench_read_layouts(path, n_events: int = 2000, blocks: tuple[int, ...] = (10
     return out
 
 
-def bench_run(path, workers: int, stop: int | None = None, params: dict | None = None, chunk: int = 500) -> dict:
+def bench_run(path: str | os.PathLike, workers: int, stop: int | None = None, params: dict | None = None,
+              chunk: int = 500) -> dict:
     """A whole ``find-michels`` run (read, find, checkpoint, write) into a temporary file, and where its time went.
 
     Always through a pool of fresh worker processes, even of one, so the peak memory is a worker's own.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import h5py
@@ -24,7 +24,7 @@ import numpy as np
 
 from michelreco.constants import GRID_VOXELS, N_LABELS
 from michelreco.errors import InputError
-from michelreco.run.outputs import (check_output, commit, os_error_message, temporary_name,
+from michelreco.run.outputs import (PathLike, check_output, commit, os_error_message, temporary_name,
                                     write_bytes_atomically)
 
 __all__ = [
@@ -183,7 +183,7 @@ def check_xyze_row(row: np.ndarray, event: int, path: str | os.PathLike = "") ->
     return xyze
 
 
-def check_label_row(row: np.ndarray, n_voxels: int | None, event: int, path="") -> np.ndarray:
+def check_label_row(row: np.ndarray, n_voxels: int | None, event: int, path: PathLike = "") -> np.ndarray:
     """Check a label row (values 0..4, one per voxel when n_voxels is given) and return it as int32."""
     labels = np.asarray(row, dtype=np.int32)
     if n_voxels is not None and labels.size != n_voxels:
@@ -193,7 +193,7 @@ def check_label_row(row: np.ndarray, n_voxels: int | None, event: int, path="") 
     return labels
 
 
-def check_solution_row(row: np.ndarray, n_voxels: int | None, event: int, path="") -> np.ndarray:
+def check_solution_row(row: np.ndarray, n_voxels: int | None, event: int, path: PathLike = "") -> np.ndarray:
     """Check a solution row (unique indices below n_voxels) and return it as int32."""
     idx = np.asarray(row)
     if idx.size and not np.issubdtype(idx.dtype, np.integer):
@@ -211,35 +211,35 @@ def check_solution_row(row: np.ndarray, n_voxels: int | None, event: int, path="
     return idx.astype(np.int32)
 
 
-def iter_events(path, start: int = 0, stop: int | None = None, block: int = DEFAULT_BLOCK,
+def iter_events(path: PathLike, start: int = 0, stop: int | None = None, block: int = DEFAULT_BLOCK,
                 dataset: str = EVENTS_DATASET) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (event index, xyze (N, 4) float32) for events [start, stop), checked, read block-wise."""
     for i, row in _iter_rows(path, dataset, start, stop, block):
         yield i, check_xyze_row(row, i, path)
 
 
-def read_event(path, i: int, dataset: str = EVENTS_DATASET) -> np.ndarray:
+def read_event(path: PathLike, i: int, dataset: str = EVENTS_DATASET) -> np.ndarray:
     """Read one event (N, 4) float32 by index; only that row is read from disk."""
     for _, xyze in iter_events(path, i, i + 1, 1, dataset):
         return xyze
     raise InputError(f"{path}: no event {i}")  # pragma: no cover - _resolve_range already refuses
 
 
-def iter_labels(path, start: int = 0, stop: int | None = None, block: int = DEFAULT_BLOCK,
+def iter_labels(path: PathLike, start: int = 0, stop: int | None = None, block: int = DEFAULT_BLOCK,
                 dataset: str = LABELS_DATASET) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (event index, labels (N,) int32) for events [start, stop), values checked."""
     for i, row in _iter_rows(path, dataset, start, stop, block):
         yield i, check_label_row(row, None, i, path)
 
 
-def read_labels(path, i: int, dataset: str = LABELS_DATASET) -> np.ndarray:
+def read_labels(path: PathLike, i: int, dataset: str = LABELS_DATASET) -> np.ndarray:
     """Read the labels of one event by index."""
     for _, labels in iter_labels(path, i, i + 1, 1, dataset):
         return labels
     raise InputError(f"{path}: no event {i}")  # pragma: no cover
 
 
-def solution_dataset_name(path, name: str | None = None) -> str:
+def solution_dataset_name(path: PathLike, name: str | None = None) -> str:
     """The solution dataset of a file: ``name`` if given, else its only variable-length integer dataset."""
     with open_h5(path) as f:
         if name is not None:
@@ -255,7 +255,7 @@ def solution_dataset_name(path, name: str | None = None) -> str:
     return found[0]
 
 
-def iter_solution(path, start: int = 0, stop: int | None = None, block: int = DEFAULT_BLOCK,
+def iter_solution(path: PathLike, start: int = 0, stop: int | None = None, block: int = DEFAULT_BLOCK,
                   dataset: str | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (event index, Michel voxel indices int32) for events [start, stop) of a solution file."""
     name = solution_dataset_name(path, dataset)
@@ -263,14 +263,14 @@ def iter_solution(path, start: int = 0, stop: int | None = None, block: int = DE
         yield i, check_solution_row(row, None, i, path)
 
 
-def read_solution(path, i: int, dataset: str | None = None) -> np.ndarray:
+def read_solution(path: PathLike, i: int, dataset: str | None = None) -> np.ndarray:
     """Read the solution row of one event by index."""
     for _, idx in iter_solution(path, i, i + 1, 1, dataset):
         return idx
     raise InputError(f"{path}: no event {i}")  # pragma: no cover
 
 
-def label_path_for(xyze_path) -> Path:
+def label_path_for(xyze_path: PathLike) -> Path:
     """The label file that goes with an events file: ``*_xyze_*`` becomes ``*_label_*``."""
     p = Path(xyze_path)
     if "_xyze" not in p.name:
@@ -330,7 +330,7 @@ class RowWriter:
         """Rows given so far (written or buffered)."""
         return self._written + len(self._buffer)
 
-    def append(self, row) -> None:
+    def append(self, row: np.ndarray) -> None:
         """Add the next event's row."""
         if self.rows_done >= self.n_rows:
             raise ValueError(f"{self.path}: more than the {self.n_rows} declared rows")
@@ -401,16 +401,17 @@ def _write_rows(path, rows, dtype, dataset: str, force: bool) -> None:
             w.append(row)
 
 
-def write_events(path, events, force: bool = False) -> None:
+def write_events(path: PathLike, events: Iterable[np.ndarray], force: bool = False) -> None:
     """Write a list of (N, 4) float32 events as a challenge ``*_xyze`` file."""
     _write_rows(path, events, np.float32, EVENTS_DATASET, force)
 
 
-def write_labels(path, labels, force: bool = False) -> None:
+def write_labels(path: PathLike, labels: Iterable[np.ndarray], force: bool = False) -> None:
     """Write a list of (N,) label arrays as a challenge ``*_label`` file."""
     _write_rows(path, labels, np.int32, LABELS_DATASET, force)
 
 
-def write_solution(path, solutions, dataset: str = SOLUTION_DATASET, force: bool = False) -> None:
+def write_solution(path: PathLike, solutions: Iterable[np.ndarray], dataset: str = SOLUTION_DATASET,
+                   force: bool = False) -> None:
     """Write a list of index arrays (one per event, possibly empty) as a solution file."""
     _write_rows(path, solutions, np.int32, dataset, force)

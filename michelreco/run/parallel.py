@@ -19,10 +19,11 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +33,9 @@ from michelreco.run.io import (EVENTS_DATASET, EventError, RowWriter, _resolve_r
                                iter_rows)
 from michelreco.run.outputs import atomic_open, check_outputs, os_error_message, write_bytes_atomically
 from michelreco.run.workers import worker_pool
+
+if TYPE_CHECKING:
+    from tqdm import tqdm as Tqdm
 
 __all__ = ["RangeResult", "RunSummary", "find_in_range", "run_file", "event_ranges", "ordered_results", "progress_bar",
            "warm_up", "dask_executor", "current_rss_mb", "MALFORMED_PROBE", "COMPILE_NOTICE_S", "errors_log_path"]
@@ -241,7 +245,7 @@ def _warm_up_announced(path, event, params, dataset, announce: bool) -> float:
 
 
 @contextlib.contextmanager
-def dask_executor(address: str):
+def dask_executor(address: str) -> Iterator[tuple[Executor, int]]:
     """A ``concurrent.futures`` executor on a running Dask scheduler and its number of workers, for a
     ``with`` block; the client is closed after it."""
     try:
@@ -415,7 +419,8 @@ def _merge_parts(checkpoint, ranges, output_path, n_rows, output_dataset, force,
     return summary
 
 
-def ordered_results(pool: Executor | None, fn, workers: int, tasks: list[tuple]):
+def ordered_results(pool: Executor | None, fn: Callable[..., Any], workers: int,
+                    tasks: list[tuple]) -> Iterator[Any]:
     """Yield ``fn(*task)`` for each task in order, at most 2 tasks per worker in flight; ``pool=None`` runs here."""
     if pool is None:
         for task in tasks:
@@ -439,14 +444,14 @@ def ordered_results(pool: Executor | None, fn, workers: int, tasks: list[tuple])
 
 
 class _NoBar:
-    def update(self, n):
-        pass
+    def update(self, n: int) -> None:
+        """Do nothing."""
 
-    def close(self):
-        pass
+    def close(self) -> None:
+        """Do nothing."""
 
 
-def progress_bar(total: int, enabled: bool = True, unit: str = "ev"):
+def progress_bar(total: int, enabled: bool = True, unit: str = "ev") -> Tqdm | _NoBar:
     """A tqdm bar (rate and ETA) over ``total`` items, or a silent stand-in when disabled."""
     if not enabled:
         return _NoBar()

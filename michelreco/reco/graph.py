@@ -35,16 +35,21 @@ __all__ = ["DEFAULT_EPS_VOXELS", "MAX_COORD", "voxel_graph", "voxel_graph_sklear
 
 
 @njit(cache=True, nogil=True)
-def _csr_from_edges(n, ea, eb):
-    """Symmetric CSR neighbour lists (indptr, indices) from unordered pairs, each list ascending."""
+def _csr_layout(n, ea, eb):
+    """CSR offsets of the symmetric lists of pairs (ea, eb), a fill pointer per voxel and the empty list array."""
     deg = np.zeros(n + 1, dtype=np.int64)
     for k in range(ea.shape[0]):
         deg[ea[k] + 1] += 1
         deg[eb[k] + 1] += 1
     for i in range(n):
         deg[i + 1] += deg[i]
-    fill = deg[:-1].copy()
-    nbrs = np.empty(deg[n], dtype=np.int32)
+    return deg, deg[:-1].copy(), np.empty(deg[n], dtype=np.int32)
+
+
+@njit(cache=True, nogil=True)
+def _csr_from_edges(n, ea, eb):
+    """Symmetric CSR neighbour lists (indptr, indices) from unordered pairs, each list ascending."""
+    deg, fill, nbrs = _csr_layout(n, ea, eb)
     for k in range(ea.shape[0]):
         a, b = ea[k], eb[k]
         nbrs[fill[a]] = b
@@ -296,14 +301,7 @@ def _components_and_csr(n, ea, eb):
     """Connected components (numbered in order of their lowest voxel) and symmetric CSR lists from pairs a < b
     given by a ascending, each a's b ascending: every list comes out ascending (a voxel's lower neighbours,
     found earlier, then its higher ones) with no sort."""
-    deg = np.zeros(n + 1, dtype=np.int64)
-    for k in range(ea.shape[0]):
-        deg[ea[k] + 1] += 1
-        deg[eb[k] + 1] += 1
-    for i in range(n):
-        deg[i + 1] += deg[i]
-    fill = deg[:-1].copy()
-    nbrs = np.empty(deg[n], dtype=np.int32)
+    deg, fill, nbrs = _csr_layout(n, ea, eb)
     parent = np.arange(n)
     for k in range(ea.shape[0]):
         a, b = ea[k], eb[k]

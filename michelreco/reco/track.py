@@ -159,6 +159,19 @@ def truncated_mean(values: np.ndarray, lo_frac: float, hi_frac: float) -> float:
 
 
 @njit(cache=True, nogil=True)
+def _farthest_in_queue(queue, tail, dist):
+    """The voxel of largest distance, lowest index on ties: a breadth-first queue ends with those voxels."""
+    far = queue[tail - 1]
+    top = dist[far]
+    k = tail - 1
+    while k >= 0 and dist[queue[k]] == top:
+        if queue[k] < far:
+            far = queue[k]
+        k -= 1
+    return far
+
+
+@njit(cache=True, nogil=True)
 def _bfs(indptr, nbrs, sources, dist, pred, root, queue):
     """Breadth-first search from ``sources`` over their connected component; distances in hops.
 
@@ -188,15 +201,7 @@ def _bfs(indptr, nbrs, sources, dist, pred, root, queue):
                 root[w] = rv
                 queue[tail] = w    # FIFO with unit steps: a voxel is reached first at its final distance,
                 tail += 1          # so it is queued at most once per search
-    # the queue ends with the voxels of the largest distance: the lowest index among them
-    far = queue[tail - 1]
-    top = dist[far]
-    k = tail - 1
-    while k >= 0 and dist[queue[k]] == top:
-        if queue[k] < far:
-            far = queue[k]
-        k -= 1
-    return far
+    return _farthest_in_queue(queue, tail, dist)
 
 
 @njit(cache=True, nogil=True)
@@ -224,14 +229,7 @@ def _farthest_hops(indptr, nbrs, source, dist, pred, queue, with_pred):
                     pred[w] = v
                 queue[tail] = w
                 tail += 1
-    far = queue[tail - 1]
-    top = dist[far]
-    k = tail - 1
-    while k >= 0 and dist[queue[k]] == top:
-        if queue[k] < far:
-            far = queue[k]
-        k -= 1
-    return far
+    return _farthest_in_queue(queue, tail, dist)
 
 
 @njit(cache=True, nogil=True)

@@ -131,8 +131,11 @@ def finder_params(config_path: str | os.PathLike | None, model: str | os.PathLik
     """
     from michelreco.config import load_mapping
     from michelreco.reco.finder import MichelFinder
+    from michelreco.reco.schema import TRAINING_PARAMETERS
 
-    params = {} if config_path is None else load_mapping(config_path)
+    # a config may also hold training settings (a sweep's best.yaml): ``michelreco train`` reads them
+    params = {} if config_path is None else {k: v for k, v in load_mapping(config_path).items()
+                                             if k not in TRAINING_PARAMETERS}
     if model is not None:
         params.update(selection="model", model=str(model))
     elif rules:

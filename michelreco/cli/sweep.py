@@ -28,7 +28,11 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("xyze", help="training events file (*_xyze_*.h5)")
     p.add_argument("labels", nargs="?", default=None,
                    help="its labels (default: the events file's name with _xyze_ replaced by _label_)")
-    p.add_argument("--grid", required=True, help="JSON/YAML: parameter -> list of values, or {min: a, max: b}")
+    p.add_argument("--grid", required=True,
+                   help="JSON/YAML: parameter -> list of values, or {min: a, max: b}. Finder parameters "
+                        "(find-michels --help-params), or training settings (max_iter, learning_rate, "
+                        "max_leaf_nodes, min_samples_leaf, l2_regularization): then each set trains its own model "
+                        "on the tuning events")
     p.add_argument("--out", required=True,
                    help="folder for results.csv, best.yaml, sweep.png, sweep.json (its parent must exist)")
     p.add_argument("--events", type=positive_int, default=None, metavar="N",

@@ -17,15 +17,16 @@ def _run_train(args: argparse.Namespace) -> int:
     """``michelreco train``: fit a model on labelled events and write its file."""
     from michelreco.reco.schema import PIPELINE_PARAMETERS
     from michelreco.run.outputs import check_output
-    from michelreco.run.train import save_model, train_model
+    from michelreco.run.train import save_model, train_model, training_settings
 
     labels = labels_or_guess(args.xyze, args.labels)
     check_output(args.out, [args.xyze, labels, args.config], args.force, option="--out")
     if not 0.0 < args.holdout < 1.0:
         raise InputError(f"--holdout must be between 0 and 1, got {args.holdout}")
     params = {k: v for k, v in finder_params(args.config).items() if k in PIPELINE_PARAMETERS}
-    settings = {k: v for k, v in (("max_iter", args.max_iter), ("learning_rate", args.learning_rate),
-                                  ("max_leaf_nodes", args.max_leaf_nodes)) if v is not None}
+    settings = training_settings(args.config)
+    settings.update((k, v) for k, v in (("max_iter", args.max_iter), ("learning_rate", args.learning_rate),
+                                        ("max_leaf_nodes", args.max_leaf_nodes)) if v is not None)
     model = train_model(args.xyze, labels, params, settings=settings, holdout_fraction=args.holdout,
                         seed=args.seed, start=args.start,
                         stop=None if args.events is None else args.start + args.events, workers=args.workers,
@@ -53,7 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("xyze", help="labelled events file (*_xyze_*.h5)")
     p.add_argument("labels", nargs="?", help="its labels (default: found by replacing '_xyze_' with '_label_')")
     p.add_argument("--out", required=True, metavar="MODEL", help="model file to write (JSON)")
-    p.add_argument("--config", help="finder pipeline parameters of the candidates (JSON/YAML; recorded in the model)")
+    p.add_argument("--config", help="finder pipeline parameters of the candidates (recorded in the model) and "
+                                    "training settings (max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, "
+                                    "l2_regularization), JSON/YAML: a sweep's best.yaml works; options given "
+                                    "override it")
     p.add_argument("--start", type=nonnegative_int, default=0, metavar="I",
                    help="skip the first I events (e.g. --start 100 keeps the challenge's 100 example events, the "
                         "first of its training file, out of training so that scoring on them stays fair)")

@@ -15,7 +15,8 @@ from typing import Any
 from michelreco.errors import InputError
 
 __all__ = ["Feature", "Param", "KINDS", "FEATURE_SPECS", "FEATURES", "FEATURE_INDEX", "PIPELINE_PARAMETERS",
-           "RULE_PARAMETERS", "SELECTION_PARAMETERS", "ALL_PARAMETERS", "SETTINGS", "check_value", "parameter_table"]
+           "RULE_PARAMETERS", "SELECTION_PARAMETERS", "ALL_PARAMETERS", "TRAINING_PARAMETERS", "SETTINGS",
+           "check_value", "parameter_table"]
 
 INF = math.inf
 
@@ -191,6 +192,17 @@ SELECTION_PARAMETERS: dict[str, Param] = {
 
 ALL_PARAMETERS: dict[str, Param] = {**PIPELINE_PARAMETERS, **RULE_PARAMETERS, **SELECTION_PARAMETERS}
 
+# Settings of the tree ensemble that ``michelreco train`` fits (scikit-learn's HistGradientBoostingClassifier
+# names): not finder parameters, but checked the same way in configs and sweep grids.
+TRAINING_PARAMETERS: dict[str, Param] = {
+    "max_iter": Param(300, "trees", 1, 5000, "boosting iterations of the learned selection (its trees)"),
+    "learning_rate": Param(0.05, "", 1e-4, 1.0, "shrinkage of each tree's contribution"),
+    "max_leaf_nodes": Param(15, "leaves", 2, 1024, "leaves per tree at most"),
+    "min_samples_leaf": Param(40, "candidates", 1, 1_000_000, "training candidates per leaf at least"),
+    "l2_regularization": Param(3.0, "", 0.0, 1e6, "L2 penalty on the leaf values"),
+}
+_CHECKED: dict[str, Param] = {**ALL_PARAMETERS, **TRAINING_PARAMETERS}
+
 # Settings of the candidate search, passed to the compiled kernel as one float64 array in this order.
 SETTINGS: tuple[str, ...] = (
     "min_cluster_voxels", "min_branch_hops", "max_chains", "window_nodes", "max_peak_from_end_mm",
@@ -218,9 +230,9 @@ def _type_ok(value: Any, default: Any) -> bool:
 
 def check_value(name: str, value: Any, where: str = "config") -> Any:
     """Return ``value`` checked against parameter ``name`` (ints promoted to float where the default is one)."""
-    if name not in ALL_PARAMETERS:
-        raise InputError(f"{where}: unknown parameter '{name}' (known: {', '.join(sorted(ALL_PARAMETERS))})")
-    spec = ALL_PARAMETERS[name]
+    if name not in _CHECKED:
+        raise InputError(f"{where}: unknown parameter '{name}' (known: {', '.join(sorted(_CHECKED))})")
+    spec = _CHECKED[name]
     if not _type_ok(value, spec.default):
         raise InputError(f"{where}: parameter '{name}' must be {spec.kind.__name__}"
                          f"{' or null' if spec.default is None else ''}, "
@@ -248,7 +260,8 @@ def parameter_table() -> str:
     """Every parameter with default, unit, range and meaning, as a text table."""
     rows = []
     for title, group in (("pipeline (clusters, skeletons, candidates)", PIPELINE_PARAMETERS),
-                         ("selection", SELECTION_PARAMETERS), ("hand-rule thresholds", RULE_PARAMETERS)):
+                         ("selection", SELECTION_PARAMETERS), ("hand-rule thresholds", RULE_PARAMETERS),
+                         ("training (michelreco train and sweeps; the finder ignores them)", TRAINING_PARAMETERS)):
         rows.append(f"{title}:")
         for name, p in group.items():
             unit = f" {p.unit}" if p.unit else ""

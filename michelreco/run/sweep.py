@@ -7,8 +7,12 @@ Every value, and every drawn set as a whole, is checked against the finder's par
 
 The events are split once into a tuning part and a validation part. Candidates (clusters, skeletons,
 features) depend only on the pipeline parameters, so they are built once per event for each distinct
-set of pipeline values, in parallel; every rule-parameter set is then judged on them (a compiled rule
-program per set), which costs a fraction of a finder run.
+set of pipeline values, in parallel; every selection set (rule thresholds, model threshold) is then judged on
+them, which costs a fraction of a finder run. A grid may also name training settings (``max_iter``,
+``learning_rate``, ``max_leaf_nodes``, ``min_samples_leaf``, ``l2_regularization``): each such set trains its own
+model on the tuning events (fitted on 75% of them, its threshold chosen on the other 25%, where its tuning
+scores are counted), jointly with any pipeline parameters of the grid; ``best.yaml`` then feeds
+``michelreco train --config``.
 
 While it runs, a sweep keeps its finished sets in ``DIR.parts/results.csv`` beside a manifest (the
 sweep's fingerprint: package version, both input files, events, split, seed, grid, number of draws);
@@ -37,11 +41,14 @@ from michelreco.config import check_params, load_mapping
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError, MichelrecoError
 from michelreco.reco.finder import PIPELINE_PARAMETERS, MichelFinder
-from michelreco.reco.schema import ALL_PARAMETERS, RULE_PARAMETERS
+from michelreco.reco.candidates import chosen_voxels
+from michelreco.reco.model import MODEL_FEATURES, TreeModel
+from michelreco.reco.schema import ALL_PARAMETERS, RULE_PARAMETERS, TRAINING_PARAMETERS
 from michelreco.run.checkpoint import input_fingerprint
 from michelreco.run.io import LABELS_DATASET, check_label_row, event_count, iter_events, iter_labels
 from michelreco.run.outputs import check_output, output_directory, write_bytes_atomically
 from michelreco.run.parallel import event_ranges, ordered_results, progress_bar
+from michelreco.run.train import TRAIN_DEFAULTS, fit_with_threshold, holdout_mask, table_of_events
 from michelreco.run.workers import worker_pool
 
 __all__ = ["load_grid", "parameter_sets", "split_events", "run_sweep", "sweep_fingerprint"]
@@ -49,12 +56,17 @@ __all__ = ["load_grid", "parameter_sets", "split_events", "run_sweep", "sweep_fi
 _COUNT_COLUMNS = ("tp", "fp", "fn", "precision", "recall", "f1")
 
 
+def _known() -> dict:
+    """Every name a grid may hold -> its default: the finder's parameters and the training settings."""
+    return {**MichelFinder().get_params(), **TRAIN_DEFAULTS}
+
+
 def load_grid(path: str | PathLike) -> dict:
     """A validated grid: parameter name -> list of values, or {"min": a, "max": b}."""
     grid = load_mapping(path)
     if not grid:
         raise InputError(f"{path}: the grid names no parameter")
-    defaults = MichelFinder().get_params()
+    defaults = _known()
     for name, spec in grid.items():
         where = f"{path}: parameter '{name}'"
         if name not in defaults:
@@ -64,7 +76,7 @@ def load_grid(path: str | PathLike) -> dict:
                 raise InputError(f"{where}: a range is {{min: a, max: b}}")
             check_params({name: spec["min"]}, defaults, where=str(path))
             check_params({name: spec["max"]}, defaults, where=str(path))
-            if ALL_PARAMETERS[name].kind not in (int, float) or spec["min"] > spec["max"]:
+            if _spec(name).kind not in (int, float) or spec["min"] > spec["max"]:
                 raise InputError(f"{where}: a range needs numbers with min <= max")
         elif isinstance(spec, list):
             if not spec:
@@ -73,14 +85,25 @@ def load_grid(path: str | PathLike) -> dict:
                 check_params({name: value}, defaults, where=str(path))
         else:
             raise InputError(f"{where}: give a list of values or {{min: a, max: b}}")
-    if "selection" not in grid and any(name in RULE_PARAMETERS for name in grid):
+    if any(name in TRAINING_PARAMETERS for name in grid):
+        # each set trains its own model on the tuning events: nothing else may choose the candidates
+        clash = [name for name in grid if name in RULE_PARAMETERS or name in ("selection", "model")]
+        if clash:
+            raise InputError(f"{path}: training settings train a model per set; {', '.join(clash)} cannot be "
+                             f"swept with them (sweep rule thresholds with selection 'rules' separately)")
+    elif "selection" not in grid and any(name in RULE_PARAMETERS for name in grid):
         grid["selection"] = ["rules"]      # rule thresholds only matter when the hand rules choose
     return grid
 
 
+def _spec(name: str):
+    """The schema entry of a grid name."""
+    return TRAINING_PARAMETERS.get(name) or ALL_PARAMETERS[name]
+
+
 def parameter_sets(grid: dict, random: int | None = None, seed: int = 0) -> list[dict]:
     """The parameter sets of a grid: all combinations, or ``random`` draws."""
-    defaults = MichelFinder().get_params()
+    defaults = _known()
     ranges = [name for name, spec in grid.items() if isinstance(spec, dict)]
     if random is None:
         if ranges:
@@ -96,7 +119,7 @@ def parameter_sets(grid: dict, random: int | None = None, seed: int = 0) -> list
         draw = {}
         for name, spec in grid.items():
             if isinstance(spec, dict):
-                if ALL_PARAMETERS[name].kind is int:
+                if _spec(name).kind is int:
                     draw[name] = int(rng.integers(spec["min"], spec["max"] + 1))
                 else:
                     draw[name] = float(rng.uniform(spec["min"], spec["max"]))
@@ -109,7 +132,7 @@ def parameter_sets(grid: dict, random: int | None = None, seed: int = 0) -> list
 def _whole_set(params: dict, k: int) -> dict:
     """A parameter set checked as a whole (orderings between parameters), or InputError naming it."""
     try:
-        MichelFinder(**params)
+        MichelFinder(**{k: v for k, v in params.items() if k not in TRAINING_PARAMETERS})
     except MichelrecoError as err:
         raise InputError(f"parameter set {k} of the grid ({_key(params)}) is not valid: {err}") from None
     return params
@@ -139,12 +162,39 @@ def _candidates_of_range(xyze_path, labels_path, start, stop, pipeline: dict):
     return out
 
 
-def _judge(cached, finder: MichelFinder, validation: np.ndarray) -> np.ndarray:
-    """Pooled TP/FP/FN of one parameter set on the cached events: rows tuning, validation."""
+def _judge(cached, decide, validation: np.ndarray, use: np.ndarray | None = None) -> np.ndarray:
+    """Pooled TP/FP/FN on the cached events (those flagged in ``use``, all by default) of a selection ``decide``
+    (feature table -> chosen candidates): rows tuning, validation."""
     counts = np.zeros((2, 3), np.int64)
     for i, (index, feats, ptr, vox, labels) in enumerate(cached):
-        counts[int(validation[i])] += event_counts(finder.choose(index, feats, ptr, vox), labels)
+        if use is None or use[i]:
+            counts[int(validation[i])] += event_counts(chosen_voxels(index, ptr, vox, decide(feats)), labels)
     return counts
+
+
+class _Trainer:
+    """Sets with training settings: each trains a model on the tuning events, as ``michelreco train`` does.
+
+    The ensemble is fitted on 75% of the tuning events and its threshold chosen on the other 25%
+    (``model_threshold`` in the set overrides it); a set's tuning scores are counted on those held-back
+    events only, which the fit never saw, and its validation scores on the validation events.
+    """
+
+    def __init__(self, cached: list, validation: np.ndarray, seed: int):
+        self.cached, self.validation, self.seed = cached, validation, seed
+        tuning = np.flatnonzero(~validation)
+        self.table = table_of_events([cached[i] for i in tuning])
+        self.held = holdout_mask(len(tuning), 0.25, seed)
+        self.use = validation.copy()
+        self.use[tuning[self.held]] = True
+
+    def counts(self, params: dict) -> np.ndarray:
+        """Tuning (held-back part) and validation TP/FP/FN of the model trained with the set's settings."""
+        settings = {k: v for k, v in params.items() if k in TRAINING_PARAMETERS}
+        clf, threshold, _ = fit_with_threshold(self.table, self.held, settings, self.seed)
+        model = TreeModel.from_sklearn(clf, MODEL_FEATURES, threshold)
+        t = params.get("model_threshold")
+        return _judge(self.cached, lambda feats: model.decide(feats, t), self.validation, self.use)
 
 
 def _row(set_id: int, params: dict, counts: np.ndarray, names: list[str]) -> dict:
@@ -226,7 +276,7 @@ def _open_parts(parts: Path, fingerprint: dict, names: list[str], resume: bool, 
                 with open(results, newline="") as f:
                     rows = list(csv.DictReader(f))
                 for row in rows:
-                    check_params({k: yaml.safe_load(row[k]) for k in names}, MichelFinder().get_params())
+                    check_params({k: yaml.safe_load(row[k]) for k in names}, _known())
                     float(row["tune_f1"])
             except (OSError, ValueError, KeyError, yaml.YAMLError, MichelrecoError):
                 return []                       # unreadable: compute every set again
@@ -300,10 +350,10 @@ def run_sweep(xyze_path: str | PathLike, labels_path: str | PathLike, grid_path:
                                     random=random, seed=seed)
     parts = Path(str(out_dir) + ".parts")
     rows = _open_parts(parts, fingerprint, names, resume, force)
-    done = {_key(check_params({k: yaml.safe_load(str(row[k])) for k in names}, MichelFinder().get_params()))
-            for row in rows}
+    done = {_key(check_params({k: yaml.safe_load(str(row[k])) for k in names}, _known())) for row in rows}
     todo = [(i, p) for i, p in enumerate(sets) if _key(p) not in done]
     pipeline_names = [name for name in names if name in PIPELINE_PARAMETERS]
+    training_names = [name for name in names if name in TRAINING_PARAMETERS]
     groups: dict[str, list] = {}
     for i, p in todo:
         groups.setdefault(_key({k: p[k] for k in pipeline_names}), []).append((i, p))
@@ -316,8 +366,13 @@ def run_sweep(xyze_path: str | PathLike, labels_path: str | PathLike, grid_path:
                 tasks = [(str(xyze_path), str(labels_path), lo, hi, pipeline) for lo, hi in event_ranges(0, n, chunk)]
                 cached = [ev for part in ordered_results(pool, _candidates_of_range, workers, tasks) for ev in part]
                 _refuse_without_michels(cached, validation, n, xyze_path)
+                trainer = _Trainer(cached, validation, seed) if training_names else None
                 for i, params in group:
-                    rows.append(_row(i, params, _judge(cached, MichelFinder(**params), validation), names))
+                    if trainer is None:
+                        counts = _judge(cached, MichelFinder(**params).decide, validation)
+                    else:
+                        counts = trainer.counts(params)
+                    rows.append(_row(i, params, counts, names))
                     write_bytes_atomically(parts / "results.csv", _csv_bytes(rows))
                     bar.update(1)
     except InputError:
@@ -327,7 +382,7 @@ def run_sweep(xyze_path: str | PathLike, labels_path: str | PathLike, grid_path:
         bar.close()
     rows.sort(key=lambda r: int(r["set"]))
     best = max(rows, key=lambda r: float(r["tune_f1"]))
-    best_params = check_params({k: yaml.safe_load(str(best[k])) for k in names}, MichelFinder().get_params())
+    best_params = check_params({k: yaml.safe_load(str(best[k])) for k in names}, _known())
     header = (f"# best of {len(rows)} parameter sets by pooled F1 on {int((~validation).sum())} tuning events:\n"
               f"# tuning F1 {float(best['tune_f1']):.4f}; validation F1 {float(best['validation_f1']):.4f} on "
               f"{int(validation.sum())} events\n")

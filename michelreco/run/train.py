@@ -21,12 +21,13 @@ import numpy as np
 
 from michelreco import __version__
 from michelreco.analysis.metrics import Counts
+from michelreco.config import check_params, load_mapping
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError
 from michelreco.reco.finder import MichelFinder
 from michelreco.reco.model import MODEL_FEATURES, TreeModel
 from michelreco.reco.rules import DEFAULT_RULES, ENTERING_RULES
-from michelreco.reco.schema import FEATURE_INDEX, PIPELINE_PARAMETERS
+from michelreco.reco.schema import FEATURE_INDEX, PIPELINE_PARAMETERS, TRAINING_PARAMETERS
 from michelreco.run.io import event_count, iter_events, iter_labels
 from michelreco.run.parallel import event_ranges, ordered_results, progress_bar
 from michelreco.run.workers import worker_pool
@@ -34,12 +35,12 @@ from michelreco.run.workers import worker_pool
 if TYPE_CHECKING:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-__all__ = ["TRAIN_DEFAULTS", "CandidateTable", "candidate_table", "best_threshold", "fit_ensemble", "train_model",
-           "save_model"]
+__all__ = ["TRAIN_DEFAULTS", "CandidateTable", "candidate_table", "table_of_events", "training_finder",
+           "training_settings", "best_threshold", "fit_ensemble", "holdout_mask",
+           "fit_with_threshold", "train_model", "save_model"]
 
-# Tree-ensemble settings (scikit-learn's names); the sweep may vary them.
-TRAIN_DEFAULTS = {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 40,
-                  "l2_regularization": 3.0}
+# Tree-ensemble settings (scikit-learn's names, ranges in the schema); the sweep may vary them.
+TRAIN_DEFAULTS = {name: spec.default for name, spec in TRAINING_PARAMETERS.items()}
 
 
 @dataclass
@@ -108,15 +109,20 @@ class CandidateTable:
         return h.hexdigest()
 
 
-def _candidates_of_range(xyze_path: str, labels_path: str, start: int, stop: int, params: dict):
-    """Candidate features and voxel truth of the events [start, stop)."""
-    # every candidate kind built (the hand rules would skip entering clusters); only the candidates are used
-    finder = MichelFinder(selection="rules", rules={**DEFAULT_RULES, "entering": ENTERING_RULES}, **params)
+def training_settings(config_path: str | PathLike | None) -> dict:
+    """The training settings of a config file (its other entries are finder parameters), checked."""
+    if config_path is None:
+        return {}
+    data = load_mapping(config_path)
+    return check_params({k: v for k, v in data.items() if k in TRAINING_PARAMETERS}, TRAIN_DEFAULTS,
+                        where=str(config_path))
+
+
+def _table_parts(events) -> tuple[np.ndarray, ...]:
+    """The candidate-table columns of events given as (event number, kept-voxel indices, features, ptr, vox,
+    labels): features, Michel and other voxels, event, Michel voxels per event, sizes, voxel ids, voxel truth."""
     feats, mich, other, event, totals, sizes, ids, truth = [], [], [], [], [], [], [], []
-    for (i, xyze), (_, labels) in zip(iter_events(xyze_path, start, stop), iter_labels(labels_path, start, stop)):
-        if len(labels) != len(xyze):
-            raise InputError(f"{labels_path}: event {i}: {len(labels)} labels for {len(xyze)} voxels")
-        index, f, ptr, vox = finder.candidates(xyze)
+    for i, index, f, ptr, vox, labels in events:
         is_michel = labels[index] == MICHEL_LABEL
         for c in range(f.shape[0]):
             v = vox[ptr[c]:ptr[c + 1]]
@@ -134,6 +140,39 @@ def _candidates_of_range(xyze_path: str, labels_path: str, start: int, stop: int
     return (np.concatenate(feats) if feats else np.empty((0, width)), np.array(mich, np.int64),
             np.array(other, np.int64), np.array(event, np.int64), np.array(totals, np.int64),
             np.array(sizes, np.int64), cat(ids, np.int64), cat(truth, bool))
+
+
+def _table(parts: list[tuple[np.ndarray, ...]], first_event: int) -> CandidateTable:
+    """A CandidateTable from consecutive ``_table_parts`` results."""
+    cols = [np.concatenate(c) for c in zip(*parts)]
+    ptr = np.concatenate([[0], np.cumsum(cols[5])])
+    return CandidateTable(cols[0], cols[1], cols[2], cols[3], cols[4], ptr, cols[6], cols[7], first_event)
+
+
+def table_of_events(events: list[tuple]) -> CandidateTable:
+    """The candidate table of events already built, each (kept-voxel indices, features, ptr, vox, labels) as the
+    sweep caches them; events numbered from 0 in the order given."""
+    return _table([_table_parts((i, *ev) for i, ev in enumerate(events))], 0)
+
+
+def training_finder(params: dict | None = None) -> MichelFinder:
+    """A finder that builds every candidate kind with the given pipeline parameters (the hand rules would skip
+    entering clusters, which the model judges); only its candidates are used."""
+    pipeline = {k: v for k, v in (params or {}).items() if k in PIPELINE_PARAMETERS}
+    return MichelFinder(selection="rules", rules={**DEFAULT_RULES, "entering": ENTERING_RULES}, **pipeline)
+
+
+def _candidates_of_range(xyze_path: str, labels_path: str, start: int, stop: int, params: dict):
+    """Candidate-table columns of the events [start, stop) (``_table_parts``)."""
+    finder = training_finder(params)
+
+    def events():
+        for (i, xyze), (_, labels) in zip(iter_events(xyze_path, start, stop), iter_labels(labels_path, start, stop)):
+            if len(labels) != len(xyze):
+                raise InputError(f"{labels_path}: event {i}: {len(labels)} labels for {len(xyze)} voxels")
+            yield (i, *finder.candidates(xyze), labels)
+
+    return _table_parts(events())
 
 
 def candidate_table(xyze_path: str | PathLike, labels_path: str | PathLike, params: dict | None = None, *,
@@ -179,9 +218,7 @@ def candidate_table(xyze_path: str | PathLike, labels_path: str | PathLike, para
                 bar.update(hi - lo)
     finally:
         bar.close()
-    cols = [np.concatenate(c) for c in zip(*parts)]
-    ptr = np.concatenate([[0], np.cumsum(cols[5])])
-    return CandidateTable(cols[0], cols[1], cols[2], cols[3], cols[4], ptr, cols[6], cols[7], start)
+    return _table(parts, start)
 
 
 def best_threshold(prob: np.ndarray, table: CandidateTable) -> tuple[float, dict]:
@@ -201,11 +238,33 @@ def fit_ensemble(table: CandidateTable, settings: dict | None = None, seed: int 
 
     if table.target.all() or not table.target.any():
         raise InputError("training needs candidates of both kinds (Michel and not): give more labelled events")
-    cfg = {**TRAIN_DEFAULTS, **(settings or {})}
+    cfg = {**TRAIN_DEFAULTS, **check_params(settings or {}, TRAIN_DEFAULTS, where="training settings")}
     clf = HistGradientBoostingClassifier(early_stopping=False, random_state=seed, **cfg)
     cols = [FEATURE_INDEX[f] for f in MODEL_FEATURES]
     clf.fit(table.features[:, cols], table.target, sample_weight=table.weight)
     return clf
+
+
+def holdout_mask(n_events: int, fraction: float, seed: int = 0) -> np.ndarray:
+    """Boolean mask of the events held back from fitting (a seeded random choice, at least one)."""
+    held = np.zeros(n_events, bool)
+    held[np.random.default_rng(seed).permutation(n_events)[:max(1, int(round(fraction * n_events)))]] = True
+    return held
+
+
+def fit_with_threshold(table: CandidateTable, held: np.ndarray, settings: dict | None = None,
+                       seed: int = 0) -> tuple[HistGradientBoostingClassifier, float, dict]:
+    """Fit on the table's events not flagged in ``held`` and choose the threshold on those that are.
+
+    Returns the fitted ensemble, the threshold with the best pooled voxel F1 on the held-back events, and the
+    scores there (with ``events``, how many were held back).
+    """
+    fit_part, held_part = table.subset(~held), table.subset(held)
+    clf = fit_ensemble(fit_part, settings, seed)
+    cols = [FEATURE_INDEX[f] for f in MODEL_FEATURES]
+    prob = clf.predict_proba(held_part.features[:, cols])[:, 1] if len(held_part.event) else np.empty(0)
+    threshold, held_scores = best_threshold(prob, held_part)
+    return clf, threshold, {"events": int(held.sum()), **held_scores}
 
 
 def train_model(xyze_path: str | PathLike, labels_path: str | PathLike, params: dict | None = None, *,
@@ -244,13 +303,8 @@ def train_model(xyze_path: str | PathLike, labels_path: str | PathLike, params: 
     table = candidate_table(xyze_path, labels_path, params, start=start, stop=stop, workers=workers,
                             progress=progress)
     n_events = table.event_michel_voxels.shape[0]
-    held = np.zeros(n_events, bool)
-    held[np.random.default_rng(seed).permutation(n_events)[:max(1, int(round(holdout_fraction * n_events)))]] = True
-    fit_part, held_part = table.subset(~held), table.subset(held)
-    clf = fit_ensemble(fit_part, settings, seed)
-    cols = [FEATURE_INDEX[f] for f in MODEL_FEATURES]
-    prob = clf.predict_proba(held_part.features[:, cols])[:, 1] if len(held_part.event) else np.empty(0)
-    threshold, held_scores = best_threshold(prob, held_part)
+    held = holdout_mask(n_events, holdout_fraction, seed)
+    _, threshold, held_scores = fit_with_threshold(table, held, settings, seed)
     final = fit_ensemble(table, settings, seed)
     pipeline = {k: (params or {}).get(k, spec.default) for k, spec in PIPELINE_PARAMETERS.items()}
     meta = {"package_version": __version__,
@@ -259,7 +313,7 @@ def train_model(xyze_path: str | PathLike, labels_path: str | PathLike, params: 
                          "fingerprint": table.fingerprint(), "seed": seed, "holdout_fraction": holdout_fraction,
                          "settings": {**TRAIN_DEFAULTS, **(settings or {})}, "pipeline": pipeline,
                          "seconds": round(time.perf_counter() - t0, 1)},
-            "holdout": {"events": int(held.sum()), "threshold": threshold, **held_scores}}
+            "holdout": {**held_scores, "threshold": threshold}}
     model = TreeModel.from_sklearn(final, MODEL_FEATURES, threshold, json.loads(json.dumps(meta)))
     model.sklearn_estimator = final          # kept in memory for the round-trip checks, never written
     return model

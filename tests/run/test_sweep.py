@@ -174,3 +174,41 @@ def test_model_threshold_can_be_swept(sim_sample, tmp_path):
     assert len(rows) == 4 and float(best["model_threshold"]) in (0.2, 0.5, 0.8)
     tunes = [float(r.split(",")[rows[0].split(",").index("tune_fp")]) for r in rows[1:]]
     assert tunes[0] >= tunes[1] >= tunes[2]                # a higher threshold takes fewer false voxels
+
+
+def test_training_settings_are_swept_by_training_a_model_per_set(sim_sample, tmp_path, capsys):
+    import michelreco.run.sweep as sweep
+    from michelreco.run.train import holdout_mask
+
+    paths, _, labels = sim_sample
+    grid = _grid(tmp_path, "max_iter: [3, 60]\nlearning_rate: [0.2]\n")
+    out = tmp_path / "out"
+    best = sweep.run_sweep(paths.xyze, paths.labels, grid, out, validation_fraction=0.3, seed=4, progress=False)
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [int(r["max_iter"]) for r in rows] == [3, 60]
+    # tuning scores are counted on the tuning events the fit never saw: their Michel voxels are tp + fn
+    validation = sweep.split_events(len(labels), 0.3, seed=4)
+    tuning = np.flatnonzero(~validation)
+    held = tuning[holdout_mask(len(tuning), 0.25, seed=4)]
+    michels = sum(int((labels[i] == 2).sum()) for i in held)
+    assert all(int(r["tune_tp"]) + int(r["tune_fn"]) == michels for r in rows)
+    assert float(rows[1]["tune_f1"]) > float(rows[0]["tune_f1"])       # 60 trees learn more than 3
+    assert int(best["max_iter"]) == 60
+    # best.yaml feeds train (its training settings) and the finder (which ignores them)
+    model = tmp_path / "m.json"
+    assert main(["train", str(paths.xyze), str(paths.labels), "--out", str(model), "--config",
+                 str(out / "best.yaml"), "--workers", "1", "--quiet"]) == 0
+    settings = json.loads(model.read_text())["meta"]["training"]["settings"]
+    assert settings["max_iter"] == 60 and settings["learning_rate"] == 0.2
+    assert find_michels_main([str(paths.xyze), "-o", str(tmp_path / "s.h5"), "--config", str(out / "best.yaml"),
+                              "--model", str(model), "--workers", "1", "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("max_iter: [10]\nmin_bragg_ratio: [1.5]\n", "min_bragg_ratio cannot be swept"),
+    ("max_iter: [0]\n", "parameter 'max_iter' must be in 1 .. 5000"),
+    ("learning_rate: {min: 0.5, max: 2}\n", "parameter 'learning_rate' must be in"),
+])
+def test_bad_training_grids_are_refused(tmp_path, text, message):
+    with pytest.raises(InputError, match=message):
+        load_grid(_grid(tmp_path, text))

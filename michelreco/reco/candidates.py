@@ -139,22 +139,22 @@ def _direction_cos(muon_back, peak, pts, start_mm):
 
 
 @njit(cache=True, nogil=True)
-def _transverse_rms(points):
-    """Root of the two smaller eigenvalues' sum of the points' covariance (0 for < 2 points)."""
-    if points.shape[0] < 2:
+def _transverse_rms(xyz, voxels):
+    """Root of the two smaller eigenvalues' sum of the covariance of the voxels' positions (0 for < 2 voxels)."""
+    n = voxels.shape[0]
+    if n < 2:
         return 0.0
-    n = points.shape[0]
     c0 = c1 = c2 = 0.0
-    for i in range(n):
-        c0 += points[i, 0]
-        c1 += points[i, 1]
-        c2 += points[i, 2]
+    for v in voxels:
+        c0 += xyz[v, 0]
+        c1 += xyz[v, 1]
+        c2 += xyz[v, 2]
     c0 /= n
     c1 /= n
     c2 /= n
     s00 = s01 = s02 = s11 = s12 = s22 = 0.0
-    for i in range(n):
-        d0, d1, d2 = points[i, 0] - c0, points[i, 1] - c1, points[i, 2] - c2
+    for v in voxels:
+        d0, d1, d2 = xyz[v, 0] - c0, xyz[v, 1] - c1, xyz[v, 2] - c2
         s00 += d0 * d0
         s01 += d0 * d1
         s02 += d0 * d2
@@ -268,9 +268,6 @@ def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, juncti
     for q in range(q0, m_end + 1):
         on_muon[walk[q]] = False
     mv = _voxels_of_nodes(walk[q0:m_end + 1], node_first, node_next)
-    mvox = np.empty((mv.shape[0], 3))
-    for k in range(mv.shape[0]):
-        mvox[k] = xyz[mv[k]]
     f[F_PEAK] = peak
     f[F_BASE] = base
     f[F_RATIO] = peak / base if base > 0 else 0.0
@@ -288,7 +285,7 @@ def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, juncti
     straight = np.sqrt(((xyz[walk[0]] - xyz[pv]) ** 2).sum()) * VOXEL_MM
     f[F_TORT] = s[p] / max(straight, VOXEL_MM)
     f[F_BRANCH] = n_branch
-    f[F_WIDTH] = _transverse_rms(mvox) * VOXEL_MM
+    f[F_WIDTH] = _transverse_rms(xyz, mv) * VOXEL_MM
     post = window_mean(s, dedx, s[p] - cfg[S_DROPHI], s[p] - cfg[S_DROPLO])
     f[F_DROP] = peak / post if post > 0 else 0.0
     f[F_COS] = _direction_cos(xyz[walk[m_end]], xyz[pv], pts, cfg[S_START])
@@ -451,27 +448,30 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
             feats[k, F_CLVOX] = sizes[c]
             feats[k, F_CLE] = cluster_energy
             feats[k, F_CLCAND] = nc - first_candidate
-    # detached photon activity near each candidate: the voxels of clusters too small to analyse
+    # detached photon activity near each candidate: the voxels of clusters too small to analyse (the peaks
+    # copied into contiguous arrays: the inner loop reads three numbers per candidate)
     r2 = (BLOB_RADIUS_MM / VOXEL_MM) ** 2
+    px, py, pz = feats[:nc, F_PX].copy(), feats[:nc, F_PY].copy(), feats[:nc, F_PZ].copy()
+    blob = np.zeros(nc)
     for v in range(n):
         if sizes[labels[v]] >= cfg[S_MINCL]:
             continue
+        x0, x1, x2, e = xyz[v, 0], xyz[v, 1], xyz[v, 2], energy[v]
         for k in range(nc):
-            d2 = ((xyz[v, 0] - feats[k, F_PX]) ** 2 + (xyz[v, 1] - feats[k, F_PY]) ** 2
-                  + (xyz[v, 2] - feats[k, F_PZ]) ** 2)
-            if d2 <= r2:
-                feats[k, F_BLOBE] += energy[v]
+            if (x0 - px[k]) ** 2 + (x1 - py[k]) ** 2 + (x2 - pz[k]) ** 2 <= r2:
+                blob[k] += e
     for k in range(nc):
-        best = NO_STOP_MM
+        feats[k, F_BLOBE] = blob[k]
+        # the nearest voxel by squared distance, one square root (monotonic: the same minimum)
+        best2 = np.inf
         for q in range(n_stops):
             if stop_cluster[q] == feats[k, F_CLUSTER]:
                 continue
             s0, s1, s2 = stops[q, 0], stops[q, 1], stops[q, 2]
             for i in range(cand_ptr[k], cand_ptr[k + 1]):
                 v = cand_vox[i]
-                d = np.sqrt((xyz[v, 0] - s0) ** 2 + (xyz[v, 1] - s1) ** 2 + (xyz[v, 2] - s2) ** 2) * VOXEL_MM
-                best = min(best, d)
-        feats[k, F_STOPGAP] = best
+                best2 = min(best2, (xyz[v, 0] - s0) ** 2 + (xyz[v, 1] - s1) ** 2 + (xyz[v, 2] - s2) ** 2)
+        feats[k, F_STOPGAP] = min(NO_STOP_MM, np.sqrt(best2) * VOXEL_MM)
     return feats[:nc].copy(), cand_ptr[:nc + 1].copy(), cand_vox[:cand_ptr[nc]].copy()
 
 

@@ -18,31 +18,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from michelreco.constants import GRID_VOXELS, VOXEL_MM
-from michelreco.reco.schema import FEATURE_INDEX, FEATURES, KINDS, SETTING_INDEX, SETTINGS
+from michelreco.constants import VOXEL_MM
+from michelreco.reco.features import (F_BASE, F_BLOBE, F_CLCAND, F_CLE, F_CLUSTER, F_CLVOX, F_E, F_KIND, F_MDEDX,
+                                      F_PATH, F_PEAK, F_PX, F_PY, F_PZ, F_RATIO, F_SAMEPEAK, F_STOPGAP, F_TORT,
+                                      face_gap, shape_features, stopping_muon_features, voxels_of_nodes)
+from michelreco.reco.schema import FEATURES, KINDS, SETTING_INDEX, SETTINGS
 from michelreco.reco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
-                    pca_axis, refine_peak, sym3_eigen_scalars, window_mean)
+                                   refine_peak)
 
 __all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates", "chosen_voxels", "clusters_in_order"]
-
-# Column of each feature and position of each setting, looked up by name in the schema (numba reads these
-# module globals as compile-time constants).
-_F, _S = FEATURE_INDEX, SETTING_INDEX
-F_KIND, F_CLUSTER, F_PEAK, F_BASE, F_RATIO = _F["kind"], _F["cluster"], _F["peak_dedx"], _F["baseline_dedx"], \
-    _F["bragg_ratio"]
-F_MULEN, F_MULIN, F_MUFACE = _F["muon_length_mm"], _F["muon_linearity"], _F["muon_face_gap"]
-F_NVOX, F_E, F_EXT, F_LIN, F_LINEXT = _F["n_voxels"], _F["energy_mev"], _F["extent_mm"], _F["linearity"], \
-    _F["linear_extent_mm"]
-F_GAP, F_MDEDX, F_CROSS, F_RISE = _F["attach_gap_mm"], _F["michel_dedx"], _F["crossing_mm"], _F["rise_ratio"]
-F_THICK, F_TORT, F_BRANCH, F_WIDTH = _F["muon_voxels_per_node"], _F["tortuosity"], _F["muon_branches"], \
-    _F["muon_width_mm"]
-F_DROP, F_COS, F_FACE = _F["drop_ratio"], _F["michel_cos"], _F["face_gap"]
-F_PX, F_PY, F_PZ = _F["peak_x"], _F["peak_y"], _F["peak_z"]
-F_MEANE, F_MAXE, F_PATH = _F["mean_voxel_mev"], _F["max_voxel_mev"], _F["path_mm"]
-F_CLVOX, F_CLE, F_CLCAND = _F["cluster_voxels"], _F["cluster_energy_mev"], _F["cluster_candidates"]
-F_STOPGAP, F_SAMEPEAK, F_PEAKE = _F["stop_gap_mm"], _F["same_peak_candidates"], _F["peak_node_mev"]
-F_BLOBE = _F["blob_energy_mev"]
-BLOB_RADIUS_MM = 150.0     # photon activity of a Michel: brems photons convert within a radiation length (14 cm)
 
 # A free end is a track's stop (for stop_gap_mm) when its dE/ds peaks near the end, well above the track's
 # baseline, after a visible stretch of track: the Bragg rise of a stopping muon (or pion, proton)
@@ -52,16 +36,16 @@ STOP_MIN_TRACK_MM = 50.0
 STOP_MAX_FROM_END_MM = 30.0
 NO_STOP_MM = 10_000.0
 N_FEATURES = len(FEATURES)
+BLOB_RADIUS_MM = 150.0     # photon activity of a Michel: brems photons convert within a radiation length (14 cm)
 
+# position of each setting in the settings array, looked up by name (compile-time constants for numba)
+_S = SETTING_INDEX
 S_MINCL, S_BRANCH, S_CHAINS, S_WINDOW = _S["min_cluster_voxels"], _S["min_branch_hops"], _S["max_chains"], \
     _S["window_nodes"]
 S_MAXPEAK, S_GAP, S_BASE, S_MUPCA = _S["max_peak_from_end_mm"], _S["baseline_gap_mm"], _S["baseline_mm"], \
     _S["muon_pca_mm"]
-S_JUNCTION, S_RISELO, S_RISEHI, S_START = _S["junction_window_mm"], _S["rise_lo_mm"], _S["rise_hi_mm"], \
-    _S["start_mm"]
-S_DROPLO, S_DROPHI, S_MAXENTER, S_ENTERGAP = _S["drop_lo_mm"], _S["drop_hi_mm"], _S["max_entering_voxels"], \
-    _S["entering_face_gap"]
-S_MUSKIP, S_MINPEAK = _S["muon_skip_mm"], _S["min_candidate_peak_dedx_mev_cm"]
+S_RISEHI, S_MAXENTER, S_ENTERGAP, S_MINPEAK = _S["rise_hi_mm"], _S["max_entering_voxels"], \
+    _S["entering_face_gap"], _S["min_candidate_peak_dedx_mev_cm"]
 
 
 @njit(cache=True, nogil=True)
@@ -93,101 +77,6 @@ def _nodes_after_peak(chain_nodes, chain_ptr, chain_junction, seed_nodes, mark):
 
 
 @njit(cache=True, nogil=True)
-def _voxels_of_nodes(nodes_marked, node_first, node_next):
-    """Voxels assigned to the marked nodes (linked lists ``node_first``/``node_next``), ascending."""
-    n = 0
-    for v in nodes_marked:
-        w = node_first[v]
-        while w >= 0:
-            n += 1
-            w = node_next[w]
-    out = np.empty(n, np.int64)
-    n = 0
-    for v in nodes_marked:
-        w = node_first[v]
-        while w >= 0:
-            out[n] = w
-            n += 1
-            w = node_next[w]
-    out.sort()
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _direction_cos(muon_back, peak, pts, start_mm):
-    """Cosine between muon_back -> peak and peak -> centroid of the points within start_mm of the peak."""
-    # scalar arithmetic, the same operations in the same order as the array expressions it replaced: an array
-    # temporary per point cost more than the arithmetic
-    u0, u1, u2 = peak[0] - muon_back[0], peak[1] - muon_back[1], peak[2] - muon_back[2]
-    c0 = c1 = c2 = 0.0
-    k = 0
-    for i in range(pts.shape[0]):
-        d0, d1, d2 = pts[i, 0] - peak[0], pts[i, 1] - peak[1], pts[i, 2] - peak[2]
-        if np.sqrt(d0 * d0 + d1 * d1 + d2 * d2) * VOXEL_MM <= start_mm:
-            c0 += pts[i, 0]
-            c1 += pts[i, 1]
-            c2 += pts[i, 2]
-            k += 1
-    if k == 0:
-        return 0.0
-    w0, w1, w2 = c0 / k - peak[0], c1 / k - peak[1], c2 / k - peak[2]
-    nu = np.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
-    nw = np.sqrt(w0 * w0 + w1 * w1 + w2 * w2)
-    if nu == 0.0 or nw == 0.0:
-        return 0.0
-    return (u0 * w0 + u1 * w1 + u2 * w2) / (nu * nw)
-
-
-@njit(cache=True, nogil=True)
-def _transverse_rms(xyz, voxels):
-    """Root of the two smaller eigenvalues' sum of the covariance of the voxels' positions (0 for < 2 voxels)."""
-    n = voxels.shape[0]
-    if n < 2:
-        return 0.0
-    c0 = c1 = c2 = 0.0
-    for v in voxels:
-        c0 += xyz[v, 0]
-        c1 += xyz[v, 1]
-        c2 += xyz[v, 2]
-    c0 /= n
-    c1 /= n
-    c2 /= n
-    s00 = s01 = s02 = s11 = s12 = s22 = 0.0
-    for v in voxels:
-        d0, d1, d2 = xyz[v, 0] - c0, xyz[v, 1] - c1, xyz[v, 2] - c2
-        s00 += d0 * d0
-        s01 += d0 * d1
-        s02 += d0 * d2
-        s11 += d1 * d1
-        s12 += d1 * d2
-        s22 += d2 * d2
-    _, v1, v2, _, _, _ = sym3_eigen_scalars(s00 / n, s11 / n, s22 / n, s01 / n, s02 / n, s12 / n)
-    return np.sqrt(max(v1 + v2, 0.0))
-
-
-@njit(cache=True, nogil=True)
-def _voxels_per_node(walk, s, lo_mm, hi_mm, node_count):
-    """Mean number of voxels assigned to the walk's nodes with lo_mm <= s <= hi_mm (0 if none)."""
-    a = np.searchsorted(s, lo_mm, side="left")
-    b = np.searchsorted(s, hi_mm, side="right")
-    if b <= a:
-        return 0.0
-    voxels = 0
-    for k in range(a, b):
-        voxels += node_count[walk[k]]
-    return voxels / (b - a)
-
-
-@njit(cache=True, nogil=True)
-def _face_gap(p):
-    """Distance in voxels from a voxel to the nearest face of the volume."""
-    g = 1e9
-    for a in range(3):
-        g = min(g, p[a], GRID_VOXELS - 1 - p[a])
-    return g
-
-
-@njit(cache=True, nogil=True)
 def _push(feats, cand_ptr, cand_vox, nc, voxels):
     """Append a candidate's voxel list (growing the buffers); return the buffers."""
     if nc + 1 >= feats.shape[0]:
@@ -205,93 +94,6 @@ def _push(feats, cand_ptr, cand_vox, nc, voxels):
     cand_vox[lo:lo + voxels.shape[0]] = voxels
     cand_ptr[nc + 1] = lo + voxels.shape[0]
     return feats, cand_ptr, cand_vox
-
-
-@njit(cache=True, nogil=True)
-def _shape_features(f, xyz, energy, voxels, ref):
-    """Fill size, energy, extent from ``ref``, PCA linearity and linear extent of a voxel set."""
-    nv = voxels.shape[0]
-    pts = np.empty((nv, 3))
-    esum = 0.0
-    emax = 0.0
-    ext = 0.0
-    gap = 1e300
-    for k in range(nv):
-        v = voxels[k]
-        pts[k, 0] = xyz[v, 0]
-        pts[k, 1] = xyz[v, 1]
-        pts[k, 2] = xyz[v, 2]
-        esum += energy[v]
-        emax = max(emax, energy[v])
-        d = np.sqrt((xyz[v, 0] - ref[0]) ** 2 + (xyz[v, 1] - ref[1]) ** 2 + (xyz[v, 2] - ref[2]) ** 2) * VOXEL_MM
-        ext = max(ext, d)
-        gap = min(gap, d)
-    _, _, lin, along = pca_axis(pts, np.ones(nv))
-    f[F_NVOX] = nv
-    f[F_E] = esum
-    f[F_MEANE] = esum / max(nv, 1)
-    f[F_MAXE] = emax
-    f[F_EXT] = ext
-    f[F_LIN] = lin
-    f[F_LINEXT] = along * VOXEL_MM * lin
-    f[F_GAP] = gap
-    face = 1e9
-    for k in range(nv):
-        face = min(face, _face_gap(pts[k]))
-    f[F_FACE] = face
-    return pts, esum
-
-
-@njit(cache=True, nogil=True)
-def _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other_len, last, pts, esum,
-                            node_first, node_next, n_chains, chain_junction, node_count, node_energy, on_muon, cfg):
-    """Fill the muon-side, Bragg-peak and kink features of a stopping-muon candidate."""
-    pv = walk[p]
-    m_end = p
-    while m_end + 1 < walk.shape[0] and s[m_end + 1] - s[p] <= cfg[S_MUPCA]:
-        m_end += 1
-    mpts = np.empty((m_end - p + 1, 3))
-    for q in range(p, m_end + 1):
-        mpts[q - p] = xyz[walk[q]]
-    _, _, mlin, _ = pca_axis(mpts, np.ones(mpts.shape[0]))
-    # width and branches are measured from a few mm past the stop: the Michel leaves from the last
-    # muon node, and its first voxels are assigned there
-    q0 = p
-    while q0 <= m_end and s[q0] - s[p] < cfg[S_MUSKIP]:
-        q0 += 1
-    for q in range(q0, m_end + 1):
-        on_muon[walk[q]] = True
-    n_branch = 0
-    for cc in range(1, n_chains):
-        if on_muon[chain_junction[cc]]:
-            n_branch += 1
-    for q in range(q0, m_end + 1):
-        on_muon[walk[q]] = False
-    mv = _voxels_of_nodes(walk[q0:m_end + 1], node_first, node_next)
-    f[F_PEAK] = peak
-    f[F_BASE] = base
-    f[F_RATIO] = peak / base if base > 0 else 0.0
-    f[F_MULEN] = beyond
-    f[F_MULIN] = mlin
-    f[F_MUFACE] = _face_gap(xyz[last])
-    f[F_MDEDX] = esum / max(s[p], VOXEL_MM) * 10.0
-    f[F_PATH] = s[p]
-    f[F_PEAKE] = node_energy[pv]
-    if 0 <= junction < walk.shape[0] and abs(s[junction] - s[p]) <= cfg[S_JUNCTION]:
-        f[F_CROSS] = other_len
-    rise = window_mean(s, dedx, s[p] + cfg[S_RISELO], s[p] + cfg[S_RISEHI])
-    f[F_RISE] = rise / base if base > 0 else 0.0
-    f[F_THICK] = _voxels_per_node(walk, s, s[p] + cfg[S_GAP], s[p] + cfg[S_GAP] + cfg[S_BASE], node_count)
-    straight = np.sqrt(((xyz[walk[0]] - xyz[pv]) ** 2).sum()) * VOXEL_MM
-    f[F_TORT] = s[p] / max(straight, VOXEL_MM)
-    f[F_BRANCH] = n_branch
-    f[F_WIDTH] = _transverse_rms(xyz, mv) * VOXEL_MM
-    post = window_mean(s, dedx, s[p] - cfg[S_DROPHI], s[p] - cfg[S_DROPLO])
-    f[F_DROP] = peak / post if post > 0 else 0.0
-    f[F_COS] = _direction_cos(xyz[walk[m_end]], xyz[pv], pts, cfg[S_START])
-    f[F_PX] = xyz[pv, 0]
-    f[F_PY] = xyz[pv, 1]
-    f[F_PZ] = xyz[pv, 2]
 
 
 @njit(cache=True, nogil=True)
@@ -378,15 +180,15 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
             face = 1e9
             fv = members[0]
             for v in members:
-                g = _face_gap(xyz[v])
+                g = face_gap(xyz[v])
                 if g < face:
                     face, fv = g, v
             if face <= cfg[S_ENTERGAP]:
                 feats, cand_ptr, cand_vox = _push(feats, cand_ptr, cand_vox, nc, members)
                 f = feats[nc]
-                _shape_features(f, xyz, energy, members, xyz[fv])
+                shape_features(f, xyz, energy, members, xyz[fv])
                 main = chain_nodes[chain_ptr[0]:chain_ptr[1]]
-                if _face_gap(xyz[main[0]]) < _face_gap(xyz[main[main.shape[0] - 1]]):
+                if face_gap(xyz[main[0]]) < face_gap(xyz[main[main.shape[0] - 1]]):
                     main = main[::-1].copy()      # walked from its inner end, towards the face
                 s, dedx = end_profile(main, xyz, node_energy, window)
                 # a particle that stops inside (a proton, a muon) has its Bragg peak at the inner end; an
@@ -425,15 +227,15 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 if p == 0 or peak < cfg[S_MINPEAK]:
                     continue   # the end itself is the peak, or there is no peak worth a candidate
                 marked = _nodes_after_peak(chain_nodes, chain_ptr, chain_junction, walk[:p], mark)
-                voxels = _voxels_of_nodes(marked, node_first, node_next)
+                voxels = voxels_of_nodes(marked, node_first, node_next)
                 if voxels.shape[0] == 0:
                     continue
                 feats, cand_ptr, cand_vox = _push(feats, cand_ptr, cand_vox, nc, voxels)
                 f = feats[nc]
                 f[F_KIND] = 0
                 f[F_CLUSTER] = c
-                pts, esum = _shape_features(f, xyz, energy, voxels, xyz[walk[p]])
-                _stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other_len, last, pts,
+                pts, esum = shape_features(f, xyz, energy, voxels, xyz[walk[p]])
+                stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other_len, last, pts,
                                         esum, node_first, node_next, n_chains, chain_junction, node_count,
                                         node_energy, on_muon, cfg)
                 nc += 1

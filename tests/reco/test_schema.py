@@ -9,7 +9,7 @@ import pytest
 from michelreco import MichelFinder
 from michelreco.config import check_params
 from michelreco.errors import InputError
-from michelreco.reco import candidates
+from michelreco.reco import candidates, features
 from michelreco.reco.schema import ALL_PARAMETERS, FEATURES, SETTINGS, check_value, parameter_table
 
 
@@ -49,8 +49,9 @@ def test_every_parameter_is_in_the_signature_help_and_table():
 
 
 def test_kernel_columns_follow_the_names():
-    assert FEATURES[candidates.F_PEAK] == "peak_dedx" and FEATURES[candidates.F_COS] == "michel_cos"
-    assert FEATURES[candidates.F_PZ] == "peak_z" and SETTINGS[candidates.S_MINPEAK] == "min_candidate_peak_dedx_mev_cm"
+    assert FEATURES[features.F_PEAK] == "peak_dedx" and FEATURES[features.F_COS] == "michel_cos"
+    assert FEATURES[features.F_PZ] == "peak_z" and SETTINGS[candidates.S_MINPEAK] == "min_candidate_peak_dedx_mev_cm"
+    assert SETTINGS[features.S_MUSKIP] == "muon_skip_mm"
     assert all(name in ALL_PARAMETERS for name in SETTINGS)
 
 

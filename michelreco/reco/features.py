@@ -1,0 +1,223 @@
+"""The features of a Michel candidate, each column named in ``michelreco.reco.schema.FEATURES``.
+
+``shape_features`` fills what the candidate's own voxels say (size, energy, extent, PCA linearity, distance
+from the faces); ``stopping_muon_features`` fills what the track beyond the Bragg peak says (its length,
+straightness, width and branches, the Bragg peak against the track's baseline, the kink at the stop).
+``michelreco.reco.candidates`` builds the candidates and calls them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from michelreco.constants import GRID_VOXELS, VOXEL_MM
+from michelreco.reco.schema import FEATURE_INDEX, SETTING_INDEX
+from michelreco.reco.track import pca_axis, sym3_eigen_scalars, window_mean
+
+__all__ = ["shape_features", "stopping_muon_features", "voxels_of_nodes", "face_gap"]
+
+# Column of each feature and position of each setting, looked up by name in the schema (numba reads these
+# module globals as compile-time constants).
+_F, _S = FEATURE_INDEX, SETTING_INDEX
+F_KIND, F_CLUSTER, F_PEAK, F_BASE, F_RATIO = _F["kind"], _F["cluster"], _F["peak_dedx"], _F["baseline_dedx"], \
+    _F["bragg_ratio"]
+F_MULEN, F_MULIN, F_MUFACE = _F["muon_length_mm"], _F["muon_linearity"], _F["muon_face_gap"]
+F_NVOX, F_E, F_EXT, F_LIN, F_LINEXT = _F["n_voxels"], _F["energy_mev"], _F["extent_mm"], _F["linearity"], \
+    _F["linear_extent_mm"]
+F_GAP, F_MDEDX, F_CROSS, F_RISE = _F["attach_gap_mm"], _F["michel_dedx"], _F["crossing_mm"], _F["rise_ratio"]
+F_THICK, F_TORT, F_BRANCH, F_WIDTH = _F["muon_voxels_per_node"], _F["tortuosity"], _F["muon_branches"], \
+    _F["muon_width_mm"]
+F_DROP, F_COS, F_FACE = _F["drop_ratio"], _F["michel_cos"], _F["face_gap"]
+F_PX, F_PY, F_PZ = _F["peak_x"], _F["peak_y"], _F["peak_z"]
+F_MEANE, F_MAXE, F_PATH = _F["mean_voxel_mev"], _F["max_voxel_mev"], _F["path_mm"]
+F_CLVOX, F_CLE, F_CLCAND = _F["cluster_voxels"], _F["cluster_energy_mev"], _F["cluster_candidates"]
+F_STOPGAP, F_SAMEPEAK, F_PEAKE = _F["stop_gap_mm"], _F["same_peak_candidates"], _F["peak_node_mev"]
+F_BLOBE = _F["blob_energy_mev"]
+S_GAP, S_BASE, S_MUPCA, S_JUNCTION = _S["baseline_gap_mm"], _S["baseline_mm"], _S["muon_pca_mm"], \
+    _S["junction_window_mm"]
+S_RISELO, S_RISEHI, S_START, S_DROPLO, S_DROPHI = _S["rise_lo_mm"], _S["rise_hi_mm"], _S["start_mm"], \
+    _S["drop_lo_mm"], _S["drop_hi_mm"]
+S_MUSKIP = _S["muon_skip_mm"]
+
+
+@njit(cache=True, nogil=True)
+def voxels_of_nodes(nodes_marked, node_first, node_next):
+    """Voxels assigned to the marked nodes (linked lists ``node_first``/``node_next``), ascending."""
+    n = 0
+    for v in nodes_marked:
+        w = node_first[v]
+        while w >= 0:
+            n += 1
+            w = node_next[w]
+    out = np.empty(n, np.int64)
+    n = 0
+    for v in nodes_marked:
+        w = node_first[v]
+        while w >= 0:
+            out[n] = w
+            n += 1
+            w = node_next[w]
+    out.sort()
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _direction_cos(muon_back, peak, pts, start_mm):
+    """Cosine between muon_back -> peak and peak -> centroid of the points within start_mm of the peak."""
+    # scalar arithmetic, the same operations in the same order as the array expressions it replaced: an array
+    # temporary per point cost more than the arithmetic
+    u0, u1, u2 = peak[0] - muon_back[0], peak[1] - muon_back[1], peak[2] - muon_back[2]
+    c0 = c1 = c2 = 0.0
+    k = 0
+    for i in range(pts.shape[0]):
+        d0, d1, d2 = pts[i, 0] - peak[0], pts[i, 1] - peak[1], pts[i, 2] - peak[2]
+        if np.sqrt(d0 * d0 + d1 * d1 + d2 * d2) * VOXEL_MM <= start_mm:
+            c0 += pts[i, 0]
+            c1 += pts[i, 1]
+            c2 += pts[i, 2]
+            k += 1
+    if k == 0:
+        return 0.0
+    w0, w1, w2 = c0 / k - peak[0], c1 / k - peak[1], c2 / k - peak[2]
+    nu = np.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
+    nw = np.sqrt(w0 * w0 + w1 * w1 + w2 * w2)
+    if nu == 0.0 or nw == 0.0:
+        return 0.0
+    return (u0 * w0 + u1 * w1 + u2 * w2) / (nu * nw)
+
+
+@njit(cache=True, nogil=True)
+def _transverse_rms(xyz, voxels):
+    """Root of the two smaller eigenvalues' sum of the covariance of the voxels' positions (0 for < 2 voxels)."""
+    n = voxels.shape[0]
+    if n < 2:
+        return 0.0
+    c0 = c1 = c2 = 0.0
+    for v in voxels:
+        c0 += xyz[v, 0]
+        c1 += xyz[v, 1]
+        c2 += xyz[v, 2]
+    c0 /= n
+    c1 /= n
+    c2 /= n
+    s00 = s01 = s02 = s11 = s12 = s22 = 0.0
+    for v in voxels:
+        d0, d1, d2 = xyz[v, 0] - c0, xyz[v, 1] - c1, xyz[v, 2] - c2
+        s00 += d0 * d0
+        s01 += d0 * d1
+        s02 += d0 * d2
+        s11 += d1 * d1
+        s12 += d1 * d2
+        s22 += d2 * d2
+    _, v1, v2, _, _, _ = sym3_eigen_scalars(s00 / n, s11 / n, s22 / n, s01 / n, s02 / n, s12 / n)
+    return np.sqrt(max(v1 + v2, 0.0))
+
+
+@njit(cache=True, nogil=True)
+def _voxels_per_node(walk, s, lo_mm, hi_mm, node_count):
+    """Mean number of voxels assigned to the walk's nodes with lo_mm <= s <= hi_mm (0 if none)."""
+    a = np.searchsorted(s, lo_mm, side="left")
+    b = np.searchsorted(s, hi_mm, side="right")
+    if b <= a:
+        return 0.0
+    voxels = 0
+    for k in range(a, b):
+        voxels += node_count[walk[k]]
+    return voxels / (b - a)
+
+
+@njit(cache=True, nogil=True)
+def face_gap(p):
+    """Distance in voxels from a voxel to the nearest face of the volume."""
+    g = 1e9
+    for a in range(3):
+        g = min(g, p[a], GRID_VOXELS - 1 - p[a])
+    return g
+
+
+@njit(cache=True, nogil=True)
+def shape_features(f, xyz, energy, voxels, ref):
+    """Fill size, energy, extent from ``ref``, PCA linearity and linear extent of a voxel set."""
+    nv = voxels.shape[0]
+    pts = np.empty((nv, 3))
+    esum = 0.0
+    emax = 0.0
+    ext = 0.0
+    gap = 1e300
+    for k in range(nv):
+        v = voxels[k]
+        pts[k, 0] = xyz[v, 0]
+        pts[k, 1] = xyz[v, 1]
+        pts[k, 2] = xyz[v, 2]
+        esum += energy[v]
+        emax = max(emax, energy[v])
+        d = np.sqrt((xyz[v, 0] - ref[0]) ** 2 + (xyz[v, 1] - ref[1]) ** 2 + (xyz[v, 2] - ref[2]) ** 2) * VOXEL_MM
+        ext = max(ext, d)
+        gap = min(gap, d)
+    _, _, lin, along = pca_axis(pts, np.ones(nv))
+    f[F_NVOX] = nv
+    f[F_E] = esum
+    f[F_MEANE] = esum / max(nv, 1)
+    f[F_MAXE] = emax
+    f[F_EXT] = ext
+    f[F_LIN] = lin
+    f[F_LINEXT] = along * VOXEL_MM * lin
+    f[F_GAP] = gap
+    face = 1e9
+    for k in range(nv):
+        face = min(face, face_gap(pts[k]))
+    f[F_FACE] = face
+    return pts, esum
+
+
+@njit(cache=True, nogil=True)
+def stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other_len, last, pts, esum,
+                            node_first, node_next, n_chains, chain_junction, node_count, node_energy, on_muon, cfg):
+    """Fill the muon-side, Bragg-peak and kink features of a stopping-muon candidate."""
+    pv = walk[p]
+    m_end = p
+    while m_end + 1 < walk.shape[0] and s[m_end + 1] - s[p] <= cfg[S_MUPCA]:
+        m_end += 1
+    mpts = np.empty((m_end - p + 1, 3))
+    for q in range(p, m_end + 1):
+        mpts[q - p] = xyz[walk[q]]
+    _, _, mlin, _ = pca_axis(mpts, np.ones(mpts.shape[0]))
+    # width and branches are measured from a few mm past the stop: the Michel leaves from the last
+    # muon node, and its first voxels are assigned there
+    q0 = p
+    while q0 <= m_end and s[q0] - s[p] < cfg[S_MUSKIP]:
+        q0 += 1
+    for q in range(q0, m_end + 1):
+        on_muon[walk[q]] = True
+    n_branch = 0
+    for cc in range(1, n_chains):
+        if on_muon[chain_junction[cc]]:
+            n_branch += 1
+    for q in range(q0, m_end + 1):
+        on_muon[walk[q]] = False
+    mv = voxels_of_nodes(walk[q0:m_end + 1], node_first, node_next)
+    f[F_PEAK] = peak
+    f[F_BASE] = base
+    f[F_RATIO] = peak / base if base > 0 else 0.0
+    f[F_MULEN] = beyond
+    f[F_MULIN] = mlin
+    f[F_MUFACE] = face_gap(xyz[last])
+    f[F_MDEDX] = esum / max(s[p], VOXEL_MM) * 10.0
+    f[F_PATH] = s[p]
+    f[F_PEAKE] = node_energy[pv]
+    if 0 <= junction < walk.shape[0] and abs(s[junction] - s[p]) <= cfg[S_JUNCTION]:
+        f[F_CROSS] = other_len
+    rise = window_mean(s, dedx, s[p] + cfg[S_RISELO], s[p] + cfg[S_RISEHI])
+    f[F_RISE] = rise / base if base > 0 else 0.0
+    f[F_THICK] = _voxels_per_node(walk, s, s[p] + cfg[S_GAP], s[p] + cfg[S_GAP] + cfg[S_BASE], node_count)
+    straight = np.sqrt(((xyz[walk[0]] - xyz[pv]) ** 2).sum()) * VOXEL_MM
+    f[F_TORT] = s[p] / max(straight, VOXEL_MM)
+    f[F_BRANCH] = n_branch
+    f[F_WIDTH] = _transverse_rms(xyz, mv) * VOXEL_MM
+    post = window_mean(s, dedx, s[p] - cfg[S_DROPHI], s[p] - cfg[S_DROPLO])
+    f[F_DROP] = peak / post if post > 0 else 0.0
+    f[F_COS] = _direction_cos(xyz[walk[m_end]], xyz[pv], pts, cfg[S_START])
+    f[F_PX] = xyz[pv, 0]
+    f[F_PY] = xyz[pv, 1]
+    f[F_PZ] = xyz[pv, 2]

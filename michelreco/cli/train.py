@@ -20,7 +20,9 @@ def _run_train(args: argparse.Namespace) -> int:
     from michelreco.run.train import save_model, train_model, training_settings
 
     labels = labels_or_guess(args.xyze, args.labels)
-    check_output(args.out, [args.xyze, labels, args.config], args.force, option="--out")
+    more = [tuple(pair) for pair in args.add or []]
+    check_output(args.out, [args.xyze, labels, args.config, *(p for pair in more for p in pair)], args.force,
+                 option="--out")
     if not 0.0 < args.holdout < 1.0:
         raise InputError(f"--holdout must be between 0 and 1, got {args.holdout}")
     params = {k: v for k, v in finder_params(args.config).items() if k in PIPELINE_PARAMETERS}
@@ -30,7 +32,7 @@ def _run_train(args: argparse.Namespace) -> int:
     model = train_model(args.xyze, labels, params, settings=settings, holdout_fraction=args.holdout,
                         seed=args.seed, start=args.start,
                         stop=None if args.events is None else args.start + args.events, workers=args.workers,
-                        progress=not args.quiet)
+                        progress=not args.quiet, more=more)
     save_model(model, args.out)
     held = model.meta["holdout"]
     training = model.meta["training"]
@@ -58,6 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "training settings (max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, "
                                     "l2_regularization), JSON/YAML: a sweep's best.yaml works; options given "
                                     "override it")
+    p.add_argument("--add", nargs=2, action="append", metavar=("XYZE", "LABELS"),
+                   help="train on this labelled pair as well, whole (repeatable): samples of other detector "
+                        "conditions make a model that depends less on any one of them")
     p.add_argument("--start", type=nonnegative_int, default=0, metavar="I",
                    help="skip the first I events (e.g. --start 100 keeps the challenge's 100 example events, the "
                         "first of its training file, out of training so that scoring on them stays fair)")

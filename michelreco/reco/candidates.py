@@ -6,7 +6,8 @@ Two kinds of candidate (``KINDS``):
   inwards; the dE/ds maximum within ``max_peak_from_end_mm`` of the end, refined to the node of most
   energy, is taken as the place where a muon stopped. The candidate is everything hanging "after" the
   peak: the skeleton nodes between the end and the peak, the branches hanging from them, and the voxels
-  assigned to those nodes.
+  assigned to those nodes. When that candidate holds more than ``second_cut_above_mev`` (the Michel
+  endpoint), a second one is cut at the highest dE/ds closer to the end (``cut_rank`` 1).
 - ``entering``: a whole cluster that touches a face of the volume: a Michel whose muon stopped outside.
 
 Nothing here decides: the selection (``michelreco.reco.rules``) judges the features, whose names, units and
@@ -20,11 +21,11 @@ from numba import njit
 
 from michelreco.constants import VOXEL_MM
 from michelreco.reco.features import (F_BASE, F_BLOBE, F_CLCAND, F_CLE, F_CLUSTER, F_CLVOX, F_E, F_KIND, F_MDEDX,
-                                      F_PATH, F_PEAK, F_PX, F_PY, F_PZ, F_RATIO, F_SAMEPEAK, F_STOPGAP, F_TORT,
+                                      F_CUT, F_PATH, F_PEAK, F_PX, F_PY, F_PZ, F_RATIO, F_SAMEPEAK, F_STOPGAP, F_TORT,
                                       face_gap, shape_features, stopping_muon_features, voxels_of_nodes)
 from michelreco.reco.schema import FEATURES, KINDS, SETTING_INDEX, SETTINGS
 from michelreco.reco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
-                                   refine_peak)
+                                   refine_peak, window_mean)
 
 __all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates", "chosen_voxels", "clusters_in_order"]
 
@@ -46,6 +47,7 @@ S_MAXPEAK, S_GAP, S_BASE, S_MUPCA = _S["max_peak_from_end_mm"], _S["baseline_gap
     _S["muon_pca_mm"]
 S_RISEHI, S_MAXENTER, S_ENTERGAP, S_MINPEAK = _S["rise_hi_mm"], _S["max_entering_voxels"], \
     _S["entering_face_gap"], _S["min_candidate_peak_dedx_mev_cm"]
+S_SECOND = _S["second_cut_above_mev"]
 
 
 @njit(cache=True, nogil=True)
@@ -224,21 +226,43 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                     stops[n_stops] = xyz[walk[p]]
                     stop_cluster[n_stops] = c
                     n_stops += 1
-                if p == 0 or peak < cfg[S_MINPEAK]:
-                    continue   # the end itself is the peak, or there is no peak worth a candidate
-                marked = _nodes_after_peak(chain_nodes, chain_ptr, chain_junction, walk[:p], mark)
-                voxels = voxels_of_nodes(marked, node_first, node_next)
-                if voxels.shape[0] == 0:
-                    continue
-                feats, cand_ptr, cand_vox = _push(feats, cand_ptr, cand_vox, nc, voxels)
-                f = feats[nc]
-                f[F_KIND] = 0
-                f[F_CLUSTER] = c
-                pts, esum = shape_features(f, xyz, energy, voxels, xyz[walk[p]])
-                stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other_len, last, pts,
-                                        esum, node_first, node_next, n_chains, chain_junction, node_count,
-                                        node_energy, on_muon, cfg)
-                nc += 1
+                # A second cut, at the highest dE/ds at least a window closer to the end, when the first cut's
+                # candidate holds more energy than any Michel: a fluctuation of the muon further back then
+                # outshone its real stop, and the first candidate carries part of the muon
+                q0 = -1
+                if p > window:
+                    q0 = 1
+                    for k in range(2, p - window + 1):
+                        if dedx[k] > dedx[q0]:
+                            q0 = k
+                e_first = 0.0
+                for rank in range(2):
+                    if rank == 0:
+                        cut, cut_peak, cut_base = p, peak, base
+                    else:
+                        if q0 < 0 or e_first <= cfg[S_SECOND]:
+                            break
+                        cut = refine_peak(walk, node_energy, q0, window // 2)
+                        cut_peak = dedx[q0]
+                        cut_base = window_mean(s, dedx, s[q0] + cfg[S_GAP], s[q0] + cfg[S_GAP] + cfg[S_BASE])
+                    if cut == 0 or cut_peak < cfg[S_MINPEAK]:
+                        continue   # the end itself is the peak, or there is no peak worth a candidate
+                    marked = _nodes_after_peak(chain_nodes, chain_ptr, chain_junction, walk[:cut], mark)
+                    voxels = voxels_of_nodes(marked, node_first, node_next)
+                    if voxels.shape[0] == 0:
+                        continue
+                    feats, cand_ptr, cand_vox = _push(feats, cand_ptr, cand_vox, nc, voxels)
+                    f = feats[nc]
+                    f[F_KIND] = 0
+                    f[F_CLUSTER] = c
+                    f[F_CUT] = rank
+                    pts, esum = shape_features(f, xyz, energy, voxels, xyz[walk[cut]])
+                    if rank == 0:
+                        e_first = esum
+                    stopping_muon_features(f, xyz, walk, s, dedx, cut, cut_peak, cut_base, total_mm - s[cut],
+                                           junction, other_len, last, pts, esum, node_first, node_next, n_chains,
+                                           chain_junction, node_count, node_energy, on_muon, cfg)
+                    nc += 1
         for k in range(first_candidate, nc):
             same = 0
             for q in range(first_candidate, nc):

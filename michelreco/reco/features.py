@@ -33,7 +33,7 @@ F_PX, F_PY, F_PZ = _F["peak_x"], _F["peak_y"], _F["peak_z"]
 F_MEANE, F_MAXE, F_PATH = _F["mean_voxel_mev"], _F["max_voxel_mev"], _F["path_mm"]
 F_CLVOX, F_CLE, F_CLCAND = _F["cluster_voxels"], _F["cluster_energy_mev"], _F["cluster_candidates"]
 F_STOPGAP, F_SAMEPEAK, F_PEAKE = _F["stop_gap_mm"], _F["same_peak_candidates"], _F["peak_node_mev"]
-F_BLOBE = _F["blob_energy_mev"]
+F_BLOBE, F_CUT = _F["blob_energy_mev"], _F["cut_rank"]
 S_GAP, S_BASE, S_MUPCA, S_JUNCTION = _S["baseline_gap_mm"], _S["baseline_mm"], _S["muon_pca_mm"], \
     _S["junction_window_mm"]
 S_RISELO, S_RISEHI, S_START, S_DROPLO, S_DROPHI = _S["rise_lo_mm"], _S["rise_hi_mm"], _S["start_mm"], \

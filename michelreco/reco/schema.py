@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from michelreco.constants import MICHEL_ENDPOINT_MEV
 from michelreco.errors import InputError
 
 __all__ = ["Feature", "Param", "KINDS", "FEATURE_SPECS", "FEATURES", "FEATURE_INDEX", "PIPELINE_PARAMETERS",
@@ -99,6 +100,8 @@ FEATURE_SPECS: tuple[Feature, ...] = (
                                       "voxels: Compton electrons of photons) within 15 cm of the peak"),
     Feature("stop_gap_mm", "mm", "distance from the candidate to the nearest stopping-track end of another "
                                  "cluster (a Michel detached from its muon; 10 m when there is none)"),
+    Feature("cut_rank", "", "0: cut at the end's highest dE/ds; 1: the second cut, at the highest dE/ds closer to "
+                            "the end, made when the first candidate holds more than second_cut_above_mev"),
     Feature("peak_x", "voxels", "Bragg-peak voxel x (entering: the voxel nearest a face)"),
     Feature("peak_y", "voxels", "Bragg-peak voxel y"),
     Feature("peak_z", "voxels", "Bragg-peak voxel z"),
@@ -139,6 +142,9 @@ PIPELINE_PARAMETERS: dict[str, Param] = {
     "max_entering_voxels": Param(300, "voxels", 0, INF, "clusters touching a face up to this size are "
                                  "entering candidates (0: none)"),
     "entering_face_gap": Param(2.0, "voxels", 0.0, 768.0, "a cluster this close to a face touches it"),
+    "second_cut_above_mev": Param(round(MICHEL_ENDPOINT_MEV, 2), "MeV", 0.0, INF,
+                                  "a free end whose candidate holds more than this (default: the Michel endpoint) "
+                                  "gets a second candidate, cut at the highest dE/ds closer to the end (inf: never)"),
 }
 
 # Thresholds of the hand rules (``rules.DEFAULT_RULES``).
@@ -208,7 +214,7 @@ SETTINGS: tuple[str, ...] = (
     "min_cluster_voxels", "min_branch_hops", "max_chains", "window_nodes", "max_peak_from_end_mm",
     "baseline_gap_mm", "baseline_mm", "muon_pca_mm", "junction_window_mm", "rise_lo_mm", "rise_hi_mm",
     "start_mm", "drop_lo_mm", "drop_hi_mm", "max_entering_voxels", "entering_face_gap", "muon_skip_mm",
-    "min_candidate_peak_dedx_mev_cm")
+    "min_candidate_peak_dedx_mev_cm", "second_cut_above_mev")
 SETTING_INDEX: dict[str, int] = {name: k for k, name in enumerate(SETTINGS)}
 
 # (lower, upper) pairs whose values must be ordered

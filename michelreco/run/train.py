@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from os import PathLike
 from typing import TYPE_CHECKING
@@ -92,6 +93,19 @@ class CandidateTable:
                               self.event[keep], np.where(events, self.event_michel_voxels, 0),
                               np.concatenate([[0], np.cumsum(sizes[keep])]), self.voxel_id[entries],
                               self.voxel_michel[entries], self.first_event)
+
+    @classmethod
+    def concatenate(cls, tables: Sequence[CandidateTable]) -> CandidateTable:
+        """One table of the events of several, numbered on from 0 in the order given (voxel ids made unique)."""
+        parts, offset = [], 0
+        for t in tables:
+            event = t.event - t.first_event + offset
+            entry_event = np.repeat(event, np.diff(t.voxel_ptr))
+            ids = (t.voxel_id & 0xFFFFFFFF) + (entry_event << 32)      # voxel index, new event number
+            parts.append((t.features, t.michel_voxels, t.other_voxels, event, t.event_michel_voxels,
+                          np.diff(t.voxel_ptr), ids, t.voxel_michel))
+            offset += len(t.event_michel_voxels)
+        return _table(parts, 0)
 
     def counts(self, take: np.ndarray) -> tuple[int, int, int]:
         """Pooled voxel TP, FP, FN when the candidates flagged in ``take`` are chosen (their union)."""
@@ -269,7 +283,8 @@ def fit_with_threshold(table: CandidateTable, held: np.ndarray, settings: dict |
 
 def train_model(xyze_path: str | PathLike, labels_path: str | PathLike, params: dict | None = None, *,
                 settings: dict | None = None, holdout_fraction: float = 0.25, seed: int = 0, start: int = 0,
-                stop: int | None = None, workers: int = 1, progress: bool = True) -> TreeModel:
+                stop: int | None = None, workers: int = 1, progress: bool = True,
+                more: Sequence[tuple[str | PathLike, str | PathLike]] = ()) -> TreeModel:
     """Train a model on labelled events: fit on part, choose the threshold on the rest, refit on all.
 
     Parameters
@@ -290,6 +305,8 @@ def train_model(xyze_path: str | PathLike, labels_path: str | PathLike, params: 
         Worker processes for the candidates.
     progress : bool
         A progress bar.
+    more : sequence of (events, labels) paths
+        Further labelled files, used whole (samples of other detector conditions, for instance).
 
     Returns
     -------
@@ -302,6 +319,10 @@ def train_model(xyze_path: str | PathLike, labels_path: str | PathLike, params: 
     t0 = time.perf_counter()
     table = candidate_table(xyze_path, labels_path, params, start=start, stop=stop, workers=workers,
                             progress=progress)
+    added = [candidate_table(x, lab, params, workers=workers, progress=progress) for x, lab in more]
+    first_event = table.first_event
+    if added:
+        table = CandidateTable.concatenate([table, *added])
     n_events = table.event_michel_voxels.shape[0]
     held = holdout_mask(n_events, holdout_fraction, seed)
     _, threshold, held_scores = fit_with_threshold(table, held, settings, seed)
@@ -309,7 +330,8 @@ def train_model(xyze_path: str | PathLike, labels_path: str | PathLike, params: 
     pipeline = {k: (params or {}).get(k, spec.default) for k, spec in PIPELINE_PARAMETERS.items()}
     meta = {"package_version": __version__,
             "training": {"events_file": str(xyze_path), "labels_file": str(labels_path), "events": n_events,
-                         "first_event": table.first_event, "candidates": int(len(table.event)),
+                         "first_event": first_event, "candidates": int(len(table.event)),
+                         "more": [[str(x), str(lab), len(t.event_michel_voxels)] for (x, lab), t in zip(more, added)],
                          "fingerprint": table.fingerprint(), "seed": seed, "holdout_fraction": holdout_fraction,
                          "settings": {**TRAIN_DEFAULTS, **(settings or {})}, "pipeline": pipeline,
                          "seconds": round(time.perf_counter() - t0, 1)},

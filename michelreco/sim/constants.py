@@ -16,7 +16,7 @@ References
 
 from scipy.constants import physical_constants as _pc
 
-from michelreco.constants import ACTIVE_MM, GRID_VOXELS, VOXEL_MM
+from michelreco.constants import ACTIVE_MM, GRID_VOXELS, MICHEL_ENDPOINT_MEV, VOXEL_MM
 
 __all__ = [
     "VOXEL_MM", "GRID_VOXELS", "ACTIVE_MM", "WORLD_MARGIN_MM",
@@ -60,7 +60,7 @@ ALPHA_FS = _pc["fine-structure constant"][0]  # CODATA 2018 via scipy: radiative
 PDG_E, PDG_GAMMA, PDG_MU, PDG_PI, PDG_P, PDG_N = 11, 22, 13, 211, 2212, 2112
 
 # --- muon decay and capture ---------------------------------------------------------------------
-MICHEL_ENDPOINT_MEV = (M_MU ** 2 + M_E ** 2) / (2.0 * M_MU)   # W = 52.83 MeV, maximum e energy
+# MICHEL_ENDPOINT_MEV (W = (m_mu^2 + m_e^2) / 2 m_mu = 52.83 MeV, the maximum e energy): michelreco.constants
 MU_LIFETIME_US = 2.1969811          # free muon lifetime, PDG 2024
 MU_MINUS_CAPTURE_RATE_PER_US = 1.0 / 0.537 - 1.0 / MU_LIFETIME_US * 0.993  # Suzuki 1987; Huff factor 0.993
 MU_MINUS_DECAY_FRACTION = (0.993 / MU_LIFETIME_US) / (1.0 / 0.537)         # about 0.25: decay in orbit

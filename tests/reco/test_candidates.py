@@ -101,3 +101,24 @@ def test_delta_ray_next_to_the_peak():
     _check_voxels(by_part[(2,)], part, [2])
     # walked from the delta's end, the track carries on on both sides of its junction: not a stopping track
     assert by_part[(2,)]["features"]["crossing_mm"] > 50
+
+
+def test_second_cut_when_a_fluctuation_of_the_muon_outshines_its_stop():
+    # a burst of 6 MeV a voxel 36-39 voxels before the stop (a delta ray's start) beats the Bragg peak: the first
+    # cut lands there and its candidate carries the muon's end (more than a Michel can hold); the second cut is
+    # at the real stop and holds the Michel alone
+    muon, energy = _muon()
+    energy = [6.0 if 80 <= k < 84 else e for k, e in enumerate(energy)]
+    xyze, part = _event((muon, energy), _line((MUON_END_X, 300, 300), (0, 1, 0), 30))
+    records = [r for r in _records(xyze) if r["kind"] == "stopping_muon"]
+    first = [r for r in records if r["features"]["cut_rank"] == 0 and 1 in part[r["voxels"]]]
+    second = [r for r in records if r["features"]["cut_rank"] == 1]
+    assert len(first) == 1 and len(second) == 1
+    assert first[0]["features"]["energy_mev"] > 52.83 and 0 in part[first[0]["voxels"]]
+    _check_voxels(second[0], part, [1])
+    assert abs(second[0]["features"]["peak_x"] - MUON_END_X) <= 1
+    # the second cut needs a first candidate above second_cut_above_mev; inf: never
+    for above in (first[0]["features"]["energy_mev"] + 1.0, float("inf")):
+        off = MichelFinder(second_cut_above_mev=above).explain(xyze)
+        assert all(r["features"]["cut_rank"] == 0 for r in off)
+        assert len([r for r in off if r["kind"] == "stopping_muon"]) == len(records) - 1

@@ -83,3 +83,33 @@ class _no_raise:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_tables_of_several_files_keep_their_events_apart(sim_sample):
+    from michelreco.run.train import CandidateTable
+
+    paths, _, _ = sim_sample
+    first = candidate_table(paths.xyze, paths.labels, stop=20, progress=False)
+    later = candidate_table(paths.xyze, paths.labels, start=20, stop=40, progress=False)
+    both = CandidateTable.concatenate([first, first, later])
+    assert len(both.event_michel_voxels) == 60 and both.first_event == 0 and both.event.max() <= 59
+    # the same events twice count twice: voxel ids stay unique per event
+    counts = np.array(both.counts(both.target))
+    np.testing.assert_array_equal(counts, 2 * np.array(first.counts(first.target))
+                                  + np.array(later.counts(later.target)))
+    tail = both.subset(np.arange(60) >= 40)
+    np.testing.assert_array_equal(tail.features, later.features)
+
+
+def test_train_adds_labelled_pairs(sim_sample, tmp_path, capsys):
+    paths, events, _ = sim_sample
+    model = tmp_path / "model.json"
+    assert main(["train", str(paths.xyze), str(paths.labels), "--events", "30", "--add", str(paths.xyze),
+                 str(paths.labels), "--out", str(model), "--max-iter", "10", "--workers", "1", "--quiet"]) == 0
+    training = json.loads(model.read_text())["meta"]["training"]
+    assert training["events"] == 30 + len(events) and training["more"] == [[str(paths.xyze), str(paths.labels),
+                                                                            len(events)]]
+    # an added pair is an input too: never the output
+    assert main(["train", str(paths.xyze), str(paths.labels), "--add", str(model), str(paths.labels), "--out",
+                 str(model), "--force", "--quiet"]) == 2
+    assert "--out" in capsys.readouterr().err

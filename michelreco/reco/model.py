@@ -43,28 +43,30 @@ def default_model_path() -> Path:
 
 
 @njit(cache=True, nogil=True)
-def _raw_scores(x, column, threshold, child, missing_left, value, roots, baseline):
+def _raw_scores(x, column, threshold, child, nan_right, value, roots, depth, baseline):
     """Raw score (log-odds) of every row of ``x``: baseline plus the leaf each tree sends the row to.
 
     Node arrays of all trees, concatenated; an inner node's children are ``child`` (left) and ``child + 1``
-    (right), a leaf has ``child == -1``; ``column`` is the feature-table column each inner node tests.
+    (right); a leaf is its own child with threshold +inf, so every row takes exactly ``depth[t]`` steps in tree
+    t. The rows step together, without branches (the next node is computed, not chosen): the walks of
+    different candidates overlap in the processor instead of waiting on each comparison. ``column`` is the
+    feature-table column each node tests; a NaN goes right where ``nan_right``.
     """
     n = x.shape[0]
-    out = np.full(n, baseline)
+    node = np.empty(n, np.int64)
+    acc = np.zeros(n)
+    for t in range(roots.shape[0]):
+        node[:] = roots[t]
+        for _ in range(depth[t]):
+            for r in range(n):
+                k = node[r]
+                v = x[r, column[k]]
+                node[r] = child[k] + ((v > threshold[k]) | ((v != v) & nan_right[k]))
+        for r in range(n):
+            acc[r] += value[node[r]]
+    out = np.empty(n)
     for r in range(n):
-        acc = 0.0
-        for t in range(roots.shape[0]):
-            node = roots[t]
-            while child[node] >= 0:
-                v = x[r, column[node]]
-                if np.isnan(v):
-                    node = child[node] + (0 if missing_left[node] else 1)
-                elif v <= threshold[node]:
-                    node = child[node]
-                else:
-                    node = child[node] + 1
-            acc += value[node]
-        out[r] += acc
+        out[r] = baseline + acc[r]
     return out
 
 
@@ -77,6 +79,15 @@ def _sibling_order(left: np.ndarray, right: np.ndarray) -> np.ndarray:
             order += [int(left[node]), int(right[node])]
         k += 1
     return np.array(order, np.int64)
+
+
+def _depth(left: np.ndarray, right: np.ndarray) -> int:
+    """Edges on the longest path from the root (node 0) to a leaf."""
+    depth = np.zeros(len(left), np.int64)
+    for node in range(len(left)):                   # children come after their parent (checked on loading)
+        if left[node] >= 0:
+            depth[left[node]] = depth[right[node]] = depth[node] + 1
+    return int(depth.max()) if len(depth) else 0
 
 
 @dataclass
@@ -115,7 +126,7 @@ class TreeModel:
     def _flatten(self) -> None:
         """Lay all trees out for the compiled walk: children side by side, columns of the feature table."""
         parts: dict[str, list] = {"column": [], "threshold": [], "child": [], "missing_left": [], "value": []}
-        roots, offset = [], 0
+        roots, depths, offset = [], [], 0
         for tree in self.trees:
             left, right = np.asarray(tree["left"], np.int64), np.asarray(tree["right"], np.int64)
             order = _sibling_order(left, right)
@@ -128,14 +139,18 @@ class TreeModel:
             parts["missing_left"].append(np.asarray(tree["missing_left"], np.bool_)[order])
             parts["value"].append(np.asarray(tree["value"], np.float64)[order])
             roots.append(offset)
+            depths.append(_depth(left, right))
             offset += len(order)
         cat = {k: np.concatenate(v) if v else np.empty(0) for k, v in parts.items()}
-        self._column = cat["column"].astype(np.int64)
-        self._threshold = cat["threshold"].astype(np.float64)
-        self._child = cat["child"].astype(np.int64)
-        self._missing_left = cat["missing_left"].astype(np.bool_)
+        child = cat["child"].astype(np.int64)
+        leaf = child < 0
+        self._child = np.where(leaf, np.arange(len(child)), child)         # a leaf is its own child ...
+        self._threshold = np.where(leaf, np.inf, cat["threshold"].astype(np.float64))    # ... never left
+        self._column = np.where(leaf, 0, cat["column"]).astype(np.int64)
+        self._nan_right = ~cat["missing_left"].astype(np.bool_) & ~leaf
         self._value = cat["value"].astype(np.float64)
         self._roots = np.array(roots, np.int64)
+        self._depth = np.array(depths, np.int64)
 
     # -- scores ---------------------------------------------------------------------------------------
     def raw_scores(self, features: np.ndarray) -> np.ndarray:
@@ -143,8 +158,8 @@ class TreeModel:
         x = np.ascontiguousarray(features, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != len(FEATURES):
             raise InputError(f"a feature table must have {len(FEATURES)} columns, got shape {x.shape}")
-        return _raw_scores(x, self._column, self._threshold, self._child, self._missing_left, self._value,
-                           self._roots, self.baseline)
+        return _raw_scores(x, self._column, self._threshold, self._child, self._nan_right, self._value,
+                           self._roots, self._depth, self.baseline)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Probability that each candidate is a Michel (logistic of the raw score)."""

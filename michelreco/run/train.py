@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -328,6 +329,8 @@ def train_model(xyze_path: str | PathLike, labels_path: str | PathLike, params: 
     _, threshold, held_scores = fit_with_threshold(table, held, settings, seed)
     final = fit_ensemble(table, settings, seed)
     pipeline = {k: (params or {}).get(k, spec.default) for k, spec in PIPELINE_PARAMETERS.items()}
+    # strict JSON has no infinity (second_cut_above_mev may be one): the record says "inf"
+    pipeline = {k: str(v) if isinstance(v, float) and not math.isfinite(v) else v for k, v in pipeline.items()}
     meta = {"package_version": __version__,
             "training": {"events_file": str(xyze_path), "labels_file": str(labels_path), "events": n_events,
                          "first_event": first_event, "candidates": int(len(table.event)),

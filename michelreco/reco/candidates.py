@@ -20,8 +20,8 @@ import numpy as np
 from numba import njit
 
 from michelreco.constants import VOXEL_MM
-from michelreco.reco.features import (F_BASE, F_BLOBE, F_CLCAND, F_CLE, F_CLUSTER, F_CLVOX, F_E, F_KIND, F_MDEDX,
-                                      F_CUT, F_PATH, F_PEAK, F_PX, F_PY, F_PZ, F_RATIO, F_SAMEPEAK, F_STOPGAP, F_TORT,
+from michelreco.reco.features import (F_BASE, F_BLOBE, F_CLCAND, F_CLE, F_CLUSTER, F_CLVOX, F_CUT, F_E, F_KIND,
+                                      F_MDEDX, F_PATH, F_PEAK, F_PX, F_PY, F_PZ, F_RATIO, F_SAMEPEAK, F_STOPGAP, F_TORT,
                                       face_gap, shape_features, stopping_muon_features, voxels_of_nodes)
 from michelreco.reco.schema import FEATURES, KINDS, SETTING_INDEX, SETTINGS
 from michelreco.reco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,

@@ -229,19 +229,17 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 # A second cut, at the highest dE/ds at least a window closer to the end, when the first cut's
                 # candidate holds more energy than any Michel: a fluctuation of the muon further back then
                 # outshone its real stop, and the first candidate carries part of the muon
-                q0 = -1
-                if p > window:
-                    q0 = 1
-                    for k in range(2, p - window + 1):
-                        if dedx[k] > dedx[q0]:
-                            q0 = k
                 e_first = 0.0
                 for rank in range(2):
                     if rank == 0:
                         cut, cut_peak, cut_base = p, peak, base
                     else:
-                        if q0 < 0 or e_first <= cfg[S_SECOND]:
+                        if p <= window or e_first <= cfg[S_SECOND]:
                             break
+                        q0 = 1
+                        for k in range(2, p - window + 1):
+                            if dedx[k] > dedx[q0]:
+                                q0 = k
                         cut = refine_peak(walk, node_energy, q0, window // 2)
                         cut_peak = dedx[q0]
                         cut_base = window_mean(s, dedx, s[q0] + cfg[S_GAP], s[q0] + cfg[S_GAP] + cfg[S_BASE])

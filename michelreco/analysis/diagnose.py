@@ -27,7 +27,7 @@ from michelreco.analysis.metrics import Counts
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError
 from michelreco.reco.finder import MichelFinder
-from michelreco.run.io import event_count, iter_events, iter_labels, iter_solution, read_event
+from michelreco.run.io import check_label_row, event_count, iter_events, iter_labels, iter_solution, read_event
 
 __all__ = ["LOST_CAUSES", "FALSE_CAUSES", "CATEGORIES", "Diagnosis", "diagnose_event", "diagnose_files",
            "truth_by_event"]
@@ -188,8 +188,7 @@ def diagnose_files(xyze_path: str | PathLike, labels_path: str | PathLike, solut
     solutions = iter_solution(solution_path, 0, stop) if solution_path else None
     total = Diagnosis()
     for (i, xyze), (_, labels) in zip(iter_events(xyze_path, 0, stop), iter_labels(labels_path, 0, stop)):
-        if len(labels) != len(xyze):
-            raise InputError(f"{labels_path}: event {i}: {len(labels)} labels for {len(xyze)} voxels")
+        check_label_row(labels, len(xyze), i, labels_path)
         sol = next(solutions)[1] if solutions is not None else None
         rows = truth.get(i, truth.get(-1)) if truth is not None else None
         total.add(diagnose_event(finder, xyze, labels, sol, rows))

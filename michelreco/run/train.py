@@ -30,7 +30,7 @@ from michelreco.reco.finder import MichelFinder
 from michelreco.reco.model import MODEL_FEATURES, TreeModel
 from michelreco.reco.rules import DEFAULT_RULES, ENTERING_RULES
 from michelreco.reco.schema import FEATURE_INDEX, PIPELINE_PARAMETERS, TRAINING_PARAMETERS
-from michelreco.run.io import event_count, iter_events, iter_labels
+from michelreco.run.io import check_label_row, event_count, iter_events, iter_labels
 from michelreco.run.parallel import event_ranges, ordered_results, progress_bar
 from michelreco.run.workers import worker_pool
 
@@ -183,8 +183,7 @@ def _candidates_of_range(xyze_path: str, labels_path: str, start: int, stop: int
 
     def events():
         for (i, xyze), (_, labels) in zip(iter_events(xyze_path, start, stop), iter_labels(labels_path, start, stop)):
-            if len(labels) != len(xyze):
-                raise InputError(f"{labels_path}: event {i}: {len(labels)} labels for {len(xyze)} voxels")
+            check_label_row(labels, len(xyze), i, labels_path)
             yield (i, *finder.candidates(xyze), labels)
 
     return _table_parts(events())

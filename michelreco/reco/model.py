@@ -2,9 +2,18 @@
 
 A model file is JSON: the trees as arrays (feature column, threshold, children, leaf values), the feature names
 in the order the trees read them, the decision threshold on the probability, the package version and a
-fingerprint of the training data. Loading one never runs code (no pickle). Inference is a compiled walk over
-the concatenated tree arrays, exactly the arithmetic of scikit-learn's ``HistGradientBoostingClassifier``:
-raw score = baseline + sum of the leaves reached (NaN goes where the tree was told), probability = logistic.
+fingerprint of the training data. Loading one never runs code (no pickle). Inference is compiled, exactly the
+arithmetic of scikit-learn's ``HistGradientBoostingClassifier``: raw score = baseline + sum of the leaves reached
+(NaN goes where the tree was told), probability = logistic.
+
+Two kernels find the leaves, with the same result:
+
+- trees of at most 64 leaves (the shipped model has 15): the bit-vector traversal of QuickScorer (Lucchese et
+  al., SIGIR 2015). Each tree's leaves are bits of a word, in left-to-right order; a node whose test sends a
+  candidate right rules out the leaves of its left subtree. The nodes of each feature are sorted by threshold,
+  so a candidate visits exactly the nodes it goes right at, and stops at the first it does not; the leaf
+  reached is the lowest bit left in each tree's word;
+- larger trees: a walk from the root of each tree.
 """
 
 from __future__ import annotations
@@ -68,6 +77,72 @@ def _raw_scores(x, column, threshold, child, nan_right, value, roots, depth, bas
     for r in range(n):
         out[r] = baseline + acc[r]
     return out
+
+
+# a de Bruijn sequence: the index of a word's lowest set bit from one multiplication (Leiserson, Prokop and
+# Randall, "Using de Bruijn sequences to index a 1 in a computer word", 1998)
+_DEBRUIJN64 = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN_INDEX = np.zeros(64, np.int64)
+for _bit in range(64):
+    _DEBRUIJN_INDEX[((int(_DEBRUIJN64) << _bit) & 0xFFFFFFFFFFFFFFFF) >> 58] = _bit
+MAX_BITMASK_LEAVES = 64
+
+
+@njit(cache=True, nogil=True)
+def _raw_scores_bitmask(x, columns, col_ptr, threshold, tree, mask, nan_right, leaf_start, leaf_value, baseline,
+                        debruijn, debruijn_index):
+    """``_raw_scores`` by QuickScorer's bit vectors (trees of at most 64 leaves; module docstring).
+
+    The nodes of feature-table column c are ``col_ptr[c]:col_ptr[c + 1]``, ascending in ``threshold``; node k
+    of tree ``tree[k]`` clears the bits ``~mask[k]`` (the leaves of its left subtree) when the candidate goes
+    right there. Tree t's leaf of rank j (left to right) has value ``leaf_value[leaf_start[t] + j]``; leaves
+    are summed in tree order, as the walk does, so the two kernels give the same floating-point sums.
+    """
+    n = x.shape[0]
+    n_trees = leaf_start.shape[0] - 1
+    out = np.empty(n)
+    words = np.empty(n_trees, np.uint64)
+    full = ~np.uint64(0)
+    one = np.uint64(1)
+    for r in range(n):
+        words[:] = full
+        for c in columns:
+            v = x[r, c]
+            if v != v:
+                for k in range(col_ptr[c], col_ptr[c + 1]):
+                    if nan_right[k]:
+                        words[tree[k]] &= mask[k]
+            else:
+                for k in range(col_ptr[c], col_ptr[c + 1]):
+                    if v <= threshold[k]:
+                        break                 # this node and every later one sends the candidate left
+                    words[tree[k]] &= mask[k]
+        acc = 0.0
+        for t in range(n_trees):
+            w = words[t]
+            low = w & (~w + one)              # the lowest set bit alone
+            acc += leaf_value[leaf_start[t] + debruijn_index[(low * debruijn) >> np.uint64(58)]]
+        out[r] = baseline + acc
+    return out
+
+
+def _leaf_ranks(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leaves of a tree left to right: (leaf nodes in that order, and per node the first and the end rank of
+    the leaves below it)."""
+    n = len(left)
+    lo, hi = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    leaves: list[int] = []
+    stack = [(0, False)]
+    while stack:                                    # in-order, without recursion
+        node, done = stack.pop()
+        if left[node] < 0:
+            lo[node], hi[node] = len(leaves), len(leaves) + 1
+            leaves.append(node)
+        elif done:
+            lo[node], hi[node] = lo[left[node]], hi[right[node]]
+        else:
+            stack += [(node, True), (int(right[node]), False), (int(left[node]), False)]
+    return np.array(leaves, np.int64), lo, hi
 
 
 def _sibling_order(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -151,6 +226,34 @@ class TreeModel:
         self._value = cat["value"].astype(np.float64)
         self._roots = np.array(roots, np.int64)
         self._depth = np.array(depths, np.int64)
+        self._bitmask = self._bitmask_layout()
+
+    def _bitmask_layout(self) -> tuple | None:
+        """The node and leaf arrays of ``_raw_scores_bitmask``, or None when a tree has more than 64 leaves."""
+        col, thr, tree_of, masks, nan_right, leaf_values, leaf_start = [], [], [], [], [], [], [0]
+        for t, tree in enumerate(self.trees):
+            left, right = np.asarray(tree["left"], np.int64), np.asarray(tree["right"], np.int64)
+            leaves, lo, hi = _leaf_ranks(left, right)
+            if len(leaves) > MAX_BITMASK_LEAVES:
+                return None
+            inner = np.flatnonzero(left >= 0)
+            for node in inner:
+                ruled_out = sum(1 << j for j in range(lo[left[node]], hi[left[node]]))
+                masks.append(~ruled_out & 0xFFFFFFFFFFFFFFFF)
+            col.append(self._columns[np.asarray(tree["feature"], np.int64)[inner]])
+            thr.append(np.asarray(tree["threshold"], np.float64)[inner])
+            nan_right.append(~np.asarray(tree["missing_left"], np.bool_)[inner])
+            tree_of.append(np.full(len(inner), t, np.int64))
+            leaf_values.append(np.asarray(tree["value"], np.float64)[leaves])
+            leaf_start.append(leaf_start[-1] + len(leaves))
+        if not self.trees:
+            return None
+        col_all, thr_all = np.concatenate(col), np.concatenate(thr)
+        order = np.lexsort((thr_all, col_all))      # by column, then threshold (stable: tree order on ties)
+        col_ptr = np.searchsorted(col_all[order], np.arange(len(FEATURES) + 1))
+        return (np.unique(col_all).astype(np.int64), col_ptr.astype(np.int64), thr_all[order],
+                np.concatenate(tree_of)[order], np.array(masks, np.uint64)[order],
+                np.concatenate(nan_right)[order], np.array(leaf_start, np.int64), np.concatenate(leaf_values))
 
     # -- scores ---------------------------------------------------------------------------------------
     def raw_scores(self, features: np.ndarray) -> np.ndarray:
@@ -158,6 +261,12 @@ class TreeModel:
         x = np.ascontiguousarray(features, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != len(FEATURES):
             raise InputError(f"a feature table must have {len(FEATURES)} columns, got shape {x.shape}")
+        if self._bitmask is not None:
+            return _raw_scores_bitmask(x, *self._bitmask, self.baseline, _DEBRUIJN64, _DEBRUIJN_INDEX)
+        return self._walk_scores(x)
+
+    def _walk_scores(self, x: np.ndarray) -> np.ndarray:
+        """``raw_scores`` by walking every tree from its root (any tree size; the bit-vector kernel's reference)."""
         return _raw_scores(x, self._column, self._threshold, self._child, self._nan_right, self._value,
                            self._roots, self._depth, self.baseline)
 

@@ -37,6 +37,29 @@ def test_round_trip_gives_scikit_learns_probabilities(fitted, tmp_path):
     assert loaded.decide(x, 1.0).sum() == 0 and loaded.decide(x, 0.0).all()
 
 
+def test_bit_vector_kernel_equals_the_tree_walk_exactly(fitted):
+    x, _, model = fitted
+    assert model._bitmask is not None                   # 9 leaves: the bit-vector kernel serves this model
+    rows = x.copy()
+    rng = np.random.default_rng(5)
+    thresholds = np.concatenate([t["threshold"][t["left"] >= 0] for t in model.trees])
+    on_threshold = rng.random(rows.shape) < 0.3         # values exactly at a split go left in both
+    rows[on_threshold] = rng.choice(thresholds, on_threshold.sum())
+    rows[rng.random(rows.shape) < 0.05] = np.nan
+    np.testing.assert_array_equal(model.raw_scores(rows), model._walk_scores(rows))
+
+
+def test_trees_of_more_than_64_leaves_are_walked(tmp_path):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2000, len(FEATURES)))
+    y = (np.sin(3 * x[:, COLS[0]]) + x[:, COLS[1]] * x[:, COLS[2]] > 0).astype(int)
+    clf = HistGradientBoostingClassifier(max_iter=5, max_leaf_nodes=100, min_samples_leaf=2,
+                                         random_state=0).fit(x[:, COLS], y)
+    model = TreeModel.from_sklearn(clf, MODEL_FEATURES)
+    assert model._bitmask is None and max(int((t["left"] < 0).sum()) for t in model.trees) > 64
+    np.testing.assert_allclose(model.probabilities(x), clf.predict_proba(x[:, COLS])[:, 1], rtol=0, atol=1e-6)
+
+
 def test_contributions_add_up_to_the_score(fitted):
     x, _, model = fitted
     for row in x[:20]:

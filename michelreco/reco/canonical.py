@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit
 
 from michelreco.constants import GRID_VOXELS
+from michelreco.errors import DuplicateVoxelsError
 
 __all__ = ["canonical_voxels"]
 
@@ -22,46 +23,52 @@ def canonical_voxels(xyze: np.ndarray, threshold_mev: float):
     """Voxels above ``threshold_mev``, sorted by linear key.
 
     Returns (original index int64, xyz int64 (M, 3), xyz float64 (M, 3), energy float64 (M,)).
-    Coordinates must be integer voxel indices 0..767 (``io.check_xyze_row`` guarantees it).
+    Coordinates must be integer voxel indices 0..767 (``io.check_xyze_row`` guarantees it). Every voxel is
+    sorted, those at or below the threshold too, so that two voxels at one place meet as neighbours in the
+    sorted keys: ``DuplicateVoxelsError`` is raised then (this is the run's duplicate check, at no cost).
     """
     n = xyze.shape[0]
-    keep = 0
+    keys = np.empty(n, np.int64)
+    idx = np.empty(n, np.int64)
     for i in range(n):
-        if xyze[i, 3] > threshold_mev:
-            keep += 1
-    keys = np.empty(keep, np.int64)
-    idx = np.empty(keep, np.int64)
-    k = 0
-    for i in range(n):
-        if xyze[i, 3] > threshold_mev:
-            keys[k] = (np.int64(xyze[i, 0]) * GRID_VOXELS + np.int64(xyze[i, 1])) * GRID_VOXELS + np.int64(xyze[i, 2])
-            idx[k] = i
-            k += 1
+        keys[i] = (np.int64(xyze[i, 0]) * GRID_VOXELS + np.int64(xyze[i, 1])) * GRID_VOXELS + np.int64(xyze[i, 2])
+        idx[i] = i
     # LSD radix sort, stable, three digits of 10 bits (small count arrays stay in cache)
     mask = (1 << _DIGIT_BITS) - 1
-    tmp_k = np.empty(keep, np.int64)
-    tmp_i = np.empty(keep, np.int64)
+    tmp_k = np.empty(n, np.int64)
+    tmp_i = np.empty(n, np.int64)
     count = np.empty(mask + 2, np.int64)
     for shift in (0, _DIGIT_BITS, 2 * _DIGIT_BITS):
         count[:] = 0
-        for j in range(keep):
+        for j in range(n):
             count[((keys[j] >> shift) & mask) + 1] += 1
         for d in range(mask + 1):
             count[d + 1] += count[d]
-        for j in range(keep):
+        for j in range(n):
             d = (keys[j] >> shift) & mask
             tmp_k[count[d]] = keys[j]
             tmp_i[count[d]] = idx[j]
             count[d] += 1
         keys, tmp_k = tmp_k, keys
         idx, tmp_i = tmp_i, idx
+    keep = 0
+    for j in range(n):
+        if j > 0 and keys[j] == keys[j - 1]:
+            raise DuplicateVoxelsError()
+        if xyze[idx[j], 3] > threshold_mev:
+            keep += 1
     xyz_i = np.empty((keep, 3), np.int64)
     xyz_f = np.empty((keep, 3), np.float64)
     energy = np.empty(keep, np.float64)
-    for j in range(keep):
+    index = np.empty(keep, np.int64)
+    k = 0
+    for j in range(n):
         i = idx[j]
-        for a in range(3):
-            xyz_i[j, a] = np.int64(xyze[i, a])
-            xyz_f[j, a] = xyz_i[j, a]
-        energy[j] = xyze[i, 3]
-    return idx, xyz_i, xyz_f, energy
+        if xyze[i, 3] > threshold_mev:
+            index[k] = i
+            for a in range(3):
+                xyz_i[k, a] = np.int64(xyze[i, a])
+                xyz_f[k, a] = xyz_i[k, a]
+            energy[k] = xyze[i, 3]
+            k += 1
+    return index, xyz_i, xyz_f, energy

@@ -20,7 +20,7 @@ import numpy as np
 
 from michelreco.config import check_params
 from michelreco.constants import GRID_VOXELS
-from michelreco.errors import InputError
+from michelreco.errors import DuplicateVoxelsError, EventInputError, InputError
 from michelreco.reco.candidates import chosen_voxels, event_candidates
 from michelreco.reco.canonical import canonical_voxels
 from michelreco.reco.graph import voxel_graph, voxel_graph_sklearn
@@ -44,6 +44,15 @@ def load_model_cached(path: str) -> TreeModel:
     if path not in _MODELS:
         _MODELS[path] = load_model(path or None)
     return _MODELS[path]
+
+
+def _duplicate_reason(xyze: np.ndarray) -> str:
+    """Which voxel of an event is listed twice, and where first (``checks.describe_problem``)."""
+    from michelreco.run.checks import describe_problem, xyze_problem
+
+    xyze = np.ascontiguousarray(xyze)
+    code, voxel, earlier = xyze_problem(xyze, GRID_VOXELS)
+    return describe_problem(xyze, code, voxel, earlier, GRID_VOXELS)
 
 
 def checked_event(xyze: np.ndarray) -> np.ndarray:
@@ -128,11 +137,15 @@ class MichelFinder:
 
         ``validate=False`` skips ``checked_event``, for callers that have checked the row already (a file's rows
         are checked as they are read, ``run.io.check_xyze_row``): the kernels must never see an unchecked array.
+        An event with a voxel listed twice raises ``EventInputError`` naming it, in either case.
         """
         if validate:
             xyze = checked_event(xyze)
         p = self._params
-        index, xyz, xyz_f, energy = canonical_voxels(xyze, float(p["energy_threshold_mev"]))
+        try:
+            index, xyz, xyz_f, energy = canonical_voxels(xyze, float(p["energy_threshold_mev"]))
+        except DuplicateVoxelsError:
+            raise EventInputError(_duplicate_reason(xyze)) from None
         if p["clustering"] == "numba":
             labels, indptr, nbrs = voxel_graph(xyz, p["eps_voxels"], validate=False)
         else:

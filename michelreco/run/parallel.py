@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from michelreco.errors import InputError
+from michelreco.errors import EventInputError, InputError
 from michelreco.run.checkpoint import Checkpoint, input_fingerprint
 from michelreco.run.io import (EVENTS_DATASET, EventError, RowWriter, _resolve_range, check_xyze_row, event_count,
                                iter_rows)
@@ -131,7 +131,7 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
     result = RangeResult(start, stop)
     for i, raw in iter_rows(path, dataset, start, stop):
         try:
-            xyze = check_xyze_row(raw, i, path)
+            xyze = check_xyze_row(raw, i, path, duplicates=False)     # the finder refuses duplicates itself
             t0 = time.thread_time()
             if explain:
                 records = finder.explain(xyze)
@@ -143,7 +143,7 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
             else:
                 row = finder.find(xyze, validate=False)      # check_xyze_row above checked it already
             result.find_seconds += time.thread_time() - t0
-        except EventError as err:
+        except (EventError, EventInputError) as err:
             row = np.empty(0, np.int32)
             result.failures.append((i, f"bad input: {err.reason}"))
             result.malformed += 1

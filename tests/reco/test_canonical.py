@@ -1,7 +1,10 @@
 """Canonical voxel order: sorted by position, thresholded, indices back into the input."""
 
 import numpy as np
+import pytest
 
+from michelreco import MichelFinder
+from michelreco.errors import DuplicateVoxelsError, EventInputError
 from michelreco.reco.canonical import canonical_voxels
 
 
@@ -20,3 +23,13 @@ def test_sorted_by_position_with_indices_into_the_input():
     perm = rng.permutation(len(xyze))                              # the order of the input does not matter
     index2, xyz2, _, _ = canonical_voxels(xyze[perm], 0.13)
     assert np.array_equal(xyz2, xyz_i) and np.array_equal(perm[index2], index)
+
+
+def test_a_voxel_listed_twice_is_refused_even_below_the_threshold():
+    xyze = np.array([[5, 5, 5, 1.0], [5, 5, 6, 1.0], [9, 9, 9, 1.0], [5, 5, 6, 0.01]], np.float32)
+    canonical_voxels(xyze[:3], 0.13)
+    with pytest.raises(DuplicateVoxelsError):
+        canonical_voxels(xyze, 0.13)                    # the second copy lies below the threshold
+    for validate in (True, False):                      # the finder names both listings
+        with pytest.raises(EventInputError, match=r"^voxel 3 \(5, 5, 6\): listed twice \(also voxel 1\)$"):
+            MichelFinder().find(xyze.astype(np.float64), validate=validate)

@@ -25,7 +25,7 @@ from michelreco.reco.candidates import chosen_voxels, clusters_in_order, event_c
 from michelreco.reco.finder import MichelFinder, checked_event
 from michelreco.reco.graph import voxel_graph
 from michelreco.reco.track import cluster_skeleton
-from michelreco.run.io import EVENTS_DATASET, event_count, iter_events, iter_rows
+from michelreco.run.io import EVENTS_DATASET, check_xyze_row, event_count, iter_events, iter_rows
 
 __all__ = ["load_events", "bench_finder", "bench_stages", "bench_dbscan", "bench_read", "bench_read_layouts",
            "bench_run", "STAGES", "READ_LAYOUTS"]
@@ -185,7 +185,7 @@ def bench_dbscan(events: list[np.ndarray], eps: float = 1.8, min_samples: int = 
 
 
 def bench_read(path: str | os.PathLike, stop: int | None = None) -> dict:
-    """Events per second of a bare read pass (block-wise, with the input checks), no finding.
+    """Events per second of a bare read pass (block-wise, with the input checks a run makes), no finding.
 
     Returns
     -------
@@ -194,7 +194,8 @@ def bench_read(path: str | os.PathLike, stop: int | None = None) -> dict:
     """
     t0, c0 = time.perf_counter(), time.process_time()
     n = voxels = 0
-    for _, xyze in iter_events(path, 0, stop):
+    for i, raw in iter_rows(path, EVENTS_DATASET, 0, stop):
+        xyze = check_xyze_row(raw, i, path, duplicates=False)     # as find_in_range reads
         n += 1
         voxels += len(xyze)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0

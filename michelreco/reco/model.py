@@ -12,7 +12,7 @@ Two kernels find the leaves, with the same result:
   al., SIGIR 2015). Each tree's leaves are bits of a word, in left-to-right order; a node whose test sends a
   candidate right rules out the leaves of its left subtree. The nodes of each feature are sorted by threshold,
   so a candidate visits exactly the nodes it goes right at, and stops at the first it does not; the leaf
-  reached is the lowest bit left in each tree's word;
+  reached is the lowest bit left in each tree's word (``bits.lowest_bit``);
 - larger trees: a walk from the root of each tree.
 """
 
@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit
 
 from michelreco.errors import InputError
+from michelreco.reco.bits import lowest_bit
 from michelreco.reco.schema import FEATURE_INDEX, FEATURES
 
 if TYPE_CHECKING:
@@ -79,18 +80,11 @@ def _raw_scores(x, column, threshold, child, nan_right, value, roots, depth, bas
     return out
 
 
-# a de Bruijn sequence: the index of a word's lowest set bit from one multiplication (Leiserson, Prokop and
-# Randall, "Using de Bruijn sequences to index a 1 in a computer word", 1998)
-_DEBRUIJN64 = np.uint64(0x03F79D71B4CB0A89)
-_DEBRUIJN_INDEX = np.zeros(64, np.int64)
-for _bit in range(64):
-    _DEBRUIJN_INDEX[((int(_DEBRUIJN64) << _bit) & 0xFFFFFFFFFFFFFFFF) >> 58] = _bit
 MAX_BITMASK_LEAVES = 64
 
 
 @njit(cache=True, nogil=True)
-def _raw_scores_bitmask(x, columns, col_ptr, threshold, tree, mask, nan_right, leaf_start, leaf_value, baseline,
-                        debruijn, debruijn_index):
+def _raw_scores_bitmask(x, columns, col_ptr, threshold, tree, mask, nan_right, leaf_start, leaf_value, baseline):
     """``_raw_scores`` by QuickScorer's bit vectors (trees of at most 64 leaves; module docstring).
 
     The nodes of feature-table column c are ``col_ptr[c]:col_ptr[c + 1]``, ascending in ``threshold``; node k
@@ -103,7 +97,6 @@ def _raw_scores_bitmask(x, columns, col_ptr, threshold, tree, mask, nan_right, l
     out = np.empty(n)
     words = np.empty(n_trees, np.uint64)
     full = ~np.uint64(0)
-    one = np.uint64(1)
     for r in range(n):
         words[:] = full
         for c in columns:
@@ -119,9 +112,7 @@ def _raw_scores_bitmask(x, columns, col_ptr, threshold, tree, mask, nan_right, l
                     words[tree[k]] &= mask[k]
         acc = 0.0
         for t in range(n_trees):
-            w = words[t]
-            low = w & (~w + one)              # the lowest set bit alone
-            acc += leaf_value[leaf_start[t] + debruijn_index[(low * debruijn) >> np.uint64(58)]]
+            acc += leaf_value[leaf_start[t] + lowest_bit(words[t])]
         out[r] = baseline + acc
     return out
 
@@ -262,7 +253,7 @@ class TreeModel:
         if x.ndim != 2 or x.shape[1] != len(FEATURES):
             raise InputError(f"a feature table must have {len(FEATURES)} columns, got shape {x.shape}")
         if self._bitmask is not None:
-            return _raw_scores_bitmask(x, *self._bitmask, self.baseline, _DEBRUIJN64, _DEBRUIJN_INDEX)
+            return _raw_scores_bitmask(x, *self._bitmask, self.baseline)
         return self._walk_scores(x)
 
     def _walk_scores(self, x: np.ndarray) -> np.ndarray:

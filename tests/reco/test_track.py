@@ -19,6 +19,21 @@ def test_pca_of_a_line_and_of_a_blob():
     assert lin < 0.3
 
 
+def test_truncated_mean_is_the_mean_of_the_sorted_slice_bit_for_bit():
+    rng = np.random.default_rng(8)
+    for n in (1, 2, 3, 7, 40, 41, 300):
+        for values in (rng.lognormal(size=n), rng.integers(0, 4, n).astype(float),        # tails, ties
+                       np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n))):        # NaNs sort last
+            srt = np.sort(values)
+            a = int(0.1 * n)
+            b = max(int(np.ceil(0.6 * n)), a + 1)
+            ref = 0.0
+            for v in srt[a:b]:                          # in ascending order, as numba's mean adds them
+                ref += v
+            got = truncated_mean(values, 0.1, 0.6)
+            assert got == ref / (b - a) or (np.isnan(got) and np.isnan(ref)), (n, values)
+
+
 def test_truncated_mean_ignores_a_landau_tail():
     vals = np.array([2.0] * 9 + [50.0])
     assert truncated_mean(vals, 0.1, 0.6) == pytest.approx(2.0)

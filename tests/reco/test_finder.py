@@ -140,6 +140,12 @@ def test_bad_and_empty_events():
         finder.find(np.zeros((5, 3), np.float32))
     assert finder.find(np.zeros((0, 4), np.float32)).size == 0
     assert finder.find(np.array([[1, 2, 3, 0.5]], np.float32)).size == 0
+    assert finder.find(np.array([[1, 2, 3, 1]], np.int64)).size == 0               # any numeric dtype
+    for row, message in (([1, 2, 3.5, 1.0], r"^voxel 1 \(1, 2, 3.5\): coordinates are not whole voxel indices$"),
+                         ([1, 2, 3, -1.0], r"^voxel 1 \(1, 2, 3\): negative energy \(-1 MeV\)$"),
+                         ([1, 2, 768, 1.0], "outside 0..767"), ([1, np.inf, 3, 1.0], "non-finite")):
+        with pytest.raises(InputError, match=message):                          # the checks of a file's rows
+            finder.find(np.array([[5, 5, 5, 1.0], row]))
 
 
 def test_sklearn_clustering_backend_finds_the_same_michels(sim_sample):

@@ -302,23 +302,36 @@ def _components_and_csr(n, ea, eb):
     given by a ascending, each a's b ascending: every list comes out ascending (a voxel's lower neighbours,
     found earlier, then its higher ones) with no sort."""
     deg, fill, nbrs = _csr_layout(n, ea, eb)
+    # union-find in which the lower root always wins, so a voxel's parent is below it and a root is its
+    # set's lowest voxel; the pairs of one voxel a come together, so a's root is found once for all of them
     parent = np.arange(n)
+    prev = -1
+    ra = -1
     for k in range(ea.shape[0]):
         a, b = ea[k], eb[k]
         nbrs[fill[a]] = b
         fill[a] += 1
         nbrs[fill[b]] = a
         fill[b] += 1
-        union_low(parent, a, b)
+        if a != prev:
+            ra = find_root(parent, a)
+            prev = a
+        rb = find_root(parent, b)
+        if rb > ra:
+            parent[rb] = ra
+        elif rb < ra:
+            parent[ra] = rb
+            ra = rb
+    # components numbered in order of their lowest voxel: a voxel's parent lies below it, in its component,
+    # and was labelled first
     labels = np.empty(n, dtype=np.int64)
     nlab = 0
     for u in range(n):
-        r = find_root(parent, u)
-        if r == u:
+        if parent[u] == u:
             labels[u] = nlab
             nlab += 1
         else:
-            labels[u] = labels[r]  # r < u was labelled already
+            labels[u] = labels[parent[u]]
     return labels, deg, nbrs
 
 

@@ -308,22 +308,22 @@ def bench_run(path: str | os.PathLike, workers: int, stop: int | None = None, pa
     Returns
     -------
     dict
-        ``workers``, ``events``, ``seconds`` (wall, the pool's start included), ``events_per_s``;
+        ``workers``, ``events``, ``seconds`` (wall, the pool's start included, the warm-up not), ``events_per_s``;
         ``finder_cpu_s`` (the workers' CPU time inside the finder), ``read_cpu_s`` (their other CPU time in the
         ranges: reading and input checks), ``parent_cpu_s`` (receiving results, checkpoints, writing),
         ``overhead`` (read + parent CPU over the finder's), ``wall_efficiency`` (finder CPU over workers x wall);
         ``peak_worker_rss_mb``, ``rss_first_mb`` / ``rss_last_mb`` (a worker's resident memory after its first
         and after the last range), ``rss_trace``.
     """
-    from michelreco.run.parallel import run_file, warm_up
+    from michelreco.run.parallel import run_file
     from michelreco.run.workers import worker_pool
 
-    warm_up(path, 0, params or {})          # compilation is not what is measured
     with tempfile.TemporaryDirectory(prefix="michelreco-bench-") as tmp, worker_pool(workers) as pool:
         t0 = time.perf_counter()
         summary = run_file(path, Path(tmp) / "solution.h5", params, workers=workers, stop=stop, chunk=chunk,
                            progress=False, executor=pool)
-        seconds = time.perf_counter() - t0
+        # the warm-up (compiling, or loading the compiled cache, in a child process) is not what is measured
+        seconds = time.perf_counter() - t0 - summary.warm_up_seconds
     events = stop if stop is not None else event_count(path)
     finder = summary.find_seconds
     read = summary.task_cpu_seconds - finder

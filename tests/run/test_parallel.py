@@ -362,3 +362,21 @@ def test_outputs_never_replace_inputs_and_stale_logs_go(sim_sample, tmp_path, ca
     (tmp_path / "sol.h5.errors.log").write_text("3\tRuntimeError: from an earlier run\n")
     assert find_michels_main([str(xyze), "-o", str(out), "--quiet", "--workers", "1"]) == 0
     assert not (tmp_path / "sol.h5.errors.log").exists()
+
+
+def test_workers_do_not_inherit_the_compiler(sim_sample, tmp_path):
+    # numba's compiler keeps ~180 MB; a run with workers compiles in a child process, so the parent, which the
+    # workers are forked from, never runs the finder (a run with one worker runs it in the parent itself)
+    paths, _, _ = sim_sample
+    code = ("import sys\nfrom michelreco.run.parallel import run_file\n"
+            "from michelreco.reco.candidates import event_candidates\n"
+            "run_file(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]), stop=12, chunk=4, progress=False)\n"
+            "print(len(event_candidates.signatures))\n")
+    compiled = {}
+    for workers in (1, 2):
+        run = subprocess.run([sys.executable, "-c", code, str(paths.xyze), str(tmp_path / f"w{workers}.h5"),
+                              str(workers)], capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        compiled[workers] = int(run.stdout.split()[-1])
+    assert compiled == {1: 1, 2: 0}
+    assert (tmp_path / "w1.h5").read_bytes() == (tmp_path / "w2.h5").read_bytes()

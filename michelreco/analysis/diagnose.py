@@ -10,7 +10,9 @@ Every Michel voxel the finder misses is lost for one reason:
 Every false voxel is ``wrong candidate`` (a taken candidate that is mostly not Michel), ``boundary`` (the
 non-Michel voxels of a taken candidate that is mostly Michel) or ``outside candidates`` (a solution from
 elsewhere). "Perfect selection" takes exactly the candidates that are mostly Michel: the ceiling of any
-selection over these candidates. With a simulator truth file, Michel voxels are split by the Michel's category
+selection over these candidates; "perfect, one reading per cluster" then drops the entering candidates of
+clusters with a stopping-muon candidate taken, as the finder does (``candidates.one_reading_per_cluster``): the
+ceiling of the finder's selection. With a simulator truth file, Michel voxels are split by the Michel's category
 (its muon end inside the volume or not, the electron contained or leaving), each voxel given to the Michel
 whose muon end is nearest.
 """
@@ -26,6 +28,7 @@ import numpy as np
 from michelreco.analysis.metrics import Counts
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError
+from michelreco.reco.candidates import one_reading_per_cluster
 from michelreco.reco.finder import MichelFinder
 from michelreco.run.io import check_label_row, event_count, iter_events, iter_labels, iter_solution, read_event
 
@@ -45,6 +48,7 @@ class Diagnosis:
     michel_voxels: int = 0
     covered_voxels: int = 0
     perfect: np.ndarray = field(default_factory=lambda: np.zeros(3, np.int64))     # tp, fp, fn
+    perfect_one_reading: np.ndarray = field(default_factory=lambda: np.zeros(3, np.int64))
     actual: np.ndarray = field(default_factory=lambda: np.zeros(3, np.int64))
     lost: dict = field(default_factory=lambda: dict.fromkeys(LOST_CAUSES, 0))
     false: dict = field(default_factory=lambda: dict.fromkeys(FALSE_CAUSES, 0))
@@ -56,6 +60,7 @@ class Diagnosis:
         self.michel_voxels += other.michel_voxels
         self.covered_voxels += other.covered_voxels
         self.perfect += other.perfect
+        self.perfect_one_reading += other.perfect_one_reading
         self.actual += other.actual
         for k in self.lost:
             self.lost[k] += other.lost[k]
@@ -74,6 +79,7 @@ class Diagnosis:
             "covered_voxels": self.covered_voxels,
             "coverage": self.covered_voxels / max(self.michel_voxels, 1),
             "perfect": Counts(*map(int, self.perfect)).as_dict(),
+            "perfect_one_reading": Counts(*map(int, self.perfect_one_reading)).as_dict(),
             "actual": Counts(*map(int, self.actual)).as_dict(),
             "lost": dict(self.lost),
             "false": dict(self.false),
@@ -117,6 +123,11 @@ def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, s
     is_michel = labels == MICHEL_LABEL
     index, feats, ptr, vox = finder.candidates(xyze)
     taken = finder.decide(feats)
+    good_candidates = np.array([2 * int(is_michel[index[vox[ptr[c]:ptr[c + 1]]]].sum()) > ptr[c + 1] - ptr[c]
+                                for c in range(feats.shape[0])], bool)
+    in_read = np.zeros(n, bool)           # ... in one of them the finder's cluster rule keeps
+    for c in np.flatnonzero(one_reading_per_cluster(feats, good_candidates)):
+        in_read[index[vox[ptr[c]:ptr[c + 1]]]] = True
     in_cand = np.zeros(n, bool)           # voxel in any candidate
     in_good = np.zeros(n, bool)           # ... in a candidate that is mostly Michel
     in_taken_good = np.zeros(n, bool)
@@ -136,6 +147,8 @@ def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, s
         chosen[np.asarray(solution, np.int64)] = True
     d = Diagnosis(events=1, michel_voxels=int(is_michel.sum()), covered_voxels=int((is_michel & in_cand).sum()))
     d.perfect[:] = [(in_good & is_michel).sum(), (in_good & ~is_michel).sum(), (~in_good & is_michel).sum()]
+    d.perfect_one_reading[:] = [(in_read & is_michel).sum(), (in_read & ~is_michel).sum(),
+                                (~in_read & is_michel).sum()]
     d.actual[:] = [(chosen & is_michel).sum(), (chosen & ~is_michel).sum(), (~chosen & is_michel).sum()]
     missed = is_michel & ~chosen
     d.lost["no candidate"] = int((missed & ~in_cand).sum())

@@ -29,6 +29,9 @@ def _run_diagnose(args: argparse.Namespace) -> int:
           f"  ({'the solution given' if args.solution else 'the finder'})")
     print(f"  perfect selection of the same candidates: F1 {p['f1']:.4f}  precision {p['precision']:.4f}  "
           f"recall {p['recall']:.4f}")
+    r = d["perfect_one_reading"]
+    print(f"  ... one reading per cluster (the finder's ceiling): F1 {r['f1']:.4f}  precision {r['precision']:.4f}  "
+          f"recall {r['recall']:.4f}")
     print("Michel voxels lost, by cause:")
     for cause, voxels in d["lost"].items():
         print(f"  {cause:30s} {voxels:>9,}  {voxels / n:7.2%} of Michel voxels")

@@ -10,6 +10,9 @@ Two kinds of candidate (``KINDS``):
   endpoint), a second one is cut at the highest dE/ds closer to the end (``cut_rank`` 1).
 - ``entering``: a whole cluster that touches a face of the volume: a Michel whose muon stopped outside.
 
+The two kinds are readings of a cluster that exclude each other: a stopping muon means a muon end inside, an
+entering Michel means none. ``one_reading_per_cluster`` keeps the first when a selection takes both.
+
 Nothing here decides: the selection (``michelreco.reco.rules``) judges the features, whose names, units and
 meanings are in ``michelreco.reco.schema``.
 """
@@ -27,7 +30,8 @@ from michelreco.reco.schema import FEATURES, KINDS, SETTING_INDEX, SETTINGS
 from michelreco.reco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
                                    refine_peak, window_mean)
 
-__all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates", "chosen_voxels", "clusters_in_order"]
+__all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates", "chosen_voxels", "clusters_in_order",
+           "one_reading_per_cluster"]
 
 # A free end is a track's stop (for stop_gap_mm) when its dE/ds peaks near the end, well above the track's
 # baseline, after a visible stretch of track: the Bragg rise of a stopping muon (or pion, proton)
@@ -310,3 +314,34 @@ def chosen_voxels(index, ptr, vox, ok):
     out = index[take].astype(np.int32)
     out.sort()
     return out
+
+
+def one_reading_per_cluster(feats: np.ndarray, take: np.ndarray, event: np.ndarray | None = None) -> np.ndarray:
+    """A selection with each cluster read one way: an entering candidate is dropped where a stopping-muon
+    candidate of its cluster is taken.
+
+    A stopping-muon Michel says its cluster holds a muon end; the entering reading (the whole cluster is an
+    electron whose muon stopped outside) then cannot hold, and its candidate would add the muon's voxels.
+
+    Parameters
+    ----------
+    feats : numpy.ndarray
+        Candidate features (C, len(FEATURES)), of one event or of several (``event``).
+    take : numpy.ndarray of bool
+        The candidates a selection takes.
+    event : numpy.ndarray, optional
+        The event of each candidate, when the table holds several (clusters are numbered per event).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``take`` without the overruled entering candidates.
+    """
+    take = np.asarray(take, bool)
+    kind = feats[:, F_KIND]
+    if not (take & (kind == 1)).any():
+        return take
+    cluster = feats[:, F_CLUSTER].astype(np.int64)
+    key = cluster if event is None else np.asarray(event, np.int64) * (int(cluster.max()) + 1) + cluster
+    stopped = np.isin(key, key[take & (kind == 0)])
+    return take & ~((kind == 1) & stopped)

@@ -21,7 +21,7 @@ import numpy as np
 from michelreco.config import check_params
 from michelreco.constants import GRID_VOXELS
 from michelreco.errors import DuplicateVoxelsError, EventInputError, InputError
-from michelreco.reco.candidates import chosen_voxels, event_candidates
+from michelreco.reco.candidates import chosen_voxels, event_candidates, one_reading_per_cluster
 from michelreco.reco.canonical import canonical_voxels
 from michelreco.reco.graph import voxel_graph, voxel_graph_sklearn
 from michelreco.reco.model import TreeModel, load_model
@@ -185,16 +185,23 @@ class MichelFinder:
         return chosen_voxels(index, ptr, vox, self.decide(feats))
 
     def decide(self, feats: np.ndarray) -> np.ndarray:
-        """Which candidates of a feature table are Michels: the model's verdict, or the hand rules'."""
+        """Which candidates of a feature table are Michels: the model's verdict, or the hand rules', with each
+        cluster read one way (``candidates.one_reading_per_cluster``)."""
+        return one_reading_per_cluster(feats, self.verdicts(feats))
+
+    def verdicts(self, feats: np.ndarray) -> np.ndarray:
+        """The model's (or the hand rules') verdict on each candidate alone."""
         if self._model is not None:
             return self._model.decide(feats, self._params["model_threshold"])
         return self._rules.run(feats, self._rule_values)
 
     def explain(self, xyze: np.ndarray, top: int = 3) -> list[dict]:
-        """One record per candidate: features, the decision, the hand rules' verdicts (with reasons), and with a
-        model its probability and the ``top`` features that moved the score most (log-odds)."""
+        """One record per candidate: features, the decision (``overruled``: taken alone, dropped by
+        ``one_reading_per_cluster``), the hand rules' verdicts (with reasons), and with a model its probability
+        and the ``top`` features that moved the score most (log-odds)."""
         index, feats, ptr, vox = self.candidates(xyze)
-        michel = self.decide(feats)
+        verdict = self.verdicts(feats)
+        michel = one_reading_per_cluster(feats, verdict)
         prob = self._model.probabilities(feats) if self._model is not None else None
         records = []
         for c in range(feats.shape[0]):
@@ -202,6 +209,7 @@ class MichelFinder:
                 "candidate": c,
                 "kind": KINDS[int(feats[c, 0])],
                 "michel": bool(michel[c]),
+                "overruled": bool(verdict[c] and not michel[c]),   # an entering reading of a cluster with a stop
                 "selection": self._params["selection"],
                 "features": {name: float(feats[c, k]) for k, name in enumerate(FEATURES)},
                 "rules": self._rules.reasons(feats[c], self._params),

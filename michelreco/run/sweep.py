@@ -41,7 +41,7 @@ from michelreco.config import check_params, load_mapping
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError, MichelrecoError
 from michelreco.reco.finder import PIPELINE_PARAMETERS, MichelFinder
-from michelreco.reco.candidates import chosen_voxels
+from michelreco.reco.candidates import chosen_voxels, one_reading_per_cluster
 from michelreco.reco.model import MODEL_FEATURES, TreeModel
 from michelreco.reco.schema import ALL_PARAMETERS, RULE_PARAMETERS, TRAINING_PARAMETERS
 from michelreco.run.checkpoint import input_fingerprint
@@ -194,7 +194,8 @@ class _Trainer:
         clf, threshold, _ = fit_with_threshold(self.table, self.held, settings, self.seed)
         model = TreeModel.from_sklearn(clf, MODEL_FEATURES, threshold)
         t = params.get("model_threshold")
-        return _judge(self.cached, lambda feats: model.decide(feats, t), self.validation, self.use)
+        return _judge(self.cached, lambda feats: one_reading_per_cluster(feats, model.decide(feats, t)),
+                      self.validation, self.use)
 
 
 def _row(set_id: int, params: dict, counts: np.ndarray, names: list[str]) -> dict:

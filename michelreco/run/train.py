@@ -26,6 +26,7 @@ from michelreco.analysis.metrics import Counts
 from michelreco.config import check_params, load_mapping
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError
+from michelreco.reco.candidates import one_reading_per_cluster
 from michelreco.reco.finder import MichelFinder
 from michelreco.reco.model import MODEL_FEATURES, TreeModel
 from michelreco.reco.rules import DEFAULT_RULES, ENTERING_RULES
@@ -237,10 +238,10 @@ def candidate_table(xyze_path: str | PathLike, labels_path: str | PathLike, para
 
 def best_threshold(prob: np.ndarray, table: CandidateTable) -> tuple[float, dict]:
     """The probability threshold (0.05 to 0.95 by 0.01) with the best pooled voxel F1 over ``table`` (the union
-    of the chosen candidates, as the finder takes them), and the scores there."""
+    of the chosen candidates, as the finder takes them: one reading per cluster), and the scores there."""
     best = (-1.0, 0.5, {})
     for t in np.round(np.arange(0.05, 0.951, 0.01), 2):
-        c = Counts(*table.counts(prob >= t))
+        c = Counts(*table.counts(one_reading_per_cluster(table.features, prob >= t, table.event)))
         if c.f1 > best[0]:
             best = (c.f1, float(t), c.as_dict())
     return best[1], best[2]

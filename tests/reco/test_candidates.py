@@ -122,3 +122,21 @@ def test_second_cut_when_a_fluctuation_of_the_muon_outshines_its_stop():
         off = MichelFinder(second_cut_above_mev=above).explain(xyze)
         assert all(r["features"]["cut_rank"] == 0 for r in off)
         assert len([r for r in off if r["kind"] == "stopping_muon"]) == len(records) - 1
+
+
+def test_a_cluster_is_read_one_way():
+    from michelreco.reco.candidates import one_reading_per_cluster
+    from michelreco.reco.schema import FEATURE_INDEX, FEATURES
+
+    # candidates (kind, cluster): two clusters of one event with both readings, an entering cluster alone
+    kinds_clusters = [(0, 3), (1, 3), (0, 5), (1, 5), (1, 7)]
+    feats = np.zeros((5, len(FEATURES)))
+    feats[:, FEATURE_INDEX["kind"]], feats[:, FEATURE_INDEX["cluster"]] = np.array(kinds_clusters).T
+    take = np.array([True, True, False, True, True])
+    # cluster 3: its stopping-muon candidate is taken, so the entering reading goes; cluster 5: the stop was not
+    # taken, the entering reading stays; cluster 7 has only the entering reading
+    assert one_reading_per_cluster(feats, take).tolist() == [True, False, False, True, True]
+    assert one_reading_per_cluster(feats, ~take).tolist() == (~take).tolist()
+    # in a table of several events, clusters of the same number in other events do not count
+    event = np.array([0, 1, 0, 0, 0])
+    assert one_reading_per_cluster(feats, take, event).tolist() == take.tolist()

@@ -11,7 +11,8 @@ Two kinds of candidate (``KINDS``):
 - ``entering``: a whole cluster that touches a face of the volume: a Michel whose muon stopped outside.
 
 The two kinds are readings of a cluster that exclude each other: a stopping muon means a muon end inside, an
-entering Michel means none. ``one_reading_per_cluster`` keeps the first when a selection takes both.
+entering Michel means none; so are the two cuts of one free end (where did the muon stop?).
+``one_reading_per_cluster`` keeps the stopping muon, and the second cut, when a selection takes both.
 
 Nothing here decides: the selection (``michelreco.reco.rules``) judges the features, whose names, units and
 meanings are in ``michelreco.reco.schema``.
@@ -317,16 +318,19 @@ def chosen_voxels(index, ptr, vox, ok):
 
 
 def one_reading_per_cluster(feats: np.ndarray, take: np.ndarray, event: np.ndarray | None = None) -> np.ndarray:
-    """A selection with each cluster read one way: an entering candidate is dropped where a stopping-muon
-    candidate of its cluster is taken.
+    """A selection with each cluster, and each free end, read one way.
 
-    A stopping-muon Michel says its cluster holds a muon end; the entering reading (the whole cluster is an
-    electron whose muon stopped outside) then cannot hold, and its candidate would add the muon's voxels.
+    - An entering candidate is dropped where a stopping-muon candidate of its cluster is taken: a stopping-muon
+      Michel says the cluster holds a muon end, so the entering reading (the whole cluster is an electron whose
+      muon stopped outside) cannot hold, and its candidate would add the muon's voxels.
+    - The first cut of a free end is dropped where its second cut is taken: the second cut was made because
+      the first candidate holds more energy than a Michel can, so the first carries part of the muon.
 
     Parameters
     ----------
     feats : numpy.ndarray
-        Candidate features (C, len(FEATURES)), of one event or of several (``event``).
+        Candidate features (C, len(FEATURES)) in the order ``event_candidates`` gives them (a second cut right
+        after the first cut of its end), of one event or of several (``event``).
     take : numpy.ndarray of bool
         The candidates a selection takes.
     event : numpy.ndarray, optional
@@ -335,13 +339,19 @@ def one_reading_per_cluster(feats: np.ndarray, take: np.ndarray, event: np.ndarr
     Returns
     -------
     numpy.ndarray of bool
-        ``take`` without the overruled entering candidates.
+        ``take`` without the overruled candidates.
     """
-    take = np.asarray(take, bool)
-    kind = feats[:, F_KIND]
-    if not (take & (kind == 1)).any():
+    take = np.asarray(take, bool).copy()
+    if not take.any():
         return take
+    kind = feats[:, F_KIND]
     cluster = feats[:, F_CLUSTER].astype(np.int64)
     key = cluster if event is None else np.asarray(event, np.int64) * (int(cluster.max()) + 1) + cluster
-    stopped = np.isin(key, key[take & (kind == 0)])
-    return take & ~((kind == 1) & stopped)
+    second = np.flatnonzero((feats[:, F_CUT] == 1) & take)
+    first = second - 1
+    pair = (first >= 0) & (feats[first, F_CUT] == 0) & (key[first] == key[second])
+    take[first[pair]] = False
+    if (take & (kind == 1)).any():
+        stopped = np.isin(key, key[take & (kind == 0)])
+        take &= ~((kind == 1) & stopped)
+    return take

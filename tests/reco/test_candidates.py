@@ -140,3 +140,17 @@ def test_a_cluster_is_read_one_way():
     # in a table of several events, clusters of the same number in other events do not count
     event = np.array([0, 1, 0, 0, 0])
     assert one_reading_per_cluster(feats, take, event).tolist() == take.tolist()
+
+
+def test_a_free_end_is_cut_once():
+    from michelreco.reco.candidates import one_reading_per_cluster
+    from michelreco.reco.schema import FEATURE_INDEX, FEATURES
+
+    # (cluster, cut_rank) in event_candidates' order: an end cut twice, an end cut once, another end cut twice
+    rows = [(3, 0), (3, 1), (3, 0), (4, 0), (4, 1)]
+    feats = np.zeros((5, len(FEATURES)))
+    feats[:, FEATURE_INDEX["cluster"]], feats[:, FEATURE_INDEX["cut_rank"]] = np.array(rows).T
+    # both cuts of the first end taken: the second (closer to the end) stays; a second cut alone changes nothing
+    assert one_reading_per_cluster(feats, np.ones(5, bool)).tolist() == [False, True, True, False, True]
+    take = np.array([True, False, True, False, True])
+    assert one_reading_per_cluster(feats, take).tolist() == take.tolist()

@@ -30,7 +30,8 @@ def _run_diagnose(args: argparse.Namespace) -> int:
     print(f"  perfect selection of the same candidates: F1 {p['f1']:.4f}  precision {p['precision']:.4f}  "
           f"recall {p['recall']:.4f}")
     r = d["perfect_one_reading"]
-    print(f"  ... one reading per cluster (the finder's ceiling): F1 {r['f1']:.4f}  precision {r['precision']:.4f}  "
+    print(f"  ... one reading per cluster and end (the finder's ceiling): F1 {r['f1']:.4f}  "
+          f"precision {r['precision']:.4f}  "
           f"recall {r['recall']:.4f}")
     print("Michel voxels lost, by cause:")
     for cause, voxels in d["lost"].items():

@@ -186,7 +186,7 @@ class MichelFinder:
 
     def decide(self, feats: np.ndarray) -> np.ndarray:
         """Which candidates of a feature table are Michels: the model's verdict, or the hand rules', with each
-        cluster read one way (``candidates.one_reading_per_cluster``)."""
+        cluster and each free end read one way (``candidates.one_reading_per_cluster``)."""
         return one_reading_per_cluster(feats, self.verdicts(feats))
 
     def verdicts(self, feats: np.ndarray) -> np.ndarray:
@@ -209,7 +209,7 @@ class MichelFinder:
                 "candidate": c,
                 "kind": KINDS[int(feats[c, 0])],
                 "michel": bool(michel[c]),
-                "overruled": bool(verdict[c] and not michel[c]),   # an entering reading of a cluster with a stop
+                "overruled": bool(verdict[c] and not michel[c]),   # taken alone, dropped by one_reading_per_cluster
                 "selection": self._params["selection"],
                 "features": {name: float(feats[c, k]) for k, name in enumerate(FEATURES)},
                 "rules": self._rules.reasons(feats[c], self._params),

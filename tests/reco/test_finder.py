@@ -108,10 +108,14 @@ def test_explain_agrees_with_find(sim_sample, selection):
                 assert r["michel"] == r["rules_michel"] and "score" not in r and not r["overruled"]
             else:
                 assert r["michel"] + r["overruled"] == (r["score"] >= r["threshold"]) and len(r["top_features"]) == 3
-                # only an entering reading is overruled, and only where its cluster's stop was taken
-                assert not r["overruled"] or (r["kind"] == "entering" and any(
-                    q["michel"] and q["kind"] == "stopping_muon"
-                    and q["features"]["cluster"] == r["features"]["cluster"] for q in records))
+                # overruled: an entering reading where its cluster's stop was taken, or a first cut where the
+                # second cut of its end (the next record) was taken
+                same_cluster = [q for q in records if q["features"]["cluster"] == r["features"]["cluster"]]
+                assert not r["overruled"] or (
+                    (r["kind"] == "entering" and any(q["michel"] and q["kind"] == "stopping_muon"
+                                                     for q in same_cluster))
+                    or (r["features"]["cut_rank"] == 0 and records[r["candidate"] + 1]["michel"]
+                        and records[r["candidate"] + 1]["features"]["cut_rank"] == 1))
     # the hand rules do not judge entering clusters, so they are not even built; the model judges both kinds
     assert kinds == ({"stopping_muon"} if selection == "rules" else {"stopping_muon", "entering"})
 

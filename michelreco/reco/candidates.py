@@ -341,17 +341,29 @@ def one_reading_per_cluster(feats: np.ndarray, take: np.ndarray, event: np.ndarr
     numpy.ndarray of bool
         ``take`` without the overruled candidates.
     """
-    take = np.asarray(take, bool).copy()
-    if not take.any():
-        return take
-    kind = feats[:, F_KIND]
-    cluster = feats[:, F_CLUSTER].astype(np.int64)
-    key = cluster if event is None else np.asarray(event, np.int64) * (int(cluster.max()) + 1) + cluster
-    second = np.flatnonzero((feats[:, F_CUT] == 1) & take)
-    first = second - 1
-    pair = (first >= 0) & (feats[first, F_CUT] == 0) & (key[first] == key[second])
-    take[first[pair]] = False
-    if (take & (kind == 1)).any():
-        stopped = np.isin(key, key[take & (kind == 0)])
-        take &= ~((kind == 1) & stopped)
-    return take
+    key = feats[:, F_CLUSTER].astype(np.int64)
+    if event is not None and key.size:              # clusters are numbered per event
+        key = np.asarray(event, np.int64) * (int(key.max()) + 1) + key
+    return _one_reading(feats[:, F_KIND], feats[:, F_CUT], key, np.asarray(take, np.bool_))
+
+
+@njit(cache=True, nogil=True)
+def _one_reading(kind, rank, key, take):
+    """``one_reading_per_cluster`` on the columns it reads (``key``: the cluster, made unique over events)."""
+    out = take.copy()
+    for i in range(1, out.shape[0]):
+        if take[i] and rank[i] == 1 and rank[i - 1] == 0 and key[i - 1] == key[i]:
+            out[i - 1] = False
+    stopped = set()
+    entering = False
+    for i in range(out.shape[0]):
+        if out[i]:
+            if kind[i] == 0:
+                stopped.add(key[i])
+            else:
+                entering = True
+    if entering:
+        for i in range(out.shape[0]):
+            if out[i] and kind[i] == 1 and key[i] in stopped:
+                out[i] = False
+    return out

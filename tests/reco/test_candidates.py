@@ -140,6 +140,7 @@ def test_a_cluster_is_read_one_way():
     # in a table of several events, clusters of the same number in other events do not count
     event = np.array([0, 1, 0, 0, 0])
     assert one_reading_per_cluster(feats, take, event).tolist() == take.tolist()
+    assert one_reading_per_cluster(feats[:0], take[:0], event[:0]).size == 0
 
 
 def test_a_free_end_is_cut_once():

@@ -23,6 +23,7 @@ from michelreco.constants import GRID_VOXELS
 from michelreco.errors import DuplicateVoxelsError, EventInputError, InputError
 from michelreco.reco.candidates import chosen_voxels, event_candidates, one_reading_per_cluster
 from michelreco.reco.canonical import canonical_voxels
+from michelreco.reco.checks import OK, describe_problem, value_problem, xyze_problem
 from michelreco.reco.graph import voxel_graph, voxel_graph_sklearn
 from michelreco.reco.model import TreeModel, load_model
 from michelreco.reco.rules import RuleSet
@@ -48,8 +49,6 @@ def load_model_cached(path: str) -> TreeModel:
 
 def _duplicate_reason(xyze: np.ndarray) -> str:
     """Which voxel of an event is listed twice, and where first (``checks.describe_problem``)."""
-    from michelreco.run.checks import describe_problem, xyze_problem
-
     xyze = np.ascontiguousarray(xyze)
     code, voxel, earlier = xyze_problem(xyze, GRID_VOXELS)
     return describe_problem(xyze, code, voxel, earlier, GRID_VOXELS)
@@ -57,9 +56,7 @@ def _duplicate_reason(xyze: np.ndarray) -> str:
 
 def checked_event(xyze: np.ndarray) -> np.ndarray:
     """The event as an array, refused unless (N, 4) numbers, finite, with whole voxel indices 0..767 and energies
-    not negative: the value checks of a file's rows (``run.checks.value_problem``, compiled, ~15 us)."""
-    from michelreco.run.checks import OK, describe_problem, value_problem
-
+    not negative: the value checks of a file's rows (``checks.value_problem``, compiled, ~15 us)."""
     xyze = np.asarray(xyze)
     if xyze.ndim != 2 or xyze.shape[1] != 4:
         raise InputError(f"an event must be an (N, 4) array of x, y, z, energy; got shape {xyze.shape}")

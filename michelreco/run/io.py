@@ -176,7 +176,7 @@ def check_xyze_row(row: np.ndarray, event: int, path: str | os.PathLike = "", du
     EventError
         Naming the file, the event and the first bad voxel.
     """
-    from michelreco.run.checks import OK, describe_problem, value_problem, xyze_problem
+    from michelreco.reco.checks import OK, describe_problem, value_problem, xyze_problem
 
     if row.size % 4:
         raise EventError(path, event, f"row length {row.size} is not a multiple of 4")

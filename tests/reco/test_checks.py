@@ -1,11 +1,11 @@
-"""michelreco.run.checks: the compiled input check, its fast value pass against the voxel-by-voxel tests."""
+"""michelreco.reco.checks: the compiled input check, its fast value pass against the voxel-by-voxel tests."""
 
 import itertools
 
 import numpy as np
 import pytest
 
-from michelreco.run.checks import (DUPLICATE, NEGATIVE_ENERGY, NON_FINITE, NOT_INTEGER, OK, OUT_OF_GRID,
+from michelreco.reco.checks import (DUPLICATE, NEGATIVE_ENERGY, NON_FINITE, NOT_INTEGER, OK, OUT_OF_GRID,
                                    value_problem, xyze_problem)
 
 BAD_VALUES = (np.nan, np.inf, -np.inf, -1.0, 768.0, 767.5, 3.25, -0.5)

@@ -123,23 +123,22 @@ def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, s
     is_michel = labels == MICHEL_LABEL
     index, feats, ptr, vox = finder.candidates(xyze)
     taken = finder.decide(feats)
-    good_candidates = np.array([2 * int(is_michel[index[vox[ptr[c]:ptr[c + 1]]]].sum()) > ptr[c + 1] - ptr[c]
-                                for c in range(feats.shape[0])], bool)
-    in_read = np.zeros(n, bool)           # ... in one of them the finder's cluster rule keeps
-    for c in np.flatnonzero(one_reading_per_cluster(feats, good_candidates)):
-        in_read[index[vox[ptr[c]:ptr[c + 1]]]] = True
+    voxels = [index[vox[ptr[c]:ptr[c + 1]]] for c in range(feats.shape[0])]
+    good = np.array([2 * int(is_michel[v].sum()) > len(v) for v in voxels], bool)    # mostly Michel
     in_cand = np.zeros(n, bool)           # voxel in any candidate
     in_good = np.zeros(n, bool)           # ... in a candidate that is mostly Michel
+    in_read = np.zeros(n, bool)           # ... in one of those the finder's reading rules keep
     in_taken_good = np.zeros(n, bool)
     in_taken_bad = np.zeros(n, bool)
-    for c in range(feats.shape[0]):
-        v = index[vox[ptr[c]:ptr[c + 1]]]
-        good = 2 * int(is_michel[v].sum()) > len(v)
+    read = one_reading_per_cluster(feats, good)
+    for c, v in enumerate(voxels):
         in_cand[v] = True
-        if good:
+        if good[c]:
             in_good[v] = True
+        if read[c]:
+            in_read[v] = True
         if taken[c]:
-            (in_taken_good if good else in_taken_bad)[v] = True
+            (in_taken_good if good[c] else in_taken_bad)[v] = True
     chosen = np.zeros(n, bool)
     if solution is None:
         chosen[in_taken_good | in_taken_bad] = True

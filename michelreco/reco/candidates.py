@@ -25,8 +25,9 @@ from numba import njit
 
 from michelreco.constants import VOXEL_MM
 from michelreco.reco.features import (F_BASE, F_BLOBE, F_CLCAND, F_CLE, F_CLUSTER, F_CLVOX, F_CUT, F_E, F_KIND,
-                                      F_MDEDX, F_PATH, F_PEAK, F_PX, F_PY, F_PZ, F_RATIO, F_SAMEPEAK, F_STOPGAP, F_TORT,
-                                      face_gap, shape_features, stopping_muon_features, voxels_of_nodes)
+                                      F_MDEDX, F_NEARE, F_PATH, F_PEAK, F_PX, F_PY, F_PZ, F_RATIO, F_SAMEPEAK,
+                                      F_STOPGAP, F_TORT, energy_near, face_gap, shape_features,
+                                      stopping_muon_features, voxels_of_nodes)
 from michelreco.reco.schema import FEATURES, KINDS, SETTING_INDEX, SETTINGS
 from michelreco.reco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
                                    refine_peak, window_mean)
@@ -43,6 +44,10 @@ STOP_MAX_FROM_END_MM = 30.0
 NO_STOP_MM = 10_000.0
 N_FEATURES = len(FEATURES)
 BLOB_RADIUS_MM = 150.0     # photon activity of a Michel: brems photons convert within a radiation length (14 cm)
+# Activity around an entering cluster: an electromagnetic shower arriving from outside spreads over about two
+# Molière radii (2 x 9.04 cm in liquid argon, PDG) and along its length, leaving fragments in other clusters
+# within this distance
+NEAR_RADIUS_MM = 300.0
 
 # position of each setting in the settings array, looked up by name (compile-time constants for numba)
 _S = SETTING_INDEX
@@ -193,7 +198,9 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
             if face <= cfg[S_ENTERGAP]:
                 feats, cand_ptr, cand_vox = _push(feats, cand_ptr, cand_vox, nc, members)
                 f = feats[nc]
-                shape_features(f, xyz, energy, members, xyz[fv])
+                pts, _ = shape_features(f, xyz, energy, members, xyz[fv])
+                centre = np.array([pts[:, 0].mean(), pts[:, 1].mean(), pts[:, 2].mean()])
+                f[F_NEARE] = energy_near(xyz, energy, labels, c, centre, NEAR_RADIUS_MM / VOXEL_MM)
                 main = chain_nodes[chain_ptr[0]:chain_ptr[1]]
                 if face_gap(xyz[main[0]]) < face_gap(xyz[main[main.shape[0] - 1]]):
                     main = main[::-1].copy()      # walked from its inner end, towards the face

@@ -16,7 +16,7 @@ from michelreco.reco.bits import lowest_bit
 from michelreco.reco.schema import FEATURE_INDEX, SETTING_INDEX
 from michelreco.reco.track import pca_axis, sym3_eigen_scalars, window_mean
 
-__all__ = ["shape_features", "stopping_muon_features", "voxels_of_nodes", "face_gap"]
+__all__ = ["shape_features", "stopping_muon_features", "voxels_of_nodes", "face_gap", "energy_near"]
 
 # Column of each feature and position of each setting, looked up by name in the schema (numba reads these
 # module globals as compile-time constants).
@@ -34,7 +34,7 @@ F_PX, F_PY, F_PZ = _F["peak_x"], _F["peak_y"], _F["peak_z"]
 F_MEANE, F_MAXE, F_PATH = _F["mean_voxel_mev"], _F["max_voxel_mev"], _F["path_mm"]
 F_CLVOX, F_CLE, F_CLCAND = _F["cluster_voxels"], _F["cluster_energy_mev"], _F["cluster_candidates"]
 F_STOPGAP, F_SAMEPEAK, F_PEAKE = _F["stop_gap_mm"], _F["same_peak_candidates"], _F["peak_node_mev"]
-F_BLOBE, F_CUT = _F["blob_energy_mev"], _F["cut_rank"]
+F_BLOBE, F_CUT, F_NEARE = _F["blob_energy_mev"], _F["cut_rank"], _F["near_energy_mev"]
 S_GAP, S_BASE, S_MUPCA, S_JUNCTION = _S["baseline_gap_mm"], _S["baseline_mm"], _S["muon_pca_mm"], \
     _S["junction_window_mm"]
 S_RISELO, S_RISEHI, S_START, S_DROPLO, S_DROPHI = _S["rise_lo_mm"], _S["rise_hi_mm"], _S["start_mm"], \
@@ -153,6 +153,18 @@ def face_gap(p):
     for a in range(3):
         g = min(g, p[a], GRID_VOXELS - 1 - p[a])
     return g
+
+
+@njit(cache=True, nogil=True)
+def energy_near(xyz, energy, labels, cluster, centre, radius_voxels):
+    """Energy (MeV) of the voxels outside ``cluster`` within ``radius_voxels`` of ``centre`` (voxel units)."""
+    r2 = radius_voxels * radius_voxels
+    total = 0.0
+    for v in range(xyz.shape[0]):
+        if labels[v] != cluster and ((xyz[v, 0] - centre[0]) ** 2 + (xyz[v, 1] - centre[1]) ** 2
+                                     + (xyz[v, 2] - centre[2]) ** 2) <= r2:
+            total += energy[v]
+    return total
 
 
 @njit(cache=True, nogil=True)

@@ -90,6 +90,29 @@ def test_entering_cluster():
     assert _records(xyze, selection="rules") == []                     # the hand rules do not judge them
 
 
+def test_activity_near_an_entering_cluster():
+    # the entering line's centroid is (12, 413, 400); the near energy counts other clusters' voxels within
+    # 30 cm (100 voxels) of it, whatever their size, and nothing of the cluster itself
+    electron = _line((-1, 400, 400), (1, 1, 0), 25)
+    near = _line((13, 413, 460), (0, 0, 1), 10, energy=1.0)             # 61-70 voxels away: counted
+    speck = _line((13, 413, 340), (0, 0, -1), 3, energy=0.5)           # a 3-voxel speck 61-63 away: counted
+    far = _line((13, 413, 495), (0, 0, 1), 10, energy=2.0)             # 96-105 voxels away: the 4 within 100 counted
+    xyze, part = _event(electron, near, speck, far)
+    (r,) = [r for r in _records(xyze) if r["kind"] == "entering" and 0 in part[r["voxels"]]]
+    _check_voxels(r, part, [0])
+    assert r["features"]["near_energy_mev"] == pytest.approx(10 * 1.0 + 3 * 0.5 + 4 * 2.0, rel=1e-5)
+    alone, _ = _event(electron)
+    (r,) = _records(alone)
+    assert r["features"]["near_energy_mev"] == 0
+
+
+def test_no_near_energy_for_a_stopping_muon():
+    others = _line((MUON_END_X, 335, 300), (0, 1, 0), 10)               # a cluster near the Michel
+    xyze, _ = _event(_muon(), _line((MUON_END_X, 300, 300), (0, 1, 0), 30), others)
+    records = [r for r in _records(xyze) if r["kind"] == "stopping_muon"]
+    assert records and all(r["features"]["near_energy_mev"] == 0 for r in records)
+
+
 def test_delta_ray_next_to_the_peak():
     michel = _line((MUON_END_X, 300, 300), (0, 1, 0), 30)
     delta = _line((MUON_END_X - 5, 300, 300), (0, 0, 1), 10)           # 15 mm before the stop

@@ -187,10 +187,11 @@ class TreeModel:
         if unknown:
             raise InputError(f"model made for another feature set: unknown features {', '.join(unknown)}")
         self._columns = np.array([FEATURE_INDEX[f] for f in self.features], np.int64)
-        self._flatten()
+        self._bitmask = self._bitmask_layout()
+        self._walk: tuple | None = None             # laid out when first needed (loading stays fast)
 
-    def _flatten(self) -> None:
-        """Lay all trees out for the compiled walk: children side by side, columns of the feature table."""
+    def _walk_layout(self) -> tuple:
+        """All trees laid out for the compiled walk: children side by side, columns of the feature table."""
         parts: dict[str, list] = {"column": [], "threshold": [], "child": [], "missing_left": [], "value": []}
         roots, depths, offset = [], [], 0
         for tree in self.trees:
@@ -210,14 +211,11 @@ class TreeModel:
         cat = {k: np.concatenate(v) if v else np.empty(0) for k, v in parts.items()}
         child = cat["child"].astype(np.int64)
         leaf = child < 0
-        self._child = np.where(leaf, np.arange(len(child)), child)         # a leaf is its own child ...
-        self._threshold = np.where(leaf, np.inf, cat["threshold"].astype(np.float64))    # ... never left
-        self._column = np.where(leaf, 0, cat["column"]).astype(np.int64)
-        self._nan_right = ~cat["missing_left"].astype(np.bool_) & ~leaf
-        self._value = cat["value"].astype(np.float64)
-        self._roots = np.array(roots, np.int64)
-        self._depth = np.array(depths, np.int64)
-        self._bitmask = self._bitmask_layout()
+        return (np.where(leaf, 0, cat["column"]).astype(np.int64),
+                np.where(leaf, np.inf, cat["threshold"].astype(np.float64)),     # a leaf is never left ...
+                np.where(leaf, np.arange(len(child)), child),                    # ... and its own child
+                ~cat["missing_left"].astype(np.bool_) & ~leaf, cat["value"].astype(np.float64),
+                np.array(roots, np.int64), np.array(depths, np.int64))
 
     def _bitmask_layout(self) -> tuple | None:
         """The node and leaf arrays of ``_raw_scores_bitmask``, or None when a tree has more than 64 leaves."""
@@ -228,8 +226,8 @@ class TreeModel:
             if len(leaves) > MAX_BITMASK_LEAVES:
                 return None
             inner = np.flatnonzero(left >= 0)
-            for node in inner:
-                ruled_out = sum(1 << j for j in range(lo[left[node]], hi[left[node]]))
+            for node in inner:                      # going right rules out the leaves below the left child
+                ruled_out = (1 << int(hi[left[node]])) - (1 << int(lo[left[node]]))
                 masks.append(~ruled_out & 0xFFFFFFFFFFFFFFFF)
             col.append(self._columns[np.asarray(tree["feature"], np.int64)[inner]])
             thr.append(np.asarray(tree["threshold"], np.float64)[inner])
@@ -258,8 +256,9 @@ class TreeModel:
 
     def _walk_scores(self, x: np.ndarray) -> np.ndarray:
         """``raw_scores`` by walking every tree from its root (any tree size; the bit-vector kernel's reference)."""
-        return _raw_scores(x, self._column, self._threshold, self._child, self._nan_right, self._value,
-                           self._roots, self._depth, self.baseline)
+        if self._walk is None:
+            self._walk = self._walk_layout()
+        return _raw_scores(x, *self._walk, self.baseline)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Probability that each candidate is a Michel (logistic of the raw score)."""

@@ -204,7 +204,7 @@ ALL_PARAMETERS: dict[str, Param] = {**PIPELINE_PARAMETERS, **RULE_PARAMETERS, **
 # Settings of the tree ensemble that ``michelreco train`` fits (scikit-learn's HistGradientBoostingClassifier
 # names): not finder parameters, but checked the same way in configs and sweep grids.
 TRAINING_PARAMETERS: dict[str, Param] = {
-    "max_iter": Param(300, "trees", 1, 5000, "boosting iterations of the learned selection (its trees)"),
+    "max_iter": Param(600, "trees", 1, 5000, "boosting iterations of the learned selection (its trees)"),
     "learning_rate": Param(0.05, "", 1e-4, 1.0, "shrinkage of each tree's contribution"),
     "max_leaf_nodes": Param(15, "leaves", 2, 1024, "leaves per tree at most"),
     "min_samples_leaf": Param(40, "candidates", 1, 1_000_000, "training candidates per leaf at least"),

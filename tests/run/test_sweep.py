@@ -166,14 +166,22 @@ def test_bad_grids_name_the_parameter(sim_sample, tmp_path, capsys, text, messag
 def test_model_threshold_can_be_swept(sim_sample, tmp_path):
     import michelreco.run.sweep as sweep
 
-    paths, _, _ = sim_sample
+    from michelreco import MichelFinder
+    from michelreco.analysis.metrics import score_rows
+
+    paths, events, labels = sim_sample
     grid = _grid(tmp_path, "model_threshold: [0.2, 0.5, 0.8]\n")
     assert sweep.load_grid(grid) == {"model_threshold": [0.2, 0.5, 0.8]}          # the model stays the judge
     best = sweep.run_sweep(paths.xyze, paths.labels, grid, tmp_path / "out", progress=False)
-    rows = (tmp_path / "out" / "results.csv").read_text().splitlines()
-    assert len(rows) == 4 and float(best["model_threshold"]) in (0.2, 0.5, 0.8)
-    tunes = [float(r.split(",")[rows[0].split(",").index("tune_fp")]) for r in rows[1:]]
-    assert tunes[0] >= tunes[1] >= tunes[2]                # a higher threshold takes fewer false voxels
+    rows = list(csv.DictReader(open(tmp_path / "out" / "results.csv")))
+    assert len(rows) == 3 and float(best["model_threshold"]) in (0.2, 0.5, 0.8)
+    # each row scores the tuning events as the finder does with that threshold (reading rules included)
+    tuning = np.flatnonzero(~sweep.split_events(len(events), 0.3, seed=0))
+    for row in rows:
+        finder = MichelFinder(model_threshold=float(row["model_threshold"]))
+        c = score_rows([finder.find(events[i]) for i in tuning], [labels[i] for i in tuning]).pooled
+        assert (int(row["tune_tp"]), int(row["tune_fp"]), int(row["tune_fn"])) == (c.tp, c.fp, c.fn)
+    assert len({row["tune_tp"] for row in rows}) == 3      # the three thresholds choose differently
 
 
 def test_training_settings_are_swept_by_training_a_model_per_set(sim_sample, tmp_path, capsys):

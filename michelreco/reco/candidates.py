@@ -200,7 +200,10 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 f = feats[nc]
                 pts, _ = shape_features(f, xyz, energy, members, xyz[fv])
                 centre = np.array([pts[:, 0].mean(), pts[:, 1].mean(), pts[:, 2].mean()])
-                f[F_NEARE] = energy_near(xyz, energy, labels, c, centre, NEAR_RADIUS_MM / VOXEL_MM)
+                # only clusters large enough to analyse: the diffuse low-energy background (its level differs
+                # between simulations and real data) says nothing about where the cluster came from
+                f[F_NEARE] = energy_near(xyz, energy, labels, sizes, cfg[S_MINCL], c, centre,
+                                         NEAR_RADIUS_MM / VOXEL_MM)
                 main = chain_nodes[chain_ptr[0]:chain_ptr[1]]
                 if face_gap(xyz[main[0]]) < face_gap(xyz[main[main.shape[0] - 1]]):
                     main = main[::-1].copy()      # walked from its inner end, towards the face

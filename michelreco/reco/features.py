@@ -156,13 +156,15 @@ def face_gap(p):
 
 
 @njit(cache=True, nogil=True)
-def energy_near(xyz, energy, labels, cluster, centre, radius_voxels):
-    """Energy (MeV) of the voxels outside ``cluster`` within ``radius_voxels`` of ``centre`` (voxel units)."""
+def energy_near(xyz, energy, labels, sizes, min_size, cluster, centre, radius_voxels):
+    """Energy (MeV) of the voxels of the other clusters of at least ``min_size`` voxels (``sizes`` by label)
+    within ``radius_voxels`` of ``centre`` (voxel units)."""
     r2 = radius_voxels * radius_voxels
     total = 0.0
     for v in range(xyz.shape[0]):
-        if labels[v] != cluster and ((xyz[v, 0] - centre[0]) ** 2 + (xyz[v, 1] - centre[1]) ** 2
-                                     + (xyz[v, 2] - centre[2]) ** 2) <= r2:
+        if labels[v] == cluster or sizes[labels[v]] < min_size:
+            continue
+        if (xyz[v, 0] - centre[0]) ** 2 + (xyz[v, 1] - centre[1]) ** 2 + (xyz[v, 2] - centre[2]) ** 2 <= r2:
             total += energy[v]
     return total
 

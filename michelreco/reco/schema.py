@@ -102,9 +102,10 @@ FEATURE_SPECS: tuple[Feature, ...] = (
                                  "cluster (a Michel detached from its muon; 10 m when there is none)"),
     Feature("cut_rank", "", "0: cut at the end's highest dE/ds; 1: the second cut, at the highest dE/ds closer to "
                             "the end, made when the first candidate holds more than second_cut_above_mev"),
-    Feature("near_energy_mev", "MeV", "entering: energy of the other clusters' voxels within 30 cm of the "
-                                      "cluster's centroid (a shower arriving from outside brings other fragments; "
-                                      "a Michel whose muon stopped outside arrives alone); 0 for stopping muons"),
+    Feature("near_energy_mev", "MeV", "entering: energy of the voxels of other clusters of at least "
+                                      "min_cluster_voxels within 30 cm of the cluster's centroid (a shower "
+                                      "arriving from outside brings other fragments; a Michel whose muon stopped "
+                                      "outside arrives alone); 0 for stopping muons"),
     Feature("peak_x", "voxels", "Bragg-peak voxel x (entering: the voxel nearest a face)"),
     Feature("peak_y", "voxels", "Bragg-peak voxel y"),
     Feature("peak_z", "voxels", "Bragg-peak voxel z"),

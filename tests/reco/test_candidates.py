@@ -91,16 +91,20 @@ def test_entering_cluster():
 
 
 def test_activity_near_an_entering_cluster():
-    # the entering line's centroid is (12, 413, 400); the near energy counts other clusters' voxels within
-    # 30 cm (100 voxels) of it, whatever their size, and nothing of the cluster itself
+    # the entering line's centroid is (12, 413, 400); the near energy counts the voxels within 30 cm (100
+    # voxels) of it of the other clusters of at least min_cluster_voxels (8), and nothing of the cluster itself
     electron = _line((-1, 400, 400), (1, 1, 0), 25)
     near = _line((13, 413, 460), (0, 0, 1), 10, energy=1.0)             # 61-70 voxels away: counted
-    speck = _line((13, 413, 340), (0, 0, -1), 3, energy=0.5)           # a 3-voxel speck 61-63 away: counted
+    speck = _line((13, 413, 340), (0, 0, -1), 7, energy=0.5)           # 7 voxels 61-67 away: too small a cluster
     far = _line((13, 413, 495), (0, 0, 1), 10, energy=2.0)             # 96-105 voxels away: the 4 within 100 counted
     xyze, part = _event(electron, near, speck, far)
     (r,) = [r for r in _records(xyze) if r["kind"] == "entering" and 0 in part[r["voxels"]]]
     _check_voxels(r, part, [0])
-    assert r["features"]["near_energy_mev"] == pytest.approx(10 * 1.0 + 3 * 0.5 + 4 * 2.0, rel=1e-5)
+    assert r["features"]["near_energy_mev"] == pytest.approx(10 * 1.0 + 4 * 2.0, rel=1e-5)
+    bigger, _ = _event(electron, near, _line((13, 413, 340), (0, 0, -1), 8, energy=0.5), far)
+    (r,) = [r for r in _records(bigger) if r["kind"] == "entering" and r["features"]["face_gap"] == 0
+            and r["features"]["n_voxels"] == 25]
+    assert r["features"]["near_energy_mev"] == pytest.approx(10 * 1.0 + 8 * 0.5 + 4 * 2.0, rel=1e-5)
     alone, _ = _event(electron)
     (r,) = _records(alone)
     assert r["features"]["near_energy_mev"] == 0

@@ -198,8 +198,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
             if face <= cfg[S_ENTERGAP]:
                 feats, cand_ptr, cand_vox = _push(feats, cand_ptr, cand_vox, nc, members)
                 f = feats[nc]
-                pts, _ = shape_features(f, xyz, energy, members, xyz[fv])
-                centre = np.array([pts[:, 0].mean(), pts[:, 1].mean(), pts[:, 2].mean()])
+                _, _, centre = shape_features(f, xyz, energy, members, xyz[fv])
                 # only clusters large enough to analyse: the diffuse low-energy background (its level differs
                 # between simulations and real data) says nothing about where the cluster came from
                 f[F_NEARE] = energy_near(xyz, energy, labels, sizes, cfg[S_MINCL], c, centre,
@@ -269,7 +268,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                     f[F_KIND] = 0
                     f[F_CLUSTER] = c
                     f[F_CUT] = rank
-                    pts, esum = shape_features(f, xyz, energy, voxels, xyz[walk[cut]])
+                    pts, esum, _ = shape_features(f, xyz, energy, voxels, xyz[walk[cut]])
                     if rank == 0:
                         e_first = esum
                     stopping_muon_features(f, xyz, walk, s, dedx, cut, cut_peak, cut_base, total_mm - s[cut],

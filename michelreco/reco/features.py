@@ -171,7 +171,8 @@ def energy_near(xyz, energy, labels, sizes, min_size, cluster, centre, radius_vo
 
 @njit(cache=True, nogil=True)
 def shape_features(f, xyz, energy, voxels, ref):
-    """Fill size, energy, extent from ``ref``, PCA linearity and linear extent of a voxel set."""
+    """Fill size, energy, extent from ``ref``, PCA linearity and linear extent of a voxel set; returns its
+    points (nv, 3), summed energy (MeV) and centroid (voxel units)."""
     nv = voxels.shape[0]
     pts = np.empty((nv, 3))
     esum = 0.0
@@ -188,7 +189,7 @@ def shape_features(f, xyz, energy, voxels, ref):
         d = np.sqrt((xyz[v, 0] - ref[0]) ** 2 + (xyz[v, 1] - ref[1]) ** 2 + (xyz[v, 2] - ref[2]) ** 2) * VOXEL_MM
         ext = max(ext, d)
         gap = min(gap, d)
-    _, _, lin, along = pca_axis(pts, np.ones(nv))
+    centre, _, lin, along = pca_axis(pts, np.ones(nv))
     f[F_NVOX] = nv
     f[F_E] = esum
     f[F_MEANE] = esum / max(nv, 1)
@@ -201,7 +202,7 @@ def shape_features(f, xyz, energy, voxels, ref):
     for k in range(nv):
         face = min(face, face_gap(pts[k]))
     f[F_FACE] = face
-    return pts, esum
+    return pts, esum, centre
 
 
 @njit(cache=True, nogil=True)

@@ -9,6 +9,7 @@ import sys
 from michelreco.cli.common import (add_force_argument, add_quiet_argument, add_workers_argument, finder_params,
                                    labels_or_guess, nonnegative_int, positive_float, positive_int)
 from michelreco.errors import InputError
+from michelreco.reco.schema import TRAINING_PARAMETERS
 
 __all__ = ["register"]
 
@@ -72,11 +73,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fraction of the events held back to choose the threshold (default 0.25)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the split and of the ensemble (default 0)")
     p.add_argument("--max-iter", type=positive_int, default=None, metavar="N",
-                   help="trees (default 300)")
+                   help=f"trees (default {TRAINING_PARAMETERS['max_iter'].default})")
     p.add_argument("--learning-rate", type=positive_float, default=None, metavar="R",
-                   help="shrinkage of each tree (default 0.05)")
+                   help=f"shrinkage of each tree (default {TRAINING_PARAMETERS['learning_rate'].default})")
     p.add_argument("--max-leaf-nodes", type=positive_int, default=None, metavar="N",
-                   help="leaves per tree (default 15)")
+                   help=f"leaves per tree (default {TRAINING_PARAMETERS['max_leaf_nodes'].default})")
     p.add_argument("--json", action="store_true", help="print the model's record (training, held-back scores) as JSON")
     add_workers_argument(p)
     add_force_argument(p, "the model file")

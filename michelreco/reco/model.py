@@ -14,6 +14,10 @@ Two kernels find the leaves, with the same result:
   so a candidate visits exactly the nodes it goes right at, and stops at the first it does not; the leaf
   reached is the lowest bit left in each tree's word (``bits.lowest_bit``);
 - larger trees: a walk from the root of each tree.
+
+``decide`` may stop early (``TreeModel.early_exit``): most candidates are plainly not Michels, and the first
+trees already say so; only the others go through the rest of the trees, whose leaves are added to the same
+sums, so every score computed is the whole ensemble's, to the last bit.
 """
 
 from __future__ import annotations
@@ -84,20 +88,20 @@ MAX_BITMASK_LEAVES = 64
 
 
 @njit(cache=True, nogil=True)
-def _raw_scores_bitmask(x, columns, col_ptr, threshold, tree, mask, nan_right, leaf_start, leaf_value, baseline):
-    """``_raw_scores`` by QuickScorer's bit vectors (trees of at most 64 leaves; module docstring).
+def _add_leaves_bitmask(x, rows, acc, columns, col_ptr, threshold, tree, mask, nan_right, leaf_start, leaf_value):
+    """Add to ``acc[r]``, for each row r of ``rows``, the leaves its trees send it to, by QuickScorer's bit vectors
+    (trees of at most 64 leaves; module docstring).
 
     The nodes of feature-table column c are ``col_ptr[c]:col_ptr[c + 1]``, ascending in ``threshold``; node k
     of tree ``tree[k]`` clears the bits ``~mask[k]`` (the leaves of its left subtree) when the candidate goes
     right there. Tree t's leaf of rank j (left to right) has value ``leaf_value[leaf_start[t] + j]``; leaves
-    are summed in tree order, as the walk does, so the two kernels give the same floating-point sums.
+    are added in tree order, as the walk does, so the two kernels give the same floating-point sums, and the
+    trees of an ensemble split in two parts add up, part after part, to the same sums as the whole.
     """
-    n = x.shape[0]
     n_trees = leaf_start.shape[0] - 1
-    out = np.empty(n)
     words = np.empty(n_trees, np.uint64)
     full = ~np.uint64(0)
-    for r in range(n):
+    for r in rows:
         words[:] = full
         for c in columns:
             v = x[r, c]
@@ -110,10 +114,25 @@ def _raw_scores_bitmask(x, columns, col_ptr, threshold, tree, mask, nan_right, l
                     if v <= threshold[k]:
                         break                 # this node and every later one sends the candidate left
                     words[tree[k]] &= mask[k]
-        acc = 0.0
+        total = acc[r]
         for t in range(n_trees):
-            acc += leaf_value[leaf_start[t] + lowest_bit(words[t])]
-        out[r] = baseline + acc
+            total += leaf_value[leaf_start[t] + lowest_bit(words[t])]
+        acc[r] = total
+
+
+@njit(cache=True, nogil=True)
+def _decide_early_exit(x, baseline, raw_below, logit, first, rest):
+    """``TreeModel.decide`` with its early exit: the trees of ``first`` for every row, those of ``rest`` only for
+    the rows whose raw score after ``first`` is at least ``raw_below`` (``first`` and ``rest``: tuples of
+    ``_add_leaves_bitmask``'s arrays, the ensemble's trees in order)."""
+    n = x.shape[0]
+    acc = np.zeros(n)
+    _add_leaves_bitmask(x, np.arange(n), acc, *first)
+    alive = np.flatnonzero(baseline + acc >= raw_below)
+    _add_leaves_bitmask(x, alive, acc, *rest)      # the same sums as the whole ensemble's
+    out = np.zeros(n, np.bool_)
+    for r in alive:
+        out[r] = baseline + acc[r] >= logit
     return out
 
 
@@ -156,6 +175,35 @@ def _depth(left: np.ndarray, right: np.ndarray) -> int:
     return int(depth.max()) if len(depth) else 0
 
 
+def _bitmask_layout(trees: list[dict], columns: np.ndarray) -> tuple | None:
+    """The node and leaf arrays of ``_add_leaves_bitmask`` for ``trees`` (feature-table ``columns`` of the model's
+    features), or None when a tree has more than 64 leaves."""
+    col, thr, tree_of, masks, nan_right, leaf_values, leaf_start = [], [], [], [], [], [], [0]
+    for t, tree in enumerate(trees):
+        left, right = np.asarray(tree["left"], np.int64), np.asarray(tree["right"], np.int64)
+        leaves, lo, hi = _leaf_ranks(left, right)
+        if len(leaves) > MAX_BITMASK_LEAVES:
+            return None
+        inner = np.flatnonzero(left >= 0)
+        for node in inner:                      # going right rules out the leaves below the left child
+            ruled_out = (1 << int(hi[left[node]])) - (1 << int(lo[left[node]]))
+            masks.append(~ruled_out & 0xFFFFFFFFFFFFFFFF)
+        col.append(columns[np.asarray(tree["feature"], np.int64)[inner]])
+        thr.append(np.asarray(tree["threshold"], np.float64)[inner])
+        nan_right.append(~np.asarray(tree["missing_left"], np.bool_)[inner])
+        tree_of.append(np.full(len(inner), t, np.int64))
+        leaf_values.append(np.asarray(tree["value"], np.float64)[leaves])
+        leaf_start.append(leaf_start[-1] + len(leaves))
+    if not trees:
+        return None
+    col_all, thr_all = np.concatenate(col), np.concatenate(thr)
+    order = np.lexsort((thr_all, col_all))      # by column, then threshold (stable: tree order on ties)
+    col_ptr = np.searchsorted(col_all[order], np.arange(len(FEATURES) + 1))
+    return (np.unique(col_all).astype(np.int64), col_ptr.astype(np.int64), thr_all[order],
+            np.concatenate(tree_of)[order], np.array(masks, np.uint64)[order],
+            np.concatenate(nan_right)[order], np.array(leaf_start, np.int64), np.concatenate(leaf_values))
+
+
 @dataclass
 class TreeModel:
     """A binary tree ensemble over named candidate features, with its decision threshold.
@@ -173,6 +221,11 @@ class TreeModel:
         A candidate is a Michel when its probability is at least this.
     meta : dict
         Package version, training fingerprint and settings, validation scores: for people, never executed.
+    early_exit : dict, optional
+        ``decide``'s shortcut (Cambazoglu et al., WSDM 2010): a candidate whose raw score after the first
+        ``trees`` trees is below ``raw_below`` is rejected without the rest, at thresholds of at least
+        ``from_probability``. Training sets ``raw_below`` below every training candidate that the whole model
+        scores at ``from_probability`` or more (``michelreco.run.train.early_exit_for``).
     """
 
     features: tuple[str, ...]
@@ -180,6 +233,7 @@ class TreeModel:
     trees: list[dict[str, np.ndarray]]
     threshold: float = 0.5
     meta: dict[str, Any] = field(default_factory=dict)
+    early_exit: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         """Check the feature names and lay the trees out for the compiled walk."""
@@ -187,8 +241,9 @@ class TreeModel:
         if unknown:
             raise InputError(f"model made for another feature set: unknown features {', '.join(unknown)}")
         self._columns = np.array([FEATURE_INDEX[f] for f in self.features], np.int64)
-        self._bitmask = self._bitmask_layout()
+        self._bitmask = _bitmask_layout(self.trees, self._columns)
         self._walk: tuple | None = None             # laid out when first needed (loading stays fast)
+        self._parts: tuple | None = None            # the early exit's two parts, likewise
 
     def _walk_layout(self) -> tuple:
         """All trees laid out for the compiled walk: children side by side, columns of the feature table."""
@@ -217,41 +272,22 @@ class TreeModel:
                 ~cat["missing_left"].astype(np.bool_) & ~leaf, cat["value"].astype(np.float64),
                 np.array(roots, np.int64), np.array(depths, np.int64))
 
-    def _bitmask_layout(self) -> tuple | None:
-        """The node and leaf arrays of ``_raw_scores_bitmask``, or None when a tree has more than 64 leaves."""
-        col, thr, tree_of, masks, nan_right, leaf_values, leaf_start = [], [], [], [], [], [], [0]
-        for t, tree in enumerate(self.trees):
-            left, right = np.asarray(tree["left"], np.int64), np.asarray(tree["right"], np.int64)
-            leaves, lo, hi = _leaf_ranks(left, right)
-            if len(leaves) > MAX_BITMASK_LEAVES:
-                return None
-            inner = np.flatnonzero(left >= 0)
-            for node in inner:                      # going right rules out the leaves below the left child
-                ruled_out = (1 << int(hi[left[node]])) - (1 << int(lo[left[node]]))
-                masks.append(~ruled_out & 0xFFFFFFFFFFFFFFFF)
-            col.append(self._columns[np.asarray(tree["feature"], np.int64)[inner]])
-            thr.append(np.asarray(tree["threshold"], np.float64)[inner])
-            nan_right.append(~np.asarray(tree["missing_left"], np.bool_)[inner])
-            tree_of.append(np.full(len(inner), t, np.int64))
-            leaf_values.append(np.asarray(tree["value"], np.float64)[leaves])
-            leaf_start.append(leaf_start[-1] + len(leaves))
-        if not self.trees:
-            return None
-        col_all, thr_all = np.concatenate(col), np.concatenate(thr)
-        order = np.lexsort((thr_all, col_all))      # by column, then threshold (stable: tree order on ties)
-        col_ptr = np.searchsorted(col_all[order], np.arange(len(FEATURES) + 1))
-        return (np.unique(col_all).astype(np.int64), col_ptr.astype(np.int64), thr_all[order],
-                np.concatenate(tree_of)[order], np.array(masks, np.uint64)[order],
-                np.concatenate(nan_right)[order], np.array(leaf_start, np.int64), np.concatenate(leaf_values))
-
     # -- scores ---------------------------------------------------------------------------------------
-    def raw_scores(self, features: np.ndarray) -> np.ndarray:
-        """Log-odds of every candidate of a feature table (C, len(FEATURES))."""
+    @staticmethod
+    def _table(features: np.ndarray) -> np.ndarray:
+        """A feature table as the kernels read it, refused unless (C, len(FEATURES))."""
         x = np.ascontiguousarray(features, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != len(FEATURES):
             raise InputError(f"a feature table must have {len(FEATURES)} columns, got shape {x.shape}")
+        return x
+
+    def raw_scores(self, features: np.ndarray) -> np.ndarray:
+        """Log-odds of every candidate of a feature table (C, len(FEATURES))."""
+        x = self._table(features)
         if self._bitmask is not None:
-            return _raw_scores_bitmask(x, *self._bitmask, self.baseline)
+            acc = np.zeros(x.shape[0])
+            _add_leaves_bitmask(x, np.arange(x.shape[0]), acc, *self._bitmask)
+            return self.baseline + acc
         return self._walk_scores(x)
 
     def _walk_scores(self, x: np.ndarray) -> np.ndarray:
@@ -271,7 +307,15 @@ class TreeModel:
             return np.ones(features.shape[0], bool)
         if t >= 1.0:
             return np.zeros(features.shape[0], bool)
-        return self.raw_scores(features) >= math.log(t / (1.0 - t))
+        logit = math.log(t / (1.0 - t))
+        if self.early_exit is None or self._bitmask is None or t < self.early_exit["from_probability"]:
+            return self.raw_scores(features) >= logit
+        x = self._table(features)
+        if self._parts is None:
+            k = int(self.early_exit["trees"])
+            self._parts = (_bitmask_layout(self.trees[:k], self._columns),
+                           _bitmask_layout(self.trees[k:], self._columns))
+        return _decide_early_exit(x, self.baseline, self.early_exit["raw_below"], logit, *self._parts)
 
     @property
     def expected_score(self) -> float:
@@ -312,9 +356,12 @@ class TreeModel:
     # -- files ------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The model as plain JSON-able data."""
-        return {"format": MODEL_FORMAT, "features": list(self.features), "baseline": self.baseline,
-                "threshold": self.threshold, "meta": self.meta,
-                "trees": [{k: np.asarray(t[k]).tolist() for k in _TREE_KEYS} for t in self.trees]}
+        out = {"format": MODEL_FORMAT, "features": list(self.features), "baseline": self.baseline,
+               "threshold": self.threshold, "meta": self.meta,
+               "trees": [{k: np.asarray(t[k]).tolist() for k in _TREE_KEYS} for t in self.trees]}
+        if self.early_exit is not None:
+            out["early_exit"] = dict(self.early_exit)
+        return out
 
     def to_json(self) -> str:
         """The model file's text (``michelreco.run.train.save_model`` writes it)."""
@@ -348,10 +395,11 @@ class TreeModel:
             baseline = float(data["baseline"])
             if not (0.0 <= threshold <= 1.0 and math.isfinite(baseline)):
                 raise ValueError("threshold or baseline out of range")
+            early_exit = _early_exit_of(data.get("early_exit"), len(trees))
         except (KeyError, TypeError, ValueError) as err:
             raise InputError(f"{where}: damaged model file ({err})") from None
         try:
-            return cls(features, baseline, trees, threshold, dict(data.get("meta") or {}))
+            return cls(features, baseline, trees, threshold, dict(data.get("meta") or {}), early_exit)
         except InputError as err:
             raise InputError(f"{where}: {err}") from None
 
@@ -394,6 +442,17 @@ class TreeModel:
                 "count": nodes["count"].astype(np.int64),
             })
         return cls(tuple(features), float(np.ravel(clf._baseline_prediction)[0]), trees, threshold, meta or {})
+
+
+def _early_exit_of(data: Any, n_trees: int) -> dict[str, float] | None:
+    """A model file's early-exit entry, checked (None when it has none: files written before it existed)."""
+    if data is None:
+        return None
+    out = {"trees": int(data["trees"]), "raw_below": float(data["raw_below"]),
+           "from_probability": float(data["from_probability"])}
+    if not (0 < out["trees"] < n_trees and math.isfinite(out["raw_below"]) and 0.0 < out["from_probability"] < 1.0):
+        raise ValueError("early exit out of range")
+    return out
 
 
 def load_model(path: str | PathLike | None = None) -> TreeModel:

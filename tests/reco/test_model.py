@@ -10,7 +10,7 @@ from michelreco import MichelFinder
 from michelreco.errors import InputError
 from michelreco.reco.model import MODEL_FEATURES, TreeModel, default_model_path, load_model
 from michelreco.reco.schema import FEATURE_INDEX, FEATURES
-from michelreco.run.train import save_model
+from michelreco.run.train import early_exit_for, save_model
 
 COLS = [FEATURE_INDEX[f] for f in MODEL_FEATURES]
 
@@ -60,6 +60,38 @@ def test_trees_of_more_than_64_leaves_are_walked(tmp_path):
     np.testing.assert_allclose(model.probabilities(x), clf.predict_proba(x[:, COLS])[:, 1], rtol=0, atol=1e-6)
 
 
+@pytest.fixture(scope="module")
+def rare():
+    """A model of a rare class, as Michels are among candidates (about 3%), and its training table."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(4000, len(FEATURES)))
+    y = (x[:, COLS[0]] + 0.3 * x[:, COLS[1]] > 1.9).astype(int)
+    clf = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=7, random_state=0).fit(x[:, COLS], y)
+    return x, TreeModel.from_sklearn(clf, MODEL_FEATURES, threshold=0.5)
+
+
+def test_early_exit_decides_as_the_whole_ensemble(rare, tmp_path):
+    x, model = rare
+    exit_ = early_exit_for(model, x)
+    assert exit_ is not None and 0 < exit_["trees"] <= len(model.trees) // 2
+    fast = TreeModel(model.features, model.baseline, model.trees, model.threshold, early_exit=exit_)
+    first = TreeModel(model.features, model.baseline, model.trees[:exit_["trees"]]).raw_scores(x)
+    assert 0 < (first < exit_["raw_below"]).sum() < len(x)          # some candidates stop early, not all
+    for t in (0.05, 0.2, 0.4, 0.5, 0.9):
+        np.testing.assert_array_equal(fast.decide(x, t), model.decide(x, t))
+    save_model(fast, tmp_path / "m.json")
+    assert load_model(tmp_path / "m.json").early_exit == exit_
+
+
+def test_early_exit_rejects_at_its_cut_and_only_from_its_threshold(rare):
+    x, model = rare
+    everyone_out = {"trees": 1, "raw_below": 1e9, "from_probability": 0.3}
+    fast = TreeModel(model.features, model.baseline, model.trees, early_exit=everyone_out)
+    assert model.decide(x, 0.4).any() and not fast.decide(x, 0.4).any()
+    np.testing.assert_array_equal(fast.decide(x, 0.2), model.decide(x, 0.2))   # below from_probability: all trees
+    np.testing.assert_array_equal(fast.probabilities(x), model.probabilities(x))
+
+
 def test_contributions_add_up_to_the_score(fitted):
     x, _, model = fitted
     for row in x[:20]:
@@ -75,6 +107,9 @@ def test_contributions_add_up_to_the_score(fitted):
     (lambda d: d["trees"][1].pop("value"), "damaged model file"),
     (lambda d: d.update(threshold=1.5), "damaged model file"),
     (lambda d: d["features"].__setitem__(0, "not_a_feature"), "another feature set"),
+    (lambda d: d.update(early_exit={"trees": 0, "raw_below": -5.0, "from_probability": 0.05}), "early exit"),
+    (lambda d: d.update(early_exit={"trees": 3, "raw_below": None, "from_probability": 0.05}), "damaged"),
+    (lambda d: d.update(early_exit={"trees": 3, "raw_below": -5.0}), "damaged"),
 ])
 def test_damaged_or_foreign_models_are_refused_in_one_line(fitted, tmp_path, damage, match):
     data = fitted[2].to_dict()

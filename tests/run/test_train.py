@@ -35,6 +35,10 @@ def test_trained_model_matches_scikit_learn_and_the_finder_uses_it(sim_sample, t
     meta = loaded.meta
     assert meta["training"]["fingerprint"] == table.fingerprint() and meta["training"]["events"] == len(events)
     assert 0.05 <= loaded.threshold <= 0.95 and meta["holdout"]["threshold"] == loaded.threshold
+    # the early exit chosen on the training candidates cuts none of those the whole model could take
+    assert loaded.early_exit is not None
+    for t in (0.05, loaded.threshold, 0.9):
+        assert np.array_equal(loaded.decide(table.features, t), loaded.raw_scores(table.features) >= np.log(t / (1 - t)))
     finder = MichelFinder(model=str(tmp_path / "m.json"))
     for xyze in events[:5]:
         index, feats, ptr, vox = finder.candidates(xyze)

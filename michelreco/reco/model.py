@@ -241,9 +241,14 @@ class TreeModel:
         if unknown:
             raise InputError(f"model made for another feature set: unknown features {', '.join(unknown)}")
         self._columns = np.array([FEATURE_INDEX[f] for f in self.features], np.int64)
+        if self.early_exit is not None:
+            try:
+                self.early_exit = _early_exit_of(self.early_exit, len(self.trees))
+            except (KeyError, TypeError, ValueError) as err:
+                raise InputError(f"early exit refused ({err})") from None
         self._bitmask = _bitmask_layout(self.trees, self._columns)
         self._walk: tuple | None = None             # laid out when first needed (loading stays fast)
-        self._parts: tuple | None = None            # the early exit's two parts, likewise
+        self._parts: tuple | None = None            # the early exit's split and its two parts, likewise
 
     def _walk_layout(self) -> tuple:
         """All trees laid out for the compiled walk: children side by side, columns of the feature table."""
@@ -311,11 +316,11 @@ class TreeModel:
         if self.early_exit is None or self._bitmask is None or t < self.early_exit["from_probability"]:
             return self.raw_scores(features) >= logit
         x = self._table(features)
-        if self._parts is None:
-            k = int(self.early_exit["trees"])
-            self._parts = (_bitmask_layout(self.trees[:k], self._columns),
+        k = int(self.early_exit["trees"])
+        if self._parts is None or self._parts[0] != k:         # laid out again if the exit was changed
+            self._parts = (k, _bitmask_layout(self.trees[:k], self._columns),
                            _bitmask_layout(self.trees[k:], self._columns))
-        return _decide_early_exit(x, self.baseline, self.early_exit["raw_below"], logit, *self._parts)
+        return _decide_early_exit(x, self.baseline, self.early_exit["raw_below"], logit, *self._parts[1:])
 
     @property
     def expected_score(self) -> float:
@@ -448,7 +453,11 @@ def _early_exit_of(data: Any, n_trees: int) -> dict[str, float] | None:
     """A model file's early-exit entry, checked (None when it has none: files written before it existed)."""
     if data is None:
         return None
-    out = {"trees": int(data["trees"]), "raw_below": float(data["raw_below"]),
+    if not isinstance(data, dict):
+        raise ValueError("early exit: not a mapping")
+    if isinstance(data["trees"], bool) or not isinstance(data["trees"], int):
+        raise ValueError("early exit: a whole number of trees expected")
+    out = {"trees": data["trees"], "raw_below": float(data["raw_below"]),
            "from_probability": float(data["from_probability"])}
     if not (0 < out["trees"] < n_trees and math.isfinite(out["raw_below"]) and 0.0 < out["from_probability"] < 1.0):
         raise ValueError("early exit out of range")

@@ -110,6 +110,8 @@ def test_contributions_add_up_to_the_score(fitted):
     (lambda d: d.update(early_exit={"trees": 0, "raw_below": -5.0, "from_probability": 0.05}), "early exit"),
     (lambda d: d.update(early_exit={"trees": 3, "raw_below": None, "from_probability": 0.05}), "damaged"),
     (lambda d: d.update(early_exit={"trees": 3, "raw_below": -5.0}), "damaged"),
+    (lambda d: d.update(early_exit={"trees": 2.5, "raw_below": -5.0, "from_probability": 0.05}), "whole number"),
+    (lambda d: d.update(early_exit=[3, -5.0, 0.05]), "damaged"),
 ])
 def test_damaged_or_foreign_models_are_refused_in_one_line(fitted, tmp_path, damage, match):
     data = fitted[2].to_dict()

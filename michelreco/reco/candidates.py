@@ -26,8 +26,8 @@ from numba import njit
 from michelreco.constants import VOXEL_MM
 from michelreco.reco.features import (F_BASE, F_BLOBE, F_CLCAND, F_CLE, F_CLUSTER, F_CLVOX, F_CUT, F_E, F_KIND,
                                       F_MDEDX, F_NEARE, F_PATH, F_PEAK, F_PX, F_PY, F_PZ, F_RATIO, F_SAMEPEAK,
-                                      F_STOPGAP, F_TORT, energy_near, face_gap, shape_features,
-                                      stopping_muon_features, voxels_of_nodes)
+                                      F_STOPGAP, F_TORT, development_from_face, energy_near, face_gap,
+                                      shape_features, stopping_muon_features, voxels_of_nodes)
 from michelreco.reco.schema import FEATURES, KINDS, SETTING_INDEX, SETTINGS
 from michelreco.reco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
                                    refine_peak, window_mean)
@@ -198,7 +198,8 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
             if face <= cfg[S_ENTERGAP]:
                 feats, cand_ptr, cand_vox = _push(feats, cand_ptr, cand_vox, nc, members)
                 f = feats[nc]
-                _, _, centre = shape_features(f, xyz, energy, members, xyz[fv])
+                pts, _, centre, axis = shape_features(f, xyz, energy, members, xyz[fv])
+                development_from_face(f, pts, energy, members, centre, axis, xyz[fv])
                 # only clusters large enough to analyse: the diffuse low-energy background (its level differs
                 # between simulations and real data) says nothing about where the cluster came from
                 f[F_NEARE] = energy_near(xyz, energy, labels, sizes, cfg[S_MINCL], c, centre,
@@ -268,7 +269,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                     f[F_KIND] = 0
                     f[F_CLUSTER] = c
                     f[F_CUT] = rank
-                    pts, esum, _ = shape_features(f, xyz, energy, voxels, xyz[walk[cut]])
+                    pts, esum, _, _ = shape_features(f, xyz, energy, voxels, xyz[walk[cut]])
                     if rank == 0:
                         e_first = esum
                     stopping_muon_features(f, xyz, walk, s, dedx, cut, cut_peak, cut_base, total_mm - s[cut],

@@ -16,7 +16,8 @@ from michelreco.reco.bits import lowest_bit
 from michelreco.reco.schema import FEATURE_INDEX, SETTING_INDEX
 from michelreco.reco.track import pca_axis, sym3_eigen_scalars, window_mean
 
-__all__ = ["shape_features", "stopping_muon_features", "voxels_of_nodes", "face_gap", "energy_near"]
+__all__ = ["shape_features", "stopping_muon_features", "voxels_of_nodes", "face_gap", "energy_near",
+           "development_from_face"]
 
 # Column of each feature and position of each setting, looked up by name in the schema (numba reads these
 # module globals as compile-time constants).
@@ -35,6 +36,7 @@ F_MEANE, F_MAXE, F_PATH = _F["mean_voxel_mev"], _F["max_voxel_mev"], _F["path_mm
 F_CLVOX, F_CLE, F_CLCAND = _F["cluster_voxels"], _F["cluster_energy_mev"], _F["cluster_candidates"]
 F_STOPGAP, F_SAMEPEAK, F_PEAKE = _F["stop_gap_mm"], _F["same_peak_candidates"], _F["peak_node_mev"]
 F_BLOBE, F_CUT, F_NEARE = _F["blob_energy_mev"], _F["cut_rank"], _F["near_energy_mev"]
+F_WIDEN, F_FACEHALF = _F["inward_widening_mm"], _F["face_half_energy_frac"]
 S_GAP, S_BASE, S_MUPCA, S_JUNCTION = _S["baseline_gap_mm"], _S["baseline_mm"], _S["muon_pca_mm"], \
     _S["junction_window_mm"]
 S_RISELO, S_RISEHI, S_START, S_DROPLO, S_DROPHI = _S["rise_lo_mm"], _S["rise_hi_mm"], _S["start_mm"], \
@@ -172,7 +174,7 @@ def energy_near(xyz, energy, labels, sizes, min_size, cluster, centre, radius_vo
 @njit(cache=True, nogil=True)
 def shape_features(f, xyz, energy, voxels, ref):
     """Fill size, energy, extent from ``ref``, PCA linearity and linear extent of a voxel set; returns its
-    points (nv, 3), summed energy (MeV) and centroid (voxel units)."""
+    points (nv, 3), summed energy (MeV), centroid (voxel units) and principal axis (unit vector)."""
     nv = voxels.shape[0]
     pts = np.empty((nv, 3))
     esum = 0.0
@@ -189,7 +191,7 @@ def shape_features(f, xyz, energy, voxels, ref):
         d = np.sqrt((xyz[v, 0] - ref[0]) ** 2 + (xyz[v, 1] - ref[1]) ** 2 + (xyz[v, 2] - ref[2]) ** 2) * VOXEL_MM
         ext = max(ext, d)
         gap = min(gap, d)
-    centre, _, lin, along = pca_axis(pts, np.ones(nv))
+    centre, axis, lin, along = pca_axis(pts, np.ones(nv))
     f[F_NVOX] = nv
     f[F_E] = esum
     f[F_MEANE] = esum / max(nv, 1)
@@ -202,7 +204,53 @@ def shape_features(f, xyz, energy, voxels, ref):
     for k in range(nv):
         face = min(face, face_gap(pts[k]))
     f[F_FACE] = face
-    return pts, esum, centre
+    return pts, esum, centre, axis
+
+
+@njit(cache=True, nogil=True)
+def development_from_face(f, pts, energy, voxels, centre, axis, face_point):
+    """Fill how an entering cluster develops from the face inwards: the width of its inner half minus that of
+    its half at the face (mm), and the share of its energy in the half at the face.
+
+    The halves split the cluster's span along its principal ``axis`` (through ``centre``); the half at the face
+    is the one holding ``face_point`` (its voxel nearest a face). A width is the energy-weighted RMS distance
+    from the axis. An electromagnetic particle spreads as it goes (multiple scattering, bremsstrahlung): an
+    electron entering from outside widens inwards, while a shower piece leaving through the face widens
+    towards it.
+    """
+    nv = voxels.shape[0]
+    lo = np.inf
+    hi = -np.inf
+    for k in range(nv):
+        t = (pts[k, 0] - centre[0]) * axis[0] + (pts[k, 1] - centre[1]) * axis[1] + (pts[k, 2] - centre[2]) * axis[2]
+        lo = min(lo, t)
+        hi = max(hi, t)
+    t_face = ((face_point[0] - centre[0]) * axis[0] + (face_point[1] - centre[1]) * axis[1]
+              + (face_point[2] - centre[2]) * axis[2])
+    sign = 1.0 if t_face <= 0.5 * (lo + hi) else -1.0      # the face's side of the span: low or high
+    middle = 0.5 * (lo + hi)
+    e_face = 0.0
+    e_inner = 0.0
+    w2_face = 0.0
+    w2_inner = 0.0
+    for k in range(nv):
+        d0 = pts[k, 0] - centre[0]
+        d1 = pts[k, 1] - centre[1]
+        d2 = pts[k, 2] - centre[2]
+        t = d0 * axis[0] + d1 * axis[1] + d2 * axis[2]
+        r2 = max(d0 * d0 + d1 * d1 + d2 * d2 - t * t, 0.0)     # squared distance from the axis (voxels^2)
+        e = energy[voxels[k]]
+        if sign * (t - middle) < 0.0:
+            e_face += e
+            w2_face += e * r2
+        else:
+            e_inner += e
+            w2_inner += e * r2
+    w_face = np.sqrt(w2_face / e_face) if e_face > 0.0 else 0.0
+    w_inner = np.sqrt(w2_inner / e_inner) if e_inner > 0.0 else 0.0
+    f[F_WIDEN] = (w_inner - w_face) * VOXEL_MM
+    total = e_face + e_inner
+    f[F_FACEHALF] = e_face / total if total > 0.0 else 0.0
 
 
 @njit(cache=True, nogil=True)

@@ -106,6 +106,12 @@ FEATURE_SPECS: tuple[Feature, ...] = (
                                       "min_cluster_voxels within 30 cm of the cluster's centroid (a shower "
                                       "arriving from outside brings other fragments; a Michel whose muon stopped "
                                       "outside arrives alone); 0 for stopping muons"),
+    Feature("inward_widening_mm", "mm", "entering: energy-weighted RMS distance from the cluster's principal "
+                                        "axis of its inner half minus that of its half at the face (an "
+                                        "electromagnetic particle spreads as it goes: an electron entering widens "
+                                        "inwards, a shower leaving widens towards the face); 0 for stopping muons"),
+    Feature("face_half_energy_frac", "", "entering: share of the cluster's energy in its half at the face (along "
+                                         "the principal axis); 0 for stopping muons"),
     Feature("peak_x", "voxels", "Bragg-peak voxel x (entering: the voxel nearest a face)"),
     Feature("peak_y", "voxels", "Bragg-peak voxel y"),
     Feature("peak_z", "voxels", "Bragg-peak voxel z"),

@@ -110,11 +110,35 @@ def test_activity_near_an_entering_cluster():
     assert r["features"]["near_energy_mev"] == 0
 
 
-def test_no_near_energy_for_a_stopping_muon():
+def test_no_entering_features_for_a_stopping_muon():
     others = _line((MUON_END_X, 335, 300), (0, 1, 0), 10)               # a cluster near the Michel
     xyze, _ = _event(_muon(), _line((MUON_END_X, 300, 300), (0, 1, 0), 30), others)
     records = [r for r in _records(xyze) if r["kind"] == "stopping_muon"]
-    assert records and all(r["features"]["near_energy_mev"] == 0 for r in records)
+    assert records
+    for name in ("near_energy_mev", "inward_widening_mm", "face_half_energy_frac"):
+        assert all(r["features"][name] == 0 for r in records)
+
+
+def _widening_line(spread_from):
+    """20 voxels from the x = 0 face along +x (y = z = 400), with a voxel on either side (y +- 1) at x =
+    spread_from .. spread_from + 4: symmetric about the line, so the principal axis is x."""
+    sides = [(x, y, 400) for x in range(spread_from, spread_from + 5) for y in (399, 401)]
+    return _line((-1, 400, 400), (1, 0, 0), 20), (sides, [0.55] * len(sides))
+
+
+@pytest.mark.parametrize("spread_from, widening, face_share", [
+    (15, 1.0, 1 / 3),       # widens inwards (an electron entering): inner half 10 + 10 voxels, face half 10
+    (0, -1.0, 2 / 3),       # widens at the face (a shower piece leaving): the mirror image
+])
+def test_entering_cluster_development_from_the_face(spread_from, widening, face_share):
+    # centroid x = 12 (or 7): the span's middle is x = 9.5 either way, so the face half is x = 0..9; the
+    # widened half's width is sqrt(10 * 1 voxel^2 / 20) voxels, the other's 0
+    xyze, part = _event(*_widening_line(spread_from))
+    (r,) = [r for r in _records(xyze) if r["kind"] == "entering"]
+    _check_voxels(r, part, [0, 1])
+    f = r["features"]
+    assert f["inward_widening_mm"] == pytest.approx(widening * np.sqrt(0.5) * VOXEL_MM, rel=1e-6)
+    assert f["face_half_energy_frac"] == pytest.approx(face_share, rel=1e-6)
 
 
 def test_delta_ray_next_to_the_peak():

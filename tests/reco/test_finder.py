@@ -46,8 +46,10 @@ def test_no_michel_without_a_bragg_peak():
 
 
 # Pooled scores measured on the 60-event sample of conftest (default preset, seed 31337) with the shipped
-# model and the hand rules; the tests allow 0.02 below them, so a finder that got worse fails.
-MEASURED = {"model": {"f1": 0.957, "precision": 0.987, "recall": 0.929, "thresholded_f1": 0.944},
+# model and the hand rules; the tests allow 0.02 below them, so a finder that got worse fails. (The model with
+# the entering clusters' development features takes one wrong candidate of 72 voxels here that the model
+# before did not: 0.957 / 0.987 / 0.929 before; better on 12,000 development and never-used events.)
+MEASURED = {"model": {"f1": 0.945, "precision": 0.956, "recall": 0.935, "thresholded_f1": 0.928},
             "rules": {"f1": 0.858, "precision": 0.935, "recall": 0.793, "thresholded_f1": 0.809}}
 
 

@@ -181,7 +181,8 @@ def test_model_threshold_can_be_swept(sim_sample, tmp_path):
         finder = MichelFinder(model_threshold=float(row["model_threshold"]))
         c = score_rows([finder.find(events[i]) for i in tuning], [labels[i] for i in tuning]).pooled
         assert (int(row["tune_tp"]), int(row["tune_fp"]), int(row["tune_fn"])) == (c.tp, c.fp, c.fn)
-    assert len({row["tune_tp"] for row in rows}) == 3      # the three thresholds choose differently
+    # the three thresholds choose differently
+    assert len({(row["tune_tp"], row["tune_fp"], row["tune_fn"]) for row in rows}) == 3
 
 
 def test_training_settings_are_swept_by_training_a_model_per_set(sim_sample, tmp_path, capsys):

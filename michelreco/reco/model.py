@@ -401,7 +401,9 @@ class TreeModel:
             if not (0.0 <= threshold <= 1.0 and math.isfinite(baseline)):
                 raise ValueError("threshold or baseline out of range")
             early_exit = _early_exit_of(data.get("early_exit"), len(trees))
-        except (KeyError, TypeError, ValueError) as err:
+        except KeyError as err:
+            raise InputError(f"{where}: damaged model file (no entry {err})") from None
+        except (TypeError, ValueError) as err:
             raise InputError(f"{where}: damaged model file ({err})") from None
         try:
             return cls(features, baseline, trees, threshold, dict(data.get("meta") or {}), early_exit)

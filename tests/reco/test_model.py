@@ -104,12 +104,12 @@ def test_contributions_add_up_to_the_score(fitted):
     (lambda d: d["trees"][0]["left"].__setitem__(0, 10**6), "damaged model file"),
     (lambda d: d["trees"][0]["left"].__setitem__(0, 0), "damaged model file"),          # a loop
     (lambda d: d["trees"][0]["feature"].__setitem__(0, 999), "damaged model file"),
-    (lambda d: d["trees"][1].pop("value"), "damaged model file"),
+    (lambda d: d["trees"][1].pop("value"), "damaged model file \\(no entry .value.\\)"),
     (lambda d: d.update(threshold=1.5), "damaged model file"),
     (lambda d: d["features"].__setitem__(0, "not_a_feature"), "another feature set"),
     (lambda d: d.update(early_exit={"trees": 0, "raw_below": -5.0, "from_probability": 0.05}), "early exit"),
     (lambda d: d.update(early_exit={"trees": 3, "raw_below": None, "from_probability": 0.05}), "damaged"),
-    (lambda d: d.update(early_exit={"trees": 3, "raw_below": -5.0}), "damaged"),
+    (lambda d: d.update(early_exit={"trees": 3, "raw_below": -5.0}), "no entry 'from_probability'"),
     (lambda d: d.update(early_exit={"trees": 2.5, "raw_below": -5.0, "from_probability": 0.05}), "whole number"),
     (lambda d: d.update(early_exit=[3, -5.0, 0.05]), "damaged"),
 ])

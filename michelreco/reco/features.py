@@ -227,8 +227,8 @@ def development_from_face(f, pts, energy, voxels, centre, axis, face_point):
         hi = max(hi, t)
     t_face = ((face_point[0] - centre[0]) * axis[0] + (face_point[1] - centre[1]) * axis[1]
               + (face_point[2] - centre[2]) * axis[2])
-    sign = 1.0 if t_face <= 0.5 * (lo + hi) else -1.0      # the face's side of the span: low or high
     middle = 0.5 * (lo + hi)
+    sign = 1.0 if t_face <= middle else -1.0      # the face's side of the span: low or high
     e_face = 0.0
     e_inner = 0.0
     w2_face = 0.0

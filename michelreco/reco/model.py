@@ -241,11 +241,12 @@ class TreeModel:
         if unknown:
             raise InputError(f"model made for another feature set: unknown features {', '.join(unknown)}")
         self._columns = np.array([FEATURE_INDEX[f] for f in self.features], np.int64)
-        if self.early_exit is not None:
-            try:
-                self.early_exit = _early_exit_of(self.early_exit, len(self.trees))
-            except (KeyError, TypeError, ValueError) as err:
-                raise InputError(f"early exit refused ({err})") from None
+        try:
+            self.early_exit = _early_exit_of(self.early_exit, len(self.trees))
+        except KeyError as err:
+            raise InputError(f"damaged early exit (no entry {err})") from None
+        except (TypeError, ValueError) as err:
+            raise InputError(f"damaged early exit ({err})") from None
         self._bitmask = _bitmask_layout(self.trees, self._columns)
         self._walk: tuple | None = None             # laid out when first needed (loading stays fast)
         self._parts: tuple | None = None            # the early exit's split and its two parts, likewise
@@ -400,13 +401,12 @@ class TreeModel:
             baseline = float(data["baseline"])
             if not (0.0 <= threshold <= 1.0 and math.isfinite(baseline)):
                 raise ValueError("threshold or baseline out of range")
-            early_exit = _early_exit_of(data.get("early_exit"), len(trees))
         except KeyError as err:
             raise InputError(f"{where}: damaged model file (no entry {err})") from None
         except (TypeError, ValueError) as err:
             raise InputError(f"{where}: damaged model file ({err})") from None
         try:
-            return cls(features, baseline, trees, threshold, dict(data.get("meta") or {}), early_exit)
+            return cls(features, baseline, trees, threshold, dict(data.get("meta") or {}), data.get("early_exit"))
         except InputError as err:
             raise InputError(f"{where}: {err}") from None
 
@@ -456,13 +456,13 @@ def _early_exit_of(data: Any, n_trees: int) -> dict[str, float] | None:
     if data is None:
         return None
     if not isinstance(data, dict):
-        raise ValueError("early exit: not a mapping")
+        raise ValueError("not a mapping")
     if isinstance(data["trees"], bool) or not isinstance(data["trees"], int):
-        raise ValueError("early exit: a whole number of trees expected")
+        raise ValueError("a whole number of trees expected")
     out = {"trees": data["trees"], "raw_below": float(data["raw_below"]),
            "from_probability": float(data["from_probability"])}
     if not (0 < out["trees"] < n_trees and math.isfinite(out["raw_below"]) and 0.0 < out["from_probability"] < 1.0):
-        raise ValueError("early exit out of range")
+        raise ValueError("out of range")
     return out
 
 

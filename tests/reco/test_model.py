@@ -8,7 +8,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from michelreco import MichelFinder
 from michelreco.errors import InputError
-from michelreco.reco.model import MODEL_FEATURES, TreeModel, default_model_path, load_model
+from michelreco.reco.model import MODEL_FEATURES, TreeModel, _add_leaves_bitmask, default_model_path, load_model
 from michelreco.reco.schema import FEATURE_INDEX, FEATURES
 from michelreco.run.train import early_exit_for, save_model
 
@@ -47,6 +47,21 @@ def test_bit_vector_kernel_equals_the_tree_walk_exactly(fitted):
     rows[on_threshold] = rng.choice(thresholds, on_threshold.sum())
     rows[rng.random(rows.shape) < 0.05] = np.nan
     np.testing.assert_array_equal(model.raw_scores(rows), model._walk_scores(rows))
+
+
+def test_bit_vector_blocks_with_and_without_nans_equal_the_walk(fitted):
+    x, _, model = fitted
+    rows = x[:200].copy()                                # blocks of 64, 64, 64 and 8 candidates
+    rows[:, COLS[4]] = x[1:201, COLS[4]]                 # the NaN column's NaNs, shifted off the block starts
+    rng = np.random.default_rng(8)
+    rows[:64][rng.random((64, rows.shape[1])) < 0.1] = np.nan     # NaNs in every column of the first block only
+    assert np.isnan(rows[:64]).any(axis=0).all() and not np.isnan(rows[64:128, COLS[0]]).any()
+    np.testing.assert_array_equal(model.raw_scores(rows), model._walk_scores(rows))
+    some = np.arange(3, 200, 3)                          # a subset of the rows, as the early exit passes them
+    acc = np.zeros(len(rows))
+    _add_leaves_bitmask(rows, some, acc, *model._bitmask)
+    np.testing.assert_array_equal(model.baseline + acc[some], model._walk_scores(rows[some]))
+    assert not acc[np.setdiff1d(np.arange(len(rows)), some)].any()
 
 
 def test_trees_of_more_than_64_leaves_are_walked(tmp_path):

@@ -99,11 +99,10 @@ def _add_leaves_bitmask(x, rows, acc, columns, col_ptr, threshold, tree, mask, n
     of tree ``tree[k]`` clears the bits ``~mask[k]`` (the leaves of its left subtree) when the candidate goes
     right there. Tree t's leaf of rank j (left to right) has value ``leaf_value[leaf_start[t] + j]``.
 
-    Rows are taken in blocks of ``ROW_BLOCK``, and each node is applied to the whole block at once: one test and
-    one masked AND per row, without branches, which the compiler turns into vector instructions (about 40% less
-    time than visiting each row's nodes until its first left turn). Leaves are still added tree after tree to
-    each row's sum, so the sums are those of the walk to the last bit, and the trees of an ensemble split in
-    two parts add up, part after part, to the same sums as the whole.
+    Each node is applied to a block of ``ROW_BLOCK`` rows at once: one test and one masked AND per row, no branch
+    (vector instructions; about 40% faster than taking each row through its nodes up to its first left turn).
+    Leaves are added tree after tree to each row's sum: the walk's sums to the last bit, and an ensemble split
+    in two parts adds up, part after part, to the same sums as the whole.
     """
     n_trees = leaf_start.shape[0] - 1
     full = ~np.uint64(0)

@@ -35,6 +35,7 @@ from numba import njit
 
 from michelreco.errors import InputError
 from michelreco.reco.bits import lowest_bit
+from michelreco.reco.model_file import TREE_KEYS, checked_tree, early_exit_of
 from michelreco.reco.schema import FEATURE_INDEX, FEATURES
 
 if TYPE_CHECKING:
@@ -47,8 +48,6 @@ MODEL_FORMAT = "michelreco-tree-ensemble/1"
 # Features the model may read: everything but the bookkeeping columns (cluster number, peak position), which
 # say where a candidate is, not what it is.
 MODEL_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in ("cluster", "peak_x", "peak_y", "peak_z"))
-
-_TREE_KEYS = ("feature", "threshold", "left", "right", "missing_left", "value", "count")
 
 
 def default_model_path() -> Path:
@@ -264,7 +263,7 @@ class TreeModel:
             raise InputError(f"model made for another feature set: unknown features {', '.join(unknown)}")
         self._columns = np.array([FEATURE_INDEX[f] for f in self.features], np.int64)
         try:
-            self.early_exit = _early_exit_of(self.early_exit, len(self.trees))
+            self.early_exit = early_exit_of(self.early_exit, len(self.trees))
         except KeyError as err:
             raise InputError(f"damaged early exit (no entry {err})") from None
         except (TypeError, ValueError) as err:
@@ -386,7 +385,7 @@ class TreeModel:
         """The model as plain JSON-able data."""
         out = {"format": MODEL_FORMAT, "features": list(self.features), "baseline": self.baseline,
                "threshold": self.threshold, "meta": self.meta,
-               "trees": [{k: np.asarray(t[k]).tolist() for k in _TREE_KEYS} for t in self.trees]}
+               "trees": [{k: np.asarray(t[k]).tolist() for k in TREE_KEYS} for t in self.trees]}
         if self.early_exit is not None:
             out["early_exit"] = dict(self.early_exit)
         return out
@@ -402,23 +401,7 @@ class TreeModel:
             raise InputError(f"{where}: not a michelreco model (expected format {MODEL_FORMAT!r})")
         try:
             features = tuple(str(f) for f in data["features"])
-            trees = []
-            for t in data["trees"]:
-                tree = {k: np.asarray(t[k]) for k in _TREE_KEYS}
-                n = len(tree["value"])
-                if any(len(tree[k]) != n for k in _TREE_KEYS) or n == 0:
-                    raise ValueError("tree arrays of different lengths")
-                left, right = tree["left"].astype(np.int64), tree["right"].astype(np.int64)
-                inner = left >= 0
-                # children after their parent and inside the tree; features inside the feature list: the
-                # compiled walk must never leave the arrays
-                if (np.any(left[inner] <= np.flatnonzero(inner)) or np.any(right[inner] <= np.flatnonzero(inner))
-                        or np.any(left[inner] >= n) or np.any(right[inner] >= n)
-                        or np.any(tree["feature"][inner] < 0) or np.any(tree["feature"][inner] >= len(features))
-                        or not np.all(np.isfinite(np.asarray(tree["value"], np.float64)))):
-                    raise ValueError("tree structure out of bounds")
-                tree["left"], tree["right"] = left, right
-                trees.append(tree)
+            trees = [checked_tree(t, len(features), k) for k, t in enumerate(data["trees"])]
             threshold = float(data["threshold"])
             baseline = float(data["baseline"])
             if not (0.0 <= threshold <= 1.0 and math.isfinite(baseline)):
@@ -471,21 +454,6 @@ class TreeModel:
                 "count": nodes["count"].astype(np.int64),
             })
         return cls(tuple(features), float(np.ravel(clf._baseline_prediction)[0]), trees, threshold, meta or {})
-
-
-def _early_exit_of(data: Any, n_trees: int) -> dict[str, float] | None:
-    """A model file's early-exit entry, checked (None when it has none: files written before it existed)."""
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        raise ValueError("not a mapping")
-    if isinstance(data["trees"], bool) or not isinstance(data["trees"], int):
-        raise ValueError("a whole number of trees expected")
-    out = {"trees": data["trees"], "raw_below": float(data["raw_below"]),
-           "from_probability": float(data["from_probability"])}
-    if not (0 < out["trees"] < n_trees and math.isfinite(out["raw_below"]) and 0.0 < out["from_probability"] < 1.0):
-        raise ValueError("out of range")
-    return out
 
 
 def load_model(path: str | PathLike | None = None) -> TreeModel:

@@ -127,6 +127,13 @@ def test_contributions_add_up_to_the_score(fitted):
     (lambda d: d.update(early_exit={"trees": 3, "raw_below": -5.0}), "no entry 'from_probability'"),
     (lambda d: d.update(early_exit={"trees": 2.5, "raw_below": -5.0, "from_probability": 0.05}), "whole number"),
     (lambda d: d.update(early_exit=[3, -5.0, 0.05]), "damaged"),
+    (lambda d: d["trees"][0]["threshold"].__setitem__(0, "x"), "tree 0: 'threshold' is not a list of numbers"),
+    (lambda d: d["trees"][0]["threshold"].__setitem__(0, float("nan")), "tree 0: a split threshold that is not a number"),
+    (lambda d: d["trees"][0]["left"].__setitem__(0, 1.5), "'left' is not a list of whole numbers"),
+    (lambda d: d["trees"][0].update(missing_left=[0] * len(d["trees"][0]["value"])), "'missing_left' is not a list of true/false values"),
+    (lambda d: d["trees"][0].update(value=[[0.1]] * len(d["trees"][0]["left"])), "'value' is not a list"),
+    (lambda d: d["trees"].__setitem__(0, [1, 2]), "tree 0 is not a mapping"),
+    (lambda d: d.update(trees=7), "damaged model file"),
 ])
 def test_damaged_or_foreign_models_are_refused_in_one_line(fitted, tmp_path, damage, match):
     data = fitted[2].to_dict()

@@ -121,7 +121,7 @@ def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, s
     xyze = np.asarray(xyze)
     n = len(xyze)
     is_michel = labels == MICHEL_LABEL
-    index, feats, ptr, vox = finder.candidates(xyze)
+    index, feats, ptr, vox, cut = finder.candidates_and_cut(xyze)
     taken = finder.decide(feats)
     voxels = [index[vox[ptr[c]:ptr[c + 1]]] for c in range(feats.shape[0])]
     good = np.array([2 * int(is_michel[v].sum()) > len(v) for v in voxels], bool)    # mostly Michel
@@ -140,10 +140,7 @@ def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, s
         if taken[c]:
             (in_taken_good if good[c] else in_taken_bad)[v] = True
     chosen = np.zeros(n, bool)
-    if solution is None:
-        chosen[in_taken_good | in_taken_bad] = True
-    else:
-        chosen[np.asarray(solution, np.int64)] = True
+    chosen[finder.choose(index, feats, ptr, vox, cut) if solution is None else np.asarray(solution, np.int64)] = True
     d = Diagnosis(events=1, michel_voxels=int(is_michel.sum()), covered_voxels=int((is_michel & in_cand).sum()))
     d.perfect[:] = [(in_good & is_michel).sum(), (in_good & ~is_michel).sum(), (~in_good & is_michel).sum()]
     d.perfect_one_reading[:] = [(in_read & is_michel).sum(), (in_read & ~is_michel).sum(),

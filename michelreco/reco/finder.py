@@ -24,6 +24,7 @@ from michelreco.errors import DuplicateVoxelsError, EventInputError, InputError
 from michelreco.reco.candidates import chosen_voxels, event_candidates, one_reading_per_cluster
 from michelreco.reco.canonical import canonical_voxels
 from michelreco.reco.checks import OK, describe_problem, value_problem, xyze_problem
+from michelreco.reco.cut_voxels import cut_rows, voxels_after_cut
 from michelreco.reco.graph import voxel_graph, voxel_graph_sklearn
 from michelreco.reco.model import TreeModel, load_model
 from michelreco.reco.rules import RuleSet
@@ -112,6 +113,7 @@ class MichelFinder:
         self._params.update(checked)
         # derived once here, not per event
         self._model = load_model_cached(self._params["model"]) if self._params["selection"] == "model" else None
+        self._cut_model = self._model.cut_model if self._model and self._params["cut_voxels"] == "model" else None
         self._settings = np.array([self._params[name] for name in SETTINGS], dtype=np.float64)
         if self._model is None and "entering" not in self._rules.kinds:
             self._settings[SETTINGS.index("max_entering_voxels")] = 0   # nobody judges them: do not build them
@@ -137,6 +139,18 @@ class MichelFinder:
         are checked as they are read, ``run.io.check_xyze_row``): the kernels must never see an unchecked array.
         An event with a voxel listed twice raises ``EventInputError`` naming it, in either case.
         """
+        index, _, feats, ptr, vox = self._event(xyze, validate)
+        return index, feats, ptr, vox
+
+    def candidates_and_cut(self, xyze: np.ndarray, validate: bool = True) -> tuple:
+        """``candidates`` and the voxels near every stopping-muon candidate's peak (``cut_voxels.cut_rows``:
+        candidate, kept voxel, features): for callers that judge several selections of the same candidates
+        (the sweep, training, ``diagnose``), which ``choose`` then finishes as ``find`` does."""
+        index, event, feats, ptr, vox = self._event(xyze, validate)
+        return index, feats, ptr, vox, cut_rows(*event, feats, ptr, vox, np.ones(feats.shape[0], np.bool_))
+
+    def _event(self, xyze: np.ndarray, validate: bool) -> tuple:
+        """``candidates`` with the kept voxels (xyz float64, energy, cluster labels) in between."""
         if validate:
             xyze = checked_event(xyze)
         p = self._params
@@ -149,11 +163,14 @@ class MichelFinder:
         else:
             labels, indptr, nbrs = voxel_graph_sklearn(xyz, p["eps_voxels"])
         feats, ptr, vox = event_candidates(xyz_f, energy, labels, indptr, nbrs, self._settings)
-        return index, feats, ptr, vox
+        return index, (xyz_f, energy, labels), feats, ptr, vox
 
     def find(self, xyze: np.ndarray, validate: bool = True) -> np.ndarray:
         """Indices (int32, ascending) of the Michel voxels of an (N, 4) event (``validate``: see ``candidates``)."""
-        return self.choose(*self.candidates(xyze, validate))
+        index, event, feats, ptr, vox = self._event(xyze, validate)
+        take = self.decide(feats)
+        cut = cut_rows(*event, feats, ptr, vox, take) if self._cut_model is not None and take.any() else None
+        return self._gather(index, ptr, vox, take, cut)
 
     def michel_energies(self, xyze: np.ndarray, recover_radius_mm: float | None = None) -> np.ndarray:
         """Energy (MeV) of each Michel found in an event: its voxels' sum, or, with ``recover_radius_mm``,
@@ -165,7 +182,8 @@ class MichelFinder:
             return michel_cluster_energies(np.asarray(xyze), found)
         return recovered_energies(np.asarray(xyze), found, recover_radius_mm)
 
-    def choose(self, index: np.ndarray, feats: np.ndarray, ptr: np.ndarray, vox: np.ndarray) -> np.ndarray:
+    def choose(self, index: np.ndarray, feats: np.ndarray, ptr: np.ndarray, vox: np.ndarray,
+               cut: tuple | None = None) -> np.ndarray:
         """Indices (int32, ascending) of the voxels of the chosen candidates.
 
         Parameters
@@ -173,13 +191,28 @@ class MichelFinder:
         index, feats, ptr, vox : numpy.ndarray
             An event's candidates, as ``candidates`` returns them: original indices of the kept voxels, the
             feature table (C, len(FEATURES)), and candidate c's voxels ``vox[ptr[c]:ptr[c + 1]]``.
+        cut : tuple, optional
+            The voxels near the candidates' peaks (``candidates_and_cut``): with a model that has cut trees,
+            they are decided again as ``find`` does; without them, whole candidates are taken.
 
         Returns
         -------
         numpy.ndarray
             Original indices (int32, ascending) of the voxels of the candidates ``decide`` takes.
         """
-        return chosen_voxels(index, ptr, vox, self.decide(feats))
+        return self._gather(index, ptr, vox, self.decide(feats), cut)
+
+    def _gather(self, index: np.ndarray, ptr: np.ndarray, vox: np.ndarray, take: np.ndarray,
+                cut: tuple | None) -> np.ndarray:
+        """The voxels of the taken candidates, those near their peaks decided again by the cut model."""
+        if cut is None or self._cut_model is None:
+            return chosen_voxels(index, ptr, vox, take)
+        candidate, voxel, table = cut
+        michel = self._cut_model.decide(table) if len(table) else np.zeros(0, np.bool_)
+        chosen = voxels_after_cut(len(index), ptr, vox, take, candidate, voxel, table[:, 3], michel)
+        out = index[chosen].astype(np.int32)
+        out.sort()
+        return out
 
     def decide(self, feats: np.ndarray) -> np.ndarray:
         """Which candidates of a feature table are Michels: the model's verdict, or the hand rules', with each

@@ -35,8 +35,9 @@ from numba import njit
 
 from michelreco.errors import InputError
 from michelreco.reco.bits import lowest_bit
+from michelreco.reco.cut_voxels import CUT_FEATURES
 from michelreco.reco.model_file import TREE_KEYS, checked_tree, early_exit_of
-from michelreco.reco.schema import FEATURE_INDEX, FEATURES
+from michelreco.reco.schema import FEATURES
 
 if TYPE_CHECKING:
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -196,7 +197,7 @@ def _depth(left: np.ndarray, right: np.ndarray) -> int:
     return int(depth.max()) if len(depth) else 0
 
 
-def _bitmask_layout(trees: list[dict], columns: np.ndarray) -> tuple | None:
+def _bitmask_layout(trees: list[dict], columns: np.ndarray, n_columns: int) -> tuple | None:
     """The node and leaf arrays of ``_add_leaves_bitmask`` for ``trees`` (feature-table ``columns`` of the model's
     features), or None when a tree has more than 64 leaves."""
     col, thr, tree_of, masks, nan_right, leaf_values, leaf_start = [], [], [], [], [], [], [0]
@@ -219,7 +220,7 @@ def _bitmask_layout(trees: list[dict], columns: np.ndarray) -> tuple | None:
         return None
     col_all, thr_all = np.concatenate(col), np.concatenate(thr)
     order = np.lexsort((thr_all, col_all))      # by column, then threshold (stable: tree order on ties)
-    col_ptr = np.searchsorted(col_all[order], np.arange(len(FEATURES) + 1))
+    col_ptr = np.searchsorted(col_all[order], np.arange(n_columns + 1))
     return (np.unique(col_all).astype(np.int64), col_ptr.astype(np.int64), thr_all[order],
             np.concatenate(tree_of)[order], np.array(masks, np.uint64)[order],
             np.concatenate(nan_right)[order], np.array(leaf_start, np.int64), np.concatenate(leaf_values))
@@ -227,7 +228,7 @@ def _bitmask_layout(trees: list[dict], columns: np.ndarray) -> tuple | None:
 
 @dataclass
 class TreeModel:
-    """A binary tree ensemble over named candidate features, with its decision threshold.
+    """A binary tree ensemble over named features of a table (candidates by default), with its threshold.
 
     Attributes
     ----------
@@ -247,6 +248,11 @@ class TreeModel:
         ``trees`` trees is below ``raw_below`` is rejected without the rest, at thresholds of at least
         ``from_probability``. Training sets ``raw_below`` below every training candidate that the whole model
         scores at ``from_probability`` or more (``michelreco.run.train.early_exit_for``).
+    schema : tuple of str
+        The columns of the tables it reads: the candidate features (``schema.FEATURES``) or, for a cut model,
+        ``cut_voxels.CUT_FEATURES``.
+    cut_model : TreeModel, optional
+        Decides the voxels at the cut of the taken candidates again (``michelreco.reco.cut_voxels``).
     """
 
     features: tuple[str, ...]
@@ -255,20 +261,23 @@ class TreeModel:
     threshold: float = 0.5
     meta: dict[str, Any] = field(default_factory=dict)
     early_exit: dict[str, float] | None = None
+    schema: tuple[str, ...] = FEATURES
+    cut_model: TreeModel | None = None
 
     def __post_init__(self) -> None:
         """Check the feature names and lay the trees out for the compiled walk."""
-        unknown = [f for f in self.features if f not in FEATURE_INDEX]
+        index = {name: k for k, name in enumerate(self.schema)}
+        unknown = [f for f in self.features if f not in index]
         if unknown:
             raise InputError(f"model made for another feature set: unknown features {', '.join(unknown)}")
-        self._columns = np.array([FEATURE_INDEX[f] for f in self.features], np.int64)
+        self._columns = np.array([index[f] for f in self.features], np.int64)
         try:
             self.early_exit = early_exit_of(self.early_exit, len(self.trees))
         except KeyError as err:
             raise InputError(f"damaged early exit (no entry {err})") from None
         except (TypeError, ValueError) as err:
             raise InputError(f"damaged early exit ({err})") from None
-        self._bitmask = _bitmask_layout(self.trees, self._columns)
+        self._bitmask = _bitmask_layout(self.trees, self._columns, len(self.schema))
         self._walk: tuple | None = None             # laid out when first needed (loading stays fast)
         self._parts: tuple | None = None            # the early exit's split and its two parts, likewise
 
@@ -300,12 +309,11 @@ class TreeModel:
                 np.array(roots, np.int64), np.array(depths, np.int64))
 
     # -- scores ---------------------------------------------------------------------------------------
-    @staticmethod
-    def _table(features: np.ndarray) -> np.ndarray:
-        """A feature table as the kernels read it, refused unless (C, len(FEATURES))."""
+    def _table(self, features: np.ndarray) -> np.ndarray:
+        """A feature table as the kernels read it, refused unless (C, len(schema))."""
         x = np.ascontiguousarray(features, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != len(FEATURES):
-            raise InputError(f"a feature table must have {len(FEATURES)} columns, got shape {x.shape}")
+        if x.ndim != 2 or x.shape[1] != len(self.schema):
+            raise InputError(f"a feature table must have {len(self.schema)} columns, got shape {x.shape}")
         return x
 
     def raw_scores(self, features: np.ndarray) -> np.ndarray:
@@ -340,8 +348,8 @@ class TreeModel:
         x = self._table(features)
         k = int(self.early_exit["trees"])
         if self._parts is None or self._parts[0] != k:         # laid out again if the exit was changed
-            self._parts = (k, _bitmask_layout(self.trees[:k], self._columns),
-                           _bitmask_layout(self.trees[k:], self._columns))
+            self._parts = (k, _bitmask_layout(self.trees[:k], self._columns, len(self.schema)),
+                           _bitmask_layout(self.trees[k:], self._columns, len(self.schema)))
         return _decide_early_exit(x, self.baseline, self.early_exit["raw_below"], logit, *self._parts[1:])
 
     @property
@@ -388,6 +396,8 @@ class TreeModel:
                "trees": [{k: np.asarray(t[k]).tolist() for k in TREE_KEYS} for t in self.trees]}
         if self.early_exit is not None:
             out["early_exit"] = dict(self.early_exit)
+        if self.cut_model is not None:
+            out["cut_voxels"] = self.cut_model.to_dict()
         return out
 
     def to_json(self) -> str:
@@ -395,8 +405,8 @@ class TreeModel:
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "model") -> TreeModel:
-        """Build a model from ``to_dict`` data, refusing anything else with one line."""
+    def from_dict(cls, data: Any, where: str = "model", schema: tuple[str, ...] = FEATURES) -> TreeModel:
+        """Build a model from ``to_dict`` data (its cut model too), refusing anything else with one line."""
         if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
             raise InputError(f"{where}: not a michelreco model (expected format {MODEL_FORMAT!r})")
         try:
@@ -410,14 +420,17 @@ class TreeModel:
             raise InputError(f"{where}: damaged model file (no entry {err})") from None
         except (TypeError, ValueError) as err:
             raise InputError(f"{where}: damaged model file ({err})") from None
+        cut = data.get("cut_voxels") if schema == FEATURES else None      # a cut model has none of its own
+        cut_model = None if cut is None else cls.from_dict(cut, f"{where} (cut voxels)", CUT_FEATURES)
         try:
-            return cls(features, baseline, trees, threshold, dict(data.get("meta") or {}), data.get("early_exit"))
+            return cls(features, baseline, trees, threshold, dict(data.get("meta") or {}), data.get("early_exit"),
+                       schema, cut_model)
         except InputError as err:
             raise InputError(f"{where}: {err}") from None
 
     @classmethod
     def from_sklearn(cls, clf: HistGradientBoostingClassifier, features: tuple[str, ...], threshold: float = 0.5,
-                     meta: dict | None = None) -> TreeModel:
+                     meta: dict | None = None, schema: tuple[str, ...] = FEATURES) -> TreeModel:
         """Copy a fitted binary ``HistGradientBoostingClassifier`` (numeric features only).
 
         Parameters
@@ -430,6 +443,8 @@ class TreeModel:
             The decision threshold on the probability.
         meta : dict, optional
             The record kept with the model (training, scores).
+        schema : tuple of str
+            The columns of the tables the model will read (``features`` among them).
 
         Returns
         -------
@@ -453,7 +468,8 @@ class TreeModel:
                 "value": np.where(leaf, nodes["value"], 0.0).astype(np.float64),
                 "count": nodes["count"].astype(np.int64),
             })
-        return cls(tuple(features), float(np.ravel(clf._baseline_prediction)[0]), trees, threshold, meta or {})
+        return cls(tuple(features), float(np.ravel(clf._baseline_prediction)[0]), trees, threshold, meta or {},
+                   schema=tuple(schema))
 
 
 def load_model(path: str | PathLike | None = None) -> TreeModel:

@@ -204,6 +204,9 @@ SELECTION_PARAMETERS: dict[str, Param] = {
                    "the package"),
     "model_threshold": Param(None, "", 0.0, 1.0, "probability at or above which a candidate is a Michel; "
                              "empty (null): the threshold stored in the model"),
+    "cut_voxels": Param("model", "", 0, 0, "the voxels near a taken candidate's Bragg peak: 'model' (each decided "
+                        "again by the model's cut trees, when its file has them) or 'nodes' (whole skeleton "
+                        "nodes, as the candidate was cut)", choices=("model", "nodes")),
 }
 
 ALL_PARAMETERS: dict[str, Param] = {**PIPELINE_PARAMETERS, **RULE_PARAMETERS, **SELECTION_PARAMETERS}

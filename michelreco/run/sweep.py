@@ -153,22 +153,24 @@ def _key(params: dict) -> str:
 
 
 def _candidates_of_range(xyze_path, labels_path, start, stop, pipeline: dict):
-    """Per event of [start, stop): candidate features, voxel lists, kept-voxel indices and truth mask."""
+    """Per event of [start, stop): kept-voxel indices, candidate features, voxel lists, the voxels near the peaks
+    (``MichelFinder.candidates_and_cut``) and the labels."""
     finder = MichelFinder(**pipeline)
     out = []
     for (i, xyze), (_, labels) in zip(iter_events(xyze_path, start, stop), iter_labels(labels_path, start, stop)):
         check_label_row(labels, len(xyze), i, labels_path)
-        out.append((*finder.candidates(xyze), labels))
+        out.append((*finder.candidates_and_cut(xyze), labels))
     return out
 
 
-def _judge(cached, decide, validation: np.ndarray, use: np.ndarray | None = None) -> np.ndarray:
-    """Pooled TP/FP/FN on the cached events (those flagged in ``use``, all by default) of a selection ``decide``
-    (feature table -> chosen candidates): rows tuning, validation."""
+def _judge(cached, choose, validation: np.ndarray, use: np.ndarray | None = None) -> np.ndarray:
+    """Pooled TP/FP/FN on the cached events (those flagged in ``use``, all by default) of a selection ``choose``
+    (an event's candidates and cut rows -> the voxels taken, as ``MichelFinder.choose``): rows tuning,
+    validation."""
     counts = np.zeros((2, 3), np.int64)
-    for i, (index, feats, ptr, vox, labels) in enumerate(cached):
+    for i, (*candidates, labels) in enumerate(cached):
         if use is None or use[i]:
-            counts[int(validation[i])] += event_counts(chosen_voxels(index, ptr, vox, decide(feats)), labels)
+            counts[int(validation[i])] += event_counts(choose(*candidates), labels)
     return counts
 
 
@@ -177,7 +179,8 @@ class _Trainer:
 
     The ensemble is fitted on 75% of the tuning events and its threshold chosen on the other 25%
     (``model_threshold`` in the set overrides it); a set's tuning scores are counted on those held-back
-    events only, which the fit never saw, and its validation scores on the validation events.
+    events only, which the fit never saw, and its validation scores on the validation events. The voxels at
+    the cut are taken as the candidates were cut: a set's model has no cut model (``train.fit_cut_model``).
     """
 
     def __init__(self, cached: list, validation: np.ndarray, seed: int):
@@ -194,8 +197,8 @@ class _Trainer:
         clf, threshold, _ = fit_with_threshold(self.table, self.held, settings, self.seed)
         model = TreeModel.from_sklearn(clf, MODEL_FEATURES, threshold)
         t = params.get("model_threshold")
-        return _judge(self.cached, lambda feats: one_reading_per_cluster(feats, model.decide(feats, t)),
-                      self.validation, self.use)
+        return _judge(self.cached, lambda index, feats, ptr, vox, _: chosen_voxels(
+            index, ptr, vox, one_reading_per_cluster(feats, model.decide(feats, t))), self.validation, self.use)
 
 
 def _row(set_id: int, params: dict, counts: np.ndarray, names: list[str]) -> dict:
@@ -370,7 +373,7 @@ def run_sweep(xyze_path: str | PathLike, labels_path: str | PathLike, grid_path:
                 trainer = _Trainer(cached, validation, seed) if training_names else None
                 for i, params in group:
                     if trainer is None:
-                        counts = _judge(cached, MichelFinder(**params).decide, validation)
+                        counts = _judge(cached, MichelFinder(**params).choose, validation)
                     else:
                         counts = trainer.counts(params)
                     rows.append(_row(i, params, counts, names))

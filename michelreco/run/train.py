@@ -15,7 +15,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os import PathLike
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,7 @@ from michelreco.config import check_params, load_mapping
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError
 from michelreco.reco.candidates import one_reading_per_cluster
+from michelreco.reco.cut_voxels import CUT_FEATURES
 from michelreco.reco.finder import MichelFinder
 from michelreco.reco.model import MODEL_FEATURES, TreeModel
 from michelreco.reco.rules import DEFAULT_RULES, ENTERING_RULES
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
 __all__ = ["TRAIN_DEFAULTS", "CandidateTable", "candidate_table", "table_of_events", "training_finder",
-           "training_settings", "best_threshold", "fit_ensemble", "holdout_mask", "early_exit_for",
+           "training_settings", "best_threshold", "fit_ensemble", "fit_cut_model", "holdout_mask", "early_exit_for",
            "fit_with_threshold", "train_model", "save_model"]
 
 # Tree-ensemble settings (scikit-learn's names, ranges in the schema); the sweep may vary them.
@@ -64,6 +65,9 @@ class CandidateTable:
         which ``voxel_michel`` are labelled Michel: candidates may share voxels, so scores are counted on the
         union of the chosen ones, as the finder does.
     first_event : int
+    cut_features, cut_michel : ndarray (R, len(CUT_FEATURES)), (R,)
+        The voxels near the peaks of the mostly-Michel stopping-muon candidates (``cut_voxels.cut_rows``) and
+        whether each is labelled Michel: what the cut model learns from. A table's ``subset`` has none.
     """
 
     features: np.ndarray
@@ -75,6 +79,8 @@ class CandidateTable:
     voxel_id: np.ndarray
     voxel_michel: np.ndarray
     first_event: int = 0
+    cut_features: np.ndarray = field(default_factory=lambda: np.empty((0, len(CUT_FEATURES))))
+    cut_michel: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
 
     @property
     def target(self) -> np.ndarray:
@@ -105,7 +111,7 @@ class CandidateTable:
             entry_event = np.repeat(event, np.diff(t.voxel_ptr))
             ids = (t.voxel_id & 0xFFFFFFFF) + (entry_event << 32)      # voxel index, new event number
             parts.append((t.features, t.michel_voxels, t.other_voxels, event, t.event_michel_voxels,
-                          np.diff(t.voxel_ptr), ids, t.voxel_michel))
+                          np.diff(t.voxel_ptr), ids, t.voxel_michel, t.cut_features, t.cut_michel))
             offset += len(t.event_michel_voxels)
         return _table(parts, 0)
 
@@ -120,7 +126,7 @@ class CandidateTable:
         """SHA-256 of the table (features and truth): what a model was trained on, in one string."""
         h = hashlib.sha256()
         for a in (self.features, self.michel_voxels, self.other_voxels, self.event, self.event_michel_voxels,
-                  self.voxel_ptr, self.voxel_id, self.voxel_michel):
+                  self.voxel_ptr, self.voxel_id, self.voxel_michel, self.cut_features, self.cut_michel):
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
 
@@ -136,10 +142,13 @@ def training_settings(config_path: str | PathLike | None) -> dict:
 
 def _table_parts(events) -> tuple[np.ndarray, ...]:
     """The candidate-table columns of events given as (event number, kept-voxel indices, features, ptr, vox,
-    labels): features, Michel and other voxels, event, Michel voxels per event, sizes, voxel ids, voxel truth."""
+    cut rows or None, labels): features, Michel and other voxels, event, Michel voxels per event, sizes, voxel
+    ids, voxel truth, and the cut rows of the mostly-Michel stopping-muon candidates with their voxels' truth."""
     feats, mich, other, event, totals, sizes, ids, truth = [], [], [], [], [], [], [], []
-    for i, index, f, ptr, vox, labels in events:
+    cut_feats, cut_truth = [np.empty((0, len(CUT_FEATURES)))], [np.empty(0, bool)]
+    for i, index, f, ptr, vox, cut, labels in events:
         is_michel = labels[index] == MICHEL_LABEL
+        mostly = np.zeros(f.shape[0], bool)
         for c in range(f.shape[0]):
             v = vox[ptr[c]:ptr[c + 1]]
             m = int(is_michel[v].sum())
@@ -149,25 +158,32 @@ def _table_parts(events) -> tuple[np.ndarray, ...]:
             sizes.append(len(v))
             ids.append(index[v].astype(np.int64) + (i << 32))      # unique over events: voxels < 2**32
             truth.append(is_michel[v])
+            mostly[c] = 2 * m > len(v)
+        if cut is not None:
+            keep = mostly[cut[0]]
+            cut_feats.append(cut[2][keep])
+            cut_truth.append(is_michel[cut[1][keep]])
         feats.append(f)
         totals.append(int((labels == MICHEL_LABEL).sum()))
     width = len(FEATURE_INDEX)
     cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.empty(0, dtype)
     return (np.concatenate(feats) if feats else np.empty((0, width)), np.array(mich, np.int64),
             np.array(other, np.int64), np.array(event, np.int64), np.array(totals, np.int64),
-            np.array(sizes, np.int64), cat(ids, np.int64), cat(truth, bool))
+            np.array(sizes, np.int64), cat(ids, np.int64), cat(truth, bool), np.concatenate(cut_feats),
+            np.concatenate(cut_truth))
 
 
 def _table(parts: list[tuple[np.ndarray, ...]], first_event: int) -> CandidateTable:
     """A CandidateTable from consecutive ``_table_parts`` results."""
     cols = [np.concatenate(c) for c in zip(*parts)]
     ptr = np.concatenate([[0], np.cumsum(cols[5])])
-    return CandidateTable(cols[0], cols[1], cols[2], cols[3], cols[4], ptr, cols[6], cols[7], first_event)
+    return CandidateTable(cols[0], cols[1], cols[2], cols[3], cols[4], ptr, cols[6], cols[7], first_event, cols[8],
+                          cols[9])
 
 
 def table_of_events(events: list[tuple]) -> CandidateTable:
-    """The candidate table of events already built, each (kept-voxel indices, features, ptr, vox, labels) as the
-    sweep caches them; events numbered from 0 in the order given."""
+    """The candidate table of events already built, each (kept-voxel indices, features, ptr, vox, cut rows,
+    labels) as the sweep caches them; events numbered from 0 in the order given."""
     return _table([_table_parts((i, *ev) for i, ev in enumerate(events))], 0)
 
 
@@ -185,7 +201,7 @@ def _candidates_of_range(xyze_path: str, labels_path: str, start: int, stop: int
     def events():
         for (i, xyze), (_, labels) in zip(iter_events(xyze_path, start, stop), iter_labels(labels_path, start, stop)):
             check_label_row(labels, len(xyze), i, labels_path)
-            yield (i, *finder.candidates(xyze), labels)
+            yield (i, *finder.candidates_and_cut(xyze), labels)
 
     return _table_parts(events())
 
@@ -258,6 +274,23 @@ def fit_ensemble(table: CandidateTable, settings: dict | None = None, seed: int 
     cols = [FEATURE_INDEX[f] for f in MODEL_FEATURES]
     clf.fit(table.features[:, cols], table.target, sample_weight=table.weight)
     return clf
+
+
+# The cut model: voxels are many and alike (about 20 per Michel), so a smaller ensemble than the candidates'
+CUT_SETTINGS = {"max_iter": 200, "max_leaf_nodes": 15}
+
+
+def fit_cut_model(table: CandidateTable, seed: int = 0) -> TreeModel | None:
+    """The cut model (``cut_voxels``) fitted on the table's cut rows, threshold 0.5 (each voxel counts once in
+    F1); None when the rows hold no voxel of one kind (too few labelled events)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    if table.cut_michel.all() or not table.cut_michel.any():
+        return None
+    clf = HistGradientBoostingClassifier(early_stopping=False, random_state=seed, **CUT_SETTINGS)
+    clf.fit(table.cut_features, table.cut_michel)
+    meta = {"voxels": int(len(table.cut_michel)), "settings": CUT_SETTINGS, "seed": seed}
+    return TreeModel.from_sklearn(clf, CUT_FEATURES, 0.5, meta, schema=CUT_FEATURES)
 
 
 def holdout_mask(n_events: int, fraction: float, seed: int = 0) -> np.ndarray:
@@ -341,6 +374,7 @@ def train_model(xyze_path: str | PathLike, labels_path: str | PathLike, params: 
             "holdout": {**held_scores, "threshold": threshold}}
     model = TreeModel.from_sklearn(final, MODEL_FEATURES, threshold, json.loads(json.dumps(meta)))
     model.early_exit = early_exit_for(model, table.features)
+    model.cut_model = fit_cut_model(table, seed)
     model.sklearn_estimator = final          # kept in memory for the round-trip checks, never written
     return model
 

@@ -3,13 +3,13 @@
 Every Michel voxel the finder misses is lost for one reason:
 
 - ``no candidate``: it lies in no candidate (no visible muon end, a detached or exiting electron, ...);
-- ``candidate rejected``: it lies in a candidate that is mostly Michel but was not taken;
+- ``candidate rejected``: it lies in a candidate that is mostly Michel but none of those was taken;
 - ``boundary``: it lies only in candidates that are mostly not Michel (the cut at the Bragg peak put it on the
-  wrong side, or it hangs from a shower).
+  wrong side, or it hangs from a shower), or in a taken one from which the cut model removed it.
 
 Every false voxel is ``wrong candidate`` (a taken candidate that is mostly not Michel), ``boundary`` (the
-non-Michel voxels of a taken candidate that is mostly Michel) or ``outside candidates`` (a solution from
-elsewhere). "Perfect selection" takes exactly the candidates that are mostly Michel: the ceiling of any
+non-Michel voxels of a taken candidate that is mostly Michel) or ``outside candidates`` (added near a peak by
+the cut model, ``michelreco.reco.cut_voxels``, or a solution from elsewhere). "Perfect selection" takes exactly the candidates that are mostly Michel: the ceiling of any
 selection over these candidates; "perfect, one reading per cluster" then reads each cluster and each free
 end one way, as the finder does (``candidates.one_reading_per_cluster``): the ceiling of the finder's
 selection. With a simulator truth file, Michel voxels are split by the Michel's category
@@ -148,8 +148,8 @@ def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, s
     d.actual[:] = [(chosen & is_michel).sum(), (chosen & ~is_michel).sum(), (~chosen & is_michel).sum()]
     missed = is_michel & ~chosen
     d.lost["no candidate"] = int((missed & ~in_cand).sum())
-    d.lost["candidate rejected"] = int((missed & in_good).sum())
-    d.lost["boundary"] = int((missed & in_cand & ~in_good).sum())
+    d.lost["candidate rejected"] = int((missed & in_good & ~in_taken_good).sum())
+    d.lost["boundary"] = int((missed & in_cand & (~in_good | in_taken_good)).sum())
     wrong = chosen & ~is_michel
     d.false["wrong candidate"] = int((wrong & in_taken_bad).sum())
     d.false["boundary"] = int((wrong & in_cand & ~in_taken_bad).sum())

@@ -228,10 +228,13 @@ class MichelFinder:
     def explain(self, xyze: np.ndarray, top: int = 3) -> list[dict]:
         """One record per candidate: features, the decision (``overruled``: taken alone, dropped by
         ``one_reading_per_cluster``), the hand rules' verdicts (with reasons), and with a model its probability
-        and the ``top`` features that moved the score most (log-odds)."""
-        index, feats, ptr, vox = self.candidates(xyze)
+        and the ``top`` features that moved the score most (log-odds). A taken candidate whose voxels near its
+        peak the cut model decided again (``cut_voxels``) also lists the voxels it ``added`` and ``removed``
+        there (``cut``): ``find`` gives the taken candidates' voxels with those changes."""
+        index, event, feats, ptr, vox = self._event(xyze, True)
         verdict = self.verdicts(feats)
         michel = one_reading_per_cluster(feats, verdict)
+        moves = self._cut_moves(index, event, feats, ptr, vox, michel)
         prob = self._model.probabilities(feats) if self._model is not None else None
         records = []
         for c in range(feats.shape[0]):
@@ -251,8 +254,36 @@ class MichelFinder:
                 record["score"] = float(prob[c])
                 record["threshold"] = self.threshold
                 record["top_features"] = {name: round(value, 4) for name, value in moved}
+            if c in moves:
+                record["cut"] = moves[c]
             records.append(record)
         return records
+
+    def _cut_moves(self, index: np.ndarray, event: tuple, feats: np.ndarray, ptr: np.ndarray, vox: np.ndarray,
+                   take: np.ndarray) -> dict[int, dict[str, list[int]]]:
+        """Per taken candidate, the voxels the cut model added to the taken ones and removed from them, each
+        voxel charged to the candidate whose row decided it (the nearest peak, as ``voxels_after_cut``)."""
+        if self._cut_model is None or not take.any():
+            return {}
+        candidate, voxel, table = cut_rows(*event, feats, ptr, vox, take)
+        michel = self._cut_model.decide(table) if len(table) else np.zeros(0, np.bool_)
+        whole = np.zeros(len(index), np.bool_)
+        for c in np.flatnonzero(take):
+            whole[vox[ptr[c]:ptr[c + 1]]] = True
+        moves: dict[int, dict[str, list[int]]] = {}
+        decided = set()
+        for r in np.argsort(table[:, 3], kind="stable"):       # nearest peak first, lower candidate on ties
+            v = int(voxel[r])
+            if v in decided:
+                continue
+            decided.add(v)
+            if michel[r] != whole[v]:
+                entry = moves.setdefault(int(candidate[r]), {"added": [], "removed": []})
+                entry["added" if michel[r] else "removed"].append(int(index[v]))
+        for entry in moves.values():
+            entry["added"].sort()
+            entry["removed"].sort()
+        return moves
 
     @property
     def threshold(self) -> float | None:

@@ -290,7 +290,9 @@ def fit_cut_model(table: CandidateTable, seed: int = 0) -> TreeModel | None:
     clf = HistGradientBoostingClassifier(early_stopping=False, random_state=seed, **CUT_SETTINGS)
     clf.fit(table.cut_features, table.cut_michel)
     meta = {"voxels": int(len(table.cut_michel)), "settings": CUT_SETTINGS, "seed": seed}
-    return TreeModel.from_sklearn(clf, CUT_FEATURES, 0.5, meta, schema=CUT_FEATURES)
+    model = TreeModel.from_sklearn(clf, CUT_FEATURES, 0.5, meta, schema=CUT_FEATURES)
+    model.sklearn_estimator = clf            # kept in memory for the round-trip checks, never written
+    return model
 
 
 def holdout_mask(n_events: int, fraction: float, seed: int = 0) -> np.ndarray:

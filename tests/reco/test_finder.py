@@ -48,8 +48,9 @@ def test_no_michel_without_a_bragg_peak():
 # Pooled scores measured on the 60-event sample of conftest (default preset, seed 31337) with the shipped
 # model and the hand rules; the tests allow 0.02 below them, so a finder that got worse fails. (The model with
 # the entering clusters' development features takes one wrong candidate of 72 voxels here that the model
-# before did not: 0.957 / 0.987 / 0.929 before; better on 12,000 development and never-used events.)
-MEASURED = {"model": {"f1": 0.945, "precision": 0.956, "recall": 0.935, "thresholded_f1": 0.928},
+# before did not: 0.957 / 0.987 / 0.929 before; better on 12,000 development and never-used events. Its cut
+# model, deciding the voxels near the taken peaks again, then gave 0.945 / 0.956 / 0.935 -> these.)
+MEASURED = {"model": {"f1": 0.947, "precision": 0.958, "recall": 0.937, "thresholded_f1": 0.929},
             "rules": {"f1": 0.858, "precision": 0.935, "recall": 0.793, "thresholded_f1": 0.809}}
 
 
@@ -100,8 +101,11 @@ def test_explain_agrees_with_find(sim_sample, selection):
     for xyze in events[:20]:
         records = finder.explain(xyze)
         chosen = [r["voxels"] for r in records if r["michel"]]
-        union = np.unique(np.concatenate(chosen)) if chosen else np.empty(0, int)
-        assert np.array_equal(union, finder.find(xyze))
+        union = set(np.concatenate(chosen).tolist()) if chosen else set()
+        for r in records:                       # the voxels near the peaks that the cut model decided again
+            assert "cut" not in r or (r["michel"] and r["kind"] == "stopping_muon" and selection == "model")
+            union = union - set(r.get("cut", {}).get("removed", [])) | set(r.get("cut", {}).get("added", []))
+        assert np.array_equal(sorted(union), finder.find(xyze))
         for r in records:
             kinds.add(r["kind"])
             assert r["features"]["n_voxels"] == len(r["voxels"]) == len(set(r["voxels"]))

@@ -134,6 +134,8 @@ def test_contributions_add_up_to_the_score(fitted):
     (lambda d: d["trees"][0].update(value=[[0.1]] * len(d["trees"][0]["left"])), "'value' is not a list"),
     (lambda d: d["trees"].__setitem__(0, [1, 2]), "tree 0 is not a mapping"),
     (lambda d: d.update(trees=7), "damaged model file"),
+    (lambda d: d.update(cut_voxels={"format": "x"}), "\\(cut voxels\\): not a michelreco model"),
+    (lambda d: d.update(cut_voxels=json.loads(json.dumps(d))), "\\(cut voxels\\): model made for another feature"),
 ])
 def test_damaged_or_foreign_models_are_refused_in_one_line(fitted, tmp_path, damage, match):
     data = fitted[2].to_dict()

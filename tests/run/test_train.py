@@ -43,6 +43,21 @@ def test_trained_model_matches_scikit_learn_and_the_finder_uses_it(sim_sample, t
     for xyze in events[:5]:
         index, feats, ptr, vox = finder.candidates(xyze)
         assert np.array_equal(finder.decide(feats), loaded.probabilities(feats) >= loaded.threshold)
+    # the cut model: learned from the voxels near the peaks of the mostly-Michel stopping-muon candidates
+    cut = loaded.cut_model
+    assert cut is not None and cut.meta["voxels"] == len(table.cut_michel) > 500
+    assert 0 < table.cut_michel.mean() < 1
+    np.testing.assert_allclose(cut.probabilities(table.cut_features),
+                               model.cut_model.sklearn_estimator.predict_proba(table.cut_features)[:, 1], atol=1e-6)
+    moved = 0
+    for xyze in events:                     # it moves voxels near the taken peaks only
+        index, feats, ptr, vox, rows = finder.candidates_and_cut(xyze)
+        near = set(index[rows[1][finder.decide(feats)[rows[0]]]].tolist())
+        whole = set(finder.choose(index, feats, ptr, vox).tolist())
+        after = set(finder.find(xyze).tolist())
+        assert after ^ whole <= near and finder.choose(index, feats, ptr, vox, rows).tolist() == sorted(after)
+        moved += len(after ^ whole)
+    assert moved > 0
 
 
 def test_train_command_writes_a_model_find_michels_uses(sim_sample, tmp_path, capsys):

@@ -13,16 +13,18 @@ from michelreco.run.io import write_solution
 def test_causes_add_up_and_perfect_selection_is_the_ceiling(sim_sample):
     paths, _, labels = sim_sample
     d = diagnose_files(paths.xyze, paths.labels).as_dict()
+    whole = diagnose_files(paths.xyze, paths.labels, finder=MichelFinder(cut_voxels="nodes")).as_dict()
     actual, perfect = d["actual"], d["perfect"]
     assert d["michel_voxels"] == sum(int((lab == 2).sum()) for lab in labels)
     assert sum(d["lost"].values()) == actual["fn"] and sum(d["false"].values()) == actual["fp"]
     # only the cut model takes voxels outside the candidates (near the taken peaks), and it takes fewer false
     # voxels at the cut in all than whole skeleton nodes do
-    whole = diagnose_files(paths.xyze, paths.labels, finder=MichelFinder(cut_voxels="nodes")).as_dict()
     assert whole["false"]["outside candidates"] == 0 < d["false"]["outside candidates"]
     assert d["false"]["boundary"] + d["false"]["outside candidates"] < whole["false"]["boundary"]
     assert whole["actual"]["f1"] < actual["f1"]
-    assert d["lost"]["no candidate"] == d["michel_voxels"] - d["covered_voxels"]
+    # Michel voxels in no candidate are lost, but for those the cut model takes near a peak
+    assert d["lost"]["no candidate"] <= d["michel_voxels"] - d["covered_voxels"]
+    assert whole["lost"]["no candidate"] == whole["michel_voxels"] - whole["covered_voxels"]
     assert perfect["tp"] <= d["covered_voxels"] and perfect["f1"] >= actual["f1"] - 0.02
     read = d["perfect_one_reading"]                                  # a subset of the perfect choice's candidates
     assert read["tp"] <= perfect["tp"] and read["fp"] <= perfect["fp"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from michelreco.reco.candidates import clusters_in_order
 from michelreco.reco.features import F_CLUSTER, F_COS, F_E, F_KIND, F_PX, F_PY, F_PZ
 
 __all__ = ["CUT_FEATURES", "CUT_RADIUS_VOXELS", "cut_rows", "voxels_after_cut"]
@@ -53,7 +52,6 @@ def cut_rows(xyz, energy, labels, feats, ptr, vox, which):
     table : float64 array (R, len(CUT_FEATURES))
     """
     n = xyz.shape[0]
-    sizes, starts, order = clusters_in_order(labels)
     in_cand = np.zeros(n, np.bool_)
     cap = 64
     cand_out = np.empty(cap, np.int64)
@@ -61,6 +59,7 @@ def cut_rows(xyz, energy, labels, feats, ptr, vox, which):
     table = np.empty((cap, len(CUT_FEATURES)))
     level = np.empty(n)
     near_level = np.empty(n)
+    near = np.empty(n, np.int64)
     rows = 0
     r_cut2 = CUT_RADIUS_VOXELS ** 2
     d_lo2, d_hi2 = MUON_DIRECTION_VOXELS[0] ** 2, MUON_DIRECTION_VOXELS[1] ** 2
@@ -69,7 +68,7 @@ def cut_rows(xyz, energy, labels, feats, ptr, vox, which):
         if not which[c] or feats[c, F_KIND] != 0:
             continue
         p0, p1, p2 = feats[c, F_PX], feats[c, F_PY], feats[c, F_PZ]
-        members = order[starts[int(feats[c, F_CLUSTER])]:starts[int(feats[c, F_CLUSTER]) + 1]]
+        cluster = int(feats[c, F_CLUSTER])
         c0 = c1 = c2 = 0.0
         for k in range(ptr[c], ptr[c + 1]):
             v = vox[k]
@@ -82,14 +81,21 @@ def cut_rows(xyz, energy, labels, feats, ptr, vox, which):
         nu = np.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
         if nu > 0.0:
             u0, u1, u2 = u0 / nu, u1 / nu, u2 / nu
-        # the muon: the cluster's voxels outside the candidate, by distance from the peak
+        # one pass over the peak's cluster (its voxels ascending): the voxels near the peak, and the muon (the
+        # cluster's voxels outside the candidate) by distance from the peak
         s0 = s1 = s2 = 0.0
         n_dir = 0
         n_level = 0
-        for v in members:
-            if in_cand[v]:
+        n_near = 0
+        for v in range(n):
+            if labels[v] != cluster:
                 continue
             d2 = (xyz[v, 0] - p0) ** 2 + (xyz[v, 1] - p1) ** 2 + (xyz[v, 2] - p2) ** 2
+            if d2 <= r_cut2:
+                near[n_near] = v
+                n_near += 1
+            if in_cand[v]:
+                continue
             if d_lo2 < d2 <= d_hi2:
                 s0 += xyz[v, 0]
                 s1 += xyz[v, 1]
@@ -105,18 +111,17 @@ def cut_rows(xyz, energy, labels, feats, ptr, vox, which):
             if nw > 0.0:
                 w0, w1, w2 = w0 / nw, w1 / nw, w2 / nw
             scale = np.median(level[:n_level]) if n_level >= MIN_LEVEL_VOXELS else np.median(near_level[:n_dir])
-            for v in members:
+            if rows + n_near > cap:
+                cap = 2 * (rows + n_near)
+                cand_out = _grown(cand_out, rows, cap)
+                vox_out = _grown(vox_out, rows, cap)
+                bigger = np.empty((cap, table.shape[1]))
+                bigger[:rows] = table[:rows]
+                table = bigger
+            for i in range(n_near):
+                v = near[i]
                 r0, r1, r2 = xyz[v, 0] - p0, xyz[v, 1] - p1, xyz[v, 2] - p2
                 d2 = r0 * r0 + r1 * r1 + r2 * r2
-                if d2 > r_cut2:
-                    continue
-                if rows == cap:
-                    cap *= 2
-                    cand_out = _grown(cand_out, cap)
-                    vox_out = _grown(vox_out, cap)
-                    bigger = np.empty((cap, table.shape[1]))
-                    bigger[:rows] = table[:rows]
-                    table = bigger
                 along = r0 * w0 + r1 * w1 + r2 * w2
                 cand_out[rows] = c
                 vox_out[rows] = v
@@ -135,10 +140,10 @@ def cut_rows(xyz, energy, labels, feats, ptr, vox, which):
 
 
 @njit(cache=True, nogil=True)
-def _grown(a, cap):
-    """``a`` copied into an array of ``cap`` entries."""
+def _grown(a, used, cap):
+    """The first ``used`` entries of ``a`` in an array of ``cap`` entries."""
     out = np.empty(cap, a.dtype)
-    out[:a.shape[0]] = a
+    out[:used] = a[:used]
     return out
 
 

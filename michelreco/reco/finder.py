@@ -31,7 +31,7 @@ from michelreco.reco.rules import RuleSet
 from michelreco.reco.schema import (ALL_PARAMETERS, FEATURES, KINDS, PIPELINE_PARAMETERS, SETTINGS,
                                     check_ordered)
 
-__all__ = ["PIPELINE_PARAMETERS", "MichelFinder", "checked_event"]   # PIPELINE_PARAMETERS: from the schema
+__all__ = ["PIPELINE_PARAMETERS", "MichelFinder", "checked_event", "found_in_records"]   # PIPELINE_PARAMETERS: from the schema
 
 def _defaults() -> dict[str, Any]:
     """Every parameter's default value."""
@@ -67,6 +67,16 @@ def checked_event(xyze: np.ndarray) -> np.ndarray:
     if code != OK:
         raise EventInputError(describe_problem(xyze, code, voxel, earlier, GRID_VOXELS))
     return xyze
+
+
+def found_in_records(records: list[dict]) -> np.ndarray:
+    """The voxels ``find`` gives (int32, ascending), from an event's ``explain`` records: those of the taken
+    candidates, with the voxels the cut model moved near their peaks."""
+    taken = {v for r in records if r["michel"] for v in r["voxels"]}
+    for r in records:
+        cut = r.get("cut", {})
+        taken = taken.difference(cut.get("removed", ())).union(cut.get("added", ()))
+    return np.array(sorted(taken), np.int32)
 
 
 class MichelFinder:

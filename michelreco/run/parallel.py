@@ -121,10 +121,10 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
                   explain: bool = False) -> RangeResult:
     """Find Michels in events [start, stop) of ``path``; an event that is malformed or raises gets an empty row.
 
-    With ``explain``, the finder's per-candidate records are kept too, and the row is the union of the
-    voxels of the candidates they call Michel (the same as ``find``).
+    With ``explain``, the finder's per-candidate records are kept too, and the row is read from them
+    (``finder.found_in_records``: the same as ``find``).
     """
-    from michelreco.reco.finder import MichelFinder
+    from michelreco.reco.finder import MichelFinder, found_in_records
 
     cpu0 = time.thread_time()       # the thread's own CPU time: right in a threaded Dask worker too
     finder = MichelFinder(**params)
@@ -138,8 +138,7 @@ def find_in_range(path: str, start: int, stop: int, params: dict, dataset: str =
                 for rec in records:
                     rec["event"] = i
                 result.records.extend(records)
-                michel = [r["voxels"] for r in records if r["michel"]]
-                row = np.unique(np.concatenate(michel)).astype(np.int32) if michel else np.empty(0, np.int32)
+                row = found_in_records(records)
             else:
                 row = finder.find(xyze, validate=False)      # check_xyze_row above checked it already
             result.find_seconds += time.thread_time() - t0

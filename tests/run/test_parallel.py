@@ -133,6 +133,17 @@ def test_process_pool_gives_the_same_rows(sim_sample, tmp_path):
     assert one.read_bytes() == two.read_bytes()
 
 
+def test_a_run_with_explain_finds_the_same_voxels(sim_sample, tmp_path):
+    paths, _, _ = sim_sample
+    plain, explained, records = tmp_path / "plain.h5", tmp_path / "explained.h5", tmp_path / "c.jsonl"
+    assert find_michels_main([str(paths.xyze), "-o", str(plain), "--workers", "1", "--quiet"]) == 0
+    assert find_michels_main([str(paths.xyze), "-o", str(explained), "--explain", str(records), "--workers", "1",
+                              "--quiet"]) == 0
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(iter_solution(plain), iter_solution(explained)))
+    moved = [json.loads(line).get("cut") for line in records.read_text().splitlines()]
+    assert any(m and (m["added"] or m["removed"]) for m in moved)     # the cut model moved voxels here
+
+
 def test_checkpoint_round_trip(tmp_path):
     cp = Checkpoint(tmp_path / "x.h5", {"a": 1})
     rows = [np.array([3, 1], np.int32), np.array([], np.int32), np.array([7], np.int32)]

@@ -24,8 +24,8 @@ def voxel_classes(n: int, labels: np.ndarray | None, predicted: np.ndarray | Non
     """Put every voxel of an event in one outcome class (names are keys of ``CLASS_STYLES``).
 
     With labels and candidates, a missed Michel voxel gets the cause ``analysis.diagnose`` gives it: in no
-    candidate, in a candidate that is mostly Michel but was rejected, or only in candidates that are mostly
-    not Michel (the boundary of the cut at the Bragg peak).
+    candidate, in a candidate that is mostly Michel but was rejected, or at the boundary (only in candidates
+    that are mostly not Michel, or removed by the cut model from a taken one).
 
     Parameters
     ----------
@@ -48,6 +48,7 @@ def voxel_classes(n: int, labels: np.ndarray | None, predicted: np.ndarray | Non
         pred[np.asarray(predicted, np.int64)] = True
     truth = np.asarray(labels) == MICHEL_LABEL if labels is not None else np.zeros(n, bool)
     in_cand, in_good, rejected = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+    taken_good = np.zeros(n, bool)
     for r in records or []:
         v = np.asarray(r["voxels"], np.int64)
         if not len(v):
@@ -55,6 +56,7 @@ def voxel_classes(n: int, labels: np.ndarray | None, predicted: np.ndarray | Non
         in_cand[v] = True
         if 2 * int(truth[v].sum()) > len(v):
             in_good[v] = True
+            taken_good[v] |= bool(r["michel"])
         if not r["michel"]:
             rejected[v] = True
     if labels is None:
@@ -67,8 +69,8 @@ def voxel_classes(n: int, labels: np.ndarray | None, predicted: np.ndarray | Non
         out.append(("missed (FN)", missed))
     else:
         out += [("missed: no candidate (FN)", missed & ~in_cand),
-                ("missed: boundary (FN)", missed & in_cand & ~in_good),
-                ("missed: candidate rejected (FN)", missed & in_good)]
+                ("missed: boundary (FN)", missed & in_cand & (~in_good | taken_good)),     # as diagnose counts
+                ("missed: candidate rejected (FN)", missed & in_good & ~taken_good)]
     out.append(("wrong (FP)", pred & ~truth))
     return out
 

@@ -18,7 +18,7 @@ from numba import njit
 
 from michelreco.reco.features import F_CLUSTER, F_COS, F_E, F_KIND, F_PX, F_PY, F_PZ
 
-__all__ = ["CUT_FEATURES", "CUT_RADIUS_VOXELS", "cut_rows", "voxels_after_cut"]
+__all__ = ["CUT_FEATURES", "CUT_RADIUS_VOXELS", "cut_rows", "deciding_rows", "voxels_after_cut"]
 
 CUT_FEATURES: tuple[str, ...] = ("in_candidate", "along_muon_voxels", "from_muon_axis_voxels",
                                  "from_peak_voxels", "along_candidate_voxels", "candidate_energy_mev",
@@ -148,18 +148,30 @@ def _grown(a, used, cap):
 
 
 @njit(cache=True, nogil=True)
+def deciding_rows(n, take, candidate, voxel, from_peak):
+    """For each of the ``n`` kept voxels, the row that decides it: that of the nearest taken peak (the lower
+    candidate on ties: rows come by candidate, ascending); -1 where no taken candidate has a row."""
+    best = np.full(n, np.inf)
+    row = np.full(n, -1, np.int64)
+    for r in range(candidate.shape[0]):
+        v = voxel[r]
+        if take[candidate[r]] and from_peak[r] < best[v]:
+            best[v] = from_peak[r]
+            row[v] = r
+    return row
+
+
+@njit(cache=True, nogil=True)
 def voxels_after_cut(n, ptr, vox, take, candidate, voxel, from_peak, michel):
     """The kept voxels chosen (bool, length ``n``): those of the taken candidates, then each voxel with rows
-    decided again (``michel``) by its row of the nearest taken peak (the lower candidate on ties)."""
+    decided again by its deciding row's verdict (``michel``)."""
     chosen = np.zeros(n, np.bool_)
     for c in range(take.shape[0]):
         if take[c]:
             for k in range(ptr[c], ptr[c + 1]):
                 chosen[vox[k]] = True
-    best = np.full(n, np.inf)
-    for r in range(candidate.shape[0]):        # rows by candidate ascending: a tie keeps the lower one
-        v = voxel[r]
-        if take[candidate[r]] and from_peak[r] < best[v]:
-            best[v] = from_peak[r]
-            chosen[v] = michel[r]
+    row = deciding_rows(n, take, candidate, voxel, from_peak)
+    for v in range(n):
+        if row[v] >= 0:
+            chosen[v] = michel[row[v]]
     return chosen

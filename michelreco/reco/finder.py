@@ -24,14 +24,15 @@ from michelreco.errors import DuplicateVoxelsError, EventInputError, InputError
 from michelreco.reco.candidates import chosen_voxels, event_candidates, one_reading_per_cluster
 from michelreco.reco.canonical import canonical_voxels
 from michelreco.reco.checks import OK, describe_problem, value_problem, xyze_problem
-from michelreco.reco.cut_voxels import cut_rows, voxels_after_cut
+from michelreco.reco.cut_voxels import cut_rows, deciding_rows, voxels_after_cut
 from michelreco.reco.graph import voxel_graph, voxel_graph_sklearn
 from michelreco.reco.model import TreeModel, load_model
 from michelreco.reco.rules import RuleSet
 from michelreco.reco.schema import (ALL_PARAMETERS, FEATURES, KINDS, PIPELINE_PARAMETERS, SETTINGS,
                                     check_ordered)
 
-__all__ = ["PIPELINE_PARAMETERS", "MichelFinder", "checked_event", "found_in_records"]   # PIPELINE_PARAMETERS: from the schema
+# PIPELINE_PARAMETERS: from the schema
+__all__ = ["PIPELINE_PARAMETERS", "MichelFinder", "checked_event", "found_in_records"]
 
 def _defaults() -> dict[str, Any]:
     """Every parameter's default value."""
@@ -272,7 +273,7 @@ class MichelFinder:
     def _cut_moves(self, index: np.ndarray, event: tuple, feats: np.ndarray, ptr: np.ndarray, vox: np.ndarray,
                    take: np.ndarray) -> dict[int, dict[str, list[int]]]:
         """Per taken candidate, the voxels the cut model added to the taken ones and removed from them, each
-        voxel charged to the candidate whose row decided it (the nearest peak, as ``voxels_after_cut``)."""
+        voxel charged to the candidate whose row decided it (``cut_voxels.deciding_rows``)."""
         if self._cut_model is None or not take.any():
             return {}
         candidate, voxel, table = cut_rows(*event, feats, ptr, vox, take)
@@ -280,13 +281,10 @@ class MichelFinder:
         whole = np.zeros(len(index), np.bool_)
         for c in np.flatnonzero(take):
             whole[vox[ptr[c]:ptr[c + 1]]] = True
+        row = deciding_rows(len(index), take, candidate, voxel, table[:, 3])
         moves: dict[int, dict[str, list[int]]] = {}
-        decided = set()
-        for r in np.argsort(table[:, 3], kind="stable"):       # nearest peak first, lower candidate on ties
-            v = int(voxel[r])
-            if v in decided:
-                continue
-            decided.add(v)
+        for v in np.flatnonzero(row >= 0):
+            r = row[v]
             if michel[r] != whole[v]:
                 entry = moves.setdefault(int(candidate[r]), {"added": [], "removed": []})
                 entry["added" if michel[r] else "removed"].append(int(index[v]))

@@ -10,9 +10,9 @@ Every Michel voxel the finder misses is lost for one reason:
 Every false voxel is ``wrong candidate`` (a taken candidate that is mostly not Michel), ``boundary`` (the
 non-Michel voxels of a taken candidate that is mostly Michel) or ``outside candidates`` (added near a peak by
 the cut model, ``michelreco.reco.cut_voxels``, or a solution from elsewhere). "Perfect selection" takes
-exactly the candidates that are mostly Michel: the ceiling of any selection over these candidates; "perfect, one reading per cluster" then reads each cluster and each free
-end one way, as the finder does (``candidates.one_reading_per_cluster``): the ceiling of the finder's
-selection. With a simulator truth file, Michel voxels are split by the Michel's category
+exactly the candidates that are mostly Michel: the ceiling of any selection over these candidates; "perfect,
+one reading per cluster" then reads each cluster and each free end one way, as the finder does
+(``candidates.one_reading_per_cluster``): the ceiling of the finder's selection. With a simulator truth file, Michel voxels are split by the Michel's category
 (its muon end inside the volume or not, the electron contained or leaving), each voxel given to the Michel
 whose muon end is nearest.
 """

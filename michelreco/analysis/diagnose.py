@@ -12,9 +12,9 @@ non-Michel voxels of a taken candidate that is mostly Michel) or ``outside candi
 the cut model, ``michelreco.reco.cut_voxels``, or a solution from elsewhere). "Perfect selection" takes
 exactly the candidates that are mostly Michel: the ceiling of any selection over these candidates; "perfect,
 one reading per cluster" then reads each cluster and each free end one way, as the finder does
-(``candidates.one_reading_per_cluster``): the ceiling of the finder's selection. With a simulator truth file, Michel voxels are split by the Michel's category
-(its muon end inside the volume or not, the electron contained or leaving), each voxel given to the Michel
-whose muon end is nearest.
+(``candidates.one_reading_per_cluster``): the ceiling of the finder's selection. With a simulator truth
+file, Michel voxels are split by the Michel's category (its muon end inside the volume or not, the electron
+contained or leaving), each voxel given to the Michel whose muon end is nearest.
 """
 
 from __future__ import annotations

@@ -65,8 +65,8 @@ def cut_rows(xyz, energy, labels, feats, ptr, vox, which):
     d_lo2, d_hi2 = MUON_DIRECTION_VOXELS[0] ** 2, MUON_DIRECTION_VOXELS[1] ** 2
     l_lo2, l_hi2 = MUON_LEVEL_VOXELS[0] ** 2, MUON_LEVEL_VOXELS[1] ** 2
     for c in range(feats.shape[0]):
-        if not which[c] or feats[c, F_KIND] != 0:
-            continue
+        if not which[c] or feats[c, F_KIND] != 0 or ptr[c + 1] == ptr[c]:
+            continue                                  # not asked for, not a stopping muon, or no voxels
         p0, p1, p2 = feats[c, F_PX], feats[c, F_PY], feats[c, F_PZ]
         cluster = int(feats[c, F_CLUSTER])
         c0 = c1 = c2 = 0.0

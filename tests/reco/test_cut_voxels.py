@@ -84,6 +84,14 @@ def test_rows_of_a_hand_built_stop():
     assert from_peak == pytest.approx(np.sqrt(5)) and along_candidate == pytest.approx(22 / np.sqrt(111.25))
 
 
+def test_candidates_without_voxels_or_not_asked_for_give_no_rows():
+    xyze = _muon_and_michel()
+    index, event, feats, ptr, vox = MichelFinder()._event(xyze, True)
+    assert len(cut_rows(*event, feats, ptr, vox, np.zeros(1, bool))[0]) == 0
+    empty = np.zeros(2, np.int64)                        # the same candidate, its voxels taken away
+    assert len(cut_rows(*event, feats, empty, vox[:0], np.ones(1, bool))[0]) == 0
+
+
 def test_the_nearest_taken_peak_decides_a_voxel():
     # candidates 0 and 2 taken, 1 not; voxels 0..5; candidate 0 holds 0, 1, candidate 2 holds 4
     ptr, vox = np.array([0, 2, 3, 4]), np.array([0, 1, 3, 4])

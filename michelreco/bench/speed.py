@@ -22,7 +22,6 @@ from michelreco.bench.dbscan import dbscan_voxels
 from michelreco.errors import InputError
 from michelreco.reco.canonical import canonical_voxels
 from michelreco.reco.candidates import clusters_in_order, event_candidates
-from michelreco.reco.cut_voxels import cut_rows
 from michelreco.reco.finder import MichelFinder, checked_event
 from michelreco.reco.graph import voxel_graph
 from michelreco.reco.track import cluster_skeleton
@@ -156,9 +155,7 @@ def bench_stages(events: list[np.ndarray], params: dict | None = None, repeats: 
             t5 = clock()
             ok = finder.decide(feats)
             t6 = clock()
-            cut = (cut_rows(xyz_f, energy, labels, feats, ptr, vox, ok)
-                   if finder._cut_model is not None and ok.any() else None)
-            finder._gather(index, ptr, vox, ok, cut)
+            finder._after_selection(index, (xyz_f, energy, labels), feats, ptr, vox, ok)
             t7 = clock()
             candidates += feats.shape[0]
             acc += (t1 - t0, t2 - t1, t3 - t2, t4 - t3, (t5 - t4) - (t4 - t3), t6 - t5, t7 - t6)

@@ -32,7 +32,8 @@ from michelreco.reco.schema import FEATURES, KINDS, SETTING_INDEX, SETTINGS
 from michelreco.reco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
                                    refine_peak, window_mean)
 
-__all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates", "chosen_voxels", "clusters_in_order",
+__all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates", "chosen_voxels", "taken_mask", "input_indices",
+           "clusters_in_order",
            "one_reading_per_cluster"]
 
 # A free end is a track's stop (for stop_gap_mm) when its dE/ds peaks near the end, well above the track's
@@ -317,12 +318,24 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
 @njit(cache=True, nogil=True)
 def chosen_voxels(index, ptr, vox, ok):
     """Input indices (int32, ascending) of the voxels of the chosen candidates."""
-    take = np.zeros(index.shape[0], np.bool_)
+    return input_indices(index, taken_mask(index.shape[0], ptr, vox, ok))
+
+
+@njit(cache=True, nogil=True)
+def taken_mask(n, ptr, vox, ok):
+    """The kept voxels (bool, length ``n``) of the chosen candidates (``ok``)."""
+    take = np.zeros(n, np.bool_)
     for c in range(ok.shape[0]):
         if ok[c]:
             for k in range(ptr[c], ptr[c + 1]):
                 take[vox[k]] = True
-    out = index[take].astype(np.int32)
+    return take
+
+
+@njit(cache=True, nogil=True)
+def input_indices(index, mask):
+    """Input indices (int32, ascending) of the kept voxels flagged in ``mask``."""
+    out = index[mask].astype(np.int32)
     out.sort()
     return out
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from michelreco.reco.candidates import taken_mask
 from michelreco.reco.features import F_CLUSTER, F_COS, F_E, F_KIND, F_PX, F_PY, F_PZ
 
 __all__ = ["CUT_FEATURES", "CUT_RADIUS_VOXELS", "cut_rows", "deciding_rows", "voxels_after_cut"]
@@ -165,11 +166,7 @@ def deciding_rows(n, take, candidate, voxel, from_peak):
 def voxels_after_cut(n, ptr, vox, take, candidate, voxel, from_peak, michel):
     """The kept voxels chosen (bool, length ``n``): those of the taken candidates, then each voxel with rows
     decided again by its deciding row's verdict (``michel``)."""
-    chosen = np.zeros(n, np.bool_)
-    for c in range(take.shape[0]):
-        if take[c]:
-            for k in range(ptr[c], ptr[c + 1]):
-                chosen[vox[k]] = True
+    chosen = taken_mask(n, ptr, vox, take)
     row = deciding_rows(n, take, candidate, voxel, from_peak)
     for v in range(n):
         if row[v] >= 0:

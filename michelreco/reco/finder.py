@@ -21,7 +21,8 @@ import numpy as np
 from michelreco.config import check_params
 from michelreco.constants import GRID_VOXELS
 from michelreco.errors import DuplicateVoxelsError, EventInputError, InputError
-from michelreco.reco.candidates import chosen_voxels, event_candidates, one_reading_per_cluster
+from michelreco.reco.candidates import (chosen_voxels, event_candidates, input_indices, one_reading_per_cluster,
+                                        taken_mask)
 from michelreco.reco.canonical import canonical_voxels
 from michelreco.reco.checks import OK, describe_problem, value_problem, xyze_problem
 from michelreco.reco.cut_voxels import cut_rows, deciding_rows, voxels_after_cut
@@ -179,7 +180,12 @@ class MichelFinder:
     def find(self, xyze: np.ndarray, validate: bool = True) -> np.ndarray:
         """Indices (int32, ascending) of the Michel voxels of an (N, 4) event (``validate``: see ``candidates``)."""
         index, event, feats, ptr, vox = self._event(xyze, validate)
-        take = self.decide(feats)
+        return self._after_selection(index, event, feats, ptr, vox, self.decide(feats))
+
+    def _after_selection(self, index: np.ndarray, event: tuple, feats: np.ndarray, ptr: np.ndarray,
+                         vox: np.ndarray, take: np.ndarray) -> np.ndarray:
+        """``find``'s last step: the voxels of the taken candidates, those near their peaks described for the
+        cut model (taken candidates only) and decided again."""
         cut = cut_rows(*event, feats, ptr, vox, take) if self._cut_model is not None and take.any() else None
         return self._gather(index, ptr, vox, take, cut)
 
@@ -219,11 +225,12 @@ class MichelFinder:
         if cut is None or self._cut_model is None:
             return chosen_voxels(index, ptr, vox, take)
         candidate, voxel, table = cut
-        michel = self._cut_model.decide(table) if len(table) else np.zeros(0, np.bool_)
-        chosen = voxels_after_cut(len(index), ptr, vox, take, candidate, voxel, table[:, 3], michel)
-        out = index[chosen].astype(np.int32)
-        out.sort()
-        return out
+        chosen = voxels_after_cut(len(index), ptr, vox, take, candidate, voxel, table[:, 3], self._cut_verdicts(table))
+        return input_indices(index, chosen)
+
+    def _cut_verdicts(self, table: np.ndarray) -> np.ndarray:
+        """The cut model's verdict (Michel or not) on each row of a cut table."""
+        return self._cut_model.decide(table) if len(table) else np.zeros(0, np.bool_)
 
     def decide(self, feats: np.ndarray) -> np.ndarray:
         """Which candidates of a feature table are Michels: the model's verdict, or the hand rules', with each
@@ -277,10 +284,8 @@ class MichelFinder:
         if self._cut_model is None or not take.any():
             return {}
         candidate, voxel, table = cut_rows(*event, feats, ptr, vox, take)
-        michel = self._cut_model.decide(table) if len(table) else np.zeros(0, np.bool_)
-        whole = np.zeros(len(index), np.bool_)
-        for c in np.flatnonzero(take):
-            whole[vox[ptr[c]:ptr[c + 1]]] = True
+        michel = self._cut_verdicts(table)
+        whole = taken_mask(len(index), ptr, vox, take)
         row = deciding_rows(len(index), take, candidate, voxel, table[:, 3])
         moves: dict[int, dict[str, list[int]]] = {}
         for v in np.flatnonzero(row >= 0):

@@ -12,7 +12,9 @@ non-Michel voxels of a taken candidate that is mostly Michel) or ``outside candi
 the cut model, ``michelreco.reco.cut_voxels``, or a solution from elsewhere). "Perfect selection" takes
 exactly the candidates that are mostly Michel: the ceiling of any selection over these candidates; "perfect,
 one reading per cluster" then reads each cluster and each free end one way, as the finder does
-(``candidates.one_reading_per_cluster``): the ceiling of the finder's selection. With a simulator truth
+(``candidates.one_reading_per_cluster``): the ceiling of the finder's selection; "perfect, finished as find
+does" then decides the voxels near the taken peaks again with the cut model (whole candidates without one):
+the F1 the finder would reach if its selection were perfect. With a simulator truth
 file, Michel voxels are split by the Michel's category (its muon end inside the volume or not, the electron
 contained or leaving), each voxel given to the Michel whose muon end is nearest.
 """
@@ -49,6 +51,7 @@ class Diagnosis:
     covered_voxels: int = 0
     perfect: np.ndarray = field(default_factory=lambda: np.zeros(3, np.int64))     # tp, fp, fn
     perfect_one_reading: np.ndarray = field(default_factory=lambda: np.zeros(3, np.int64))
+    perfect_finished: np.ndarray = field(default_factory=lambda: np.zeros(3, np.int64))
     actual: np.ndarray = field(default_factory=lambda: np.zeros(3, np.int64))
     lost: dict = field(default_factory=lambda: dict.fromkeys(LOST_CAUSES, 0))
     false: dict = field(default_factory=lambda: dict.fromkeys(FALSE_CAUSES, 0))
@@ -61,6 +64,7 @@ class Diagnosis:
         self.covered_voxels += other.covered_voxels
         self.perfect += other.perfect
         self.perfect_one_reading += other.perfect_one_reading
+        self.perfect_finished += other.perfect_finished
         self.actual += other.actual
         for k in self.lost:
             self.lost[k] += other.lost[k]
@@ -80,6 +84,7 @@ class Diagnosis:
             "coverage": self.covered_voxels / max(self.michel_voxels, 1),
             "perfect": Counts(*map(int, self.perfect)).as_dict(),
             "perfect_one_reading": Counts(*map(int, self.perfect_one_reading)).as_dict(),
+            "perfect_finished": Counts(*map(int, self.perfect_finished)).as_dict(),
             "actual": Counts(*map(int, self.actual)).as_dict(),
             "lost": dict(self.lost),
             "false": dict(self.false),
@@ -96,6 +101,11 @@ def _categories(xyz: np.ndarray, michel: np.ndarray, truth_rows: np.ndarray | No
     ends = np.asarray(truth_rows["muon_end_vox"], np.float64)
     d2 = ((xyz[michel][:, None, :] - ends[None, :, :]) ** 2).sum(-1)
     return cat[np.argmin(d2, axis=1)]
+
+
+def _counts(chosen: np.ndarray, is_michel: np.ndarray) -> list[int]:
+    """Voxel TP, FP, FN of a chosen set (boolean masks over an event's voxels)."""
+    return [int((chosen & is_michel).sum()), int((chosen & ~is_michel).sum()), int((~chosen & is_michel).sum())]
 
 
 def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, solution: np.ndarray | None = None,
@@ -142,10 +152,12 @@ def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, s
     chosen = np.zeros(n, bool)
     chosen[finder.choose(index, feats, ptr, vox, cut) if solution is None else np.asarray(solution, np.int64)] = True
     d = Diagnosis(events=1, michel_voxels=int(is_michel.sum()), covered_voxels=int((is_michel & in_cand).sum()))
-    d.perfect[:] = [(in_good & is_michel).sum(), (in_good & ~is_michel).sum(), (~in_good & is_michel).sum()]
-    d.perfect_one_reading[:] = [(in_read & is_michel).sum(), (in_read & ~is_michel).sum(),
-                                (~in_read & is_michel).sum()]
-    d.actual[:] = [(chosen & is_michel).sum(), (chosen & ~is_michel).sum(), (~chosen & is_michel).sum()]
+    d.perfect[:] = _counts(in_good, is_michel)
+    d.perfect_one_reading[:] = _counts(in_read, is_michel)
+    finished = np.zeros(n, bool)
+    finished[finder.voxels_of_selection(index, ptr, vox, read, cut)] = True
+    d.perfect_finished[:] = _counts(finished, is_michel)
+    d.actual[:] = _counts(chosen, is_michel)
     missed = is_michel & ~chosen
     d.lost["no candidate"] = int((missed & ~in_cand).sum())
     d.lost["candidate rejected"] = int((missed & in_good & ~in_taken_good).sum())

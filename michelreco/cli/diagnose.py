@@ -30,9 +30,11 @@ def _run_diagnose(args: argparse.Namespace) -> int:
     print(f"  perfect selection of the same candidates: F1 {p['f1']:.4f}  precision {p['precision']:.4f}  "
           f"recall {p['recall']:.4f}")
     r = d["perfect_one_reading"]
-    print(f"  ... one reading per cluster and end (the finder's ceiling): F1 {r['f1']:.4f}  "
-          f"precision {r['precision']:.4f}  "
+    print(f"  ... one reading per cluster and end: F1 {r['f1']:.4f}  precision {r['precision']:.4f}  "
           f"recall {r['recall']:.4f}")
+    c = d["perfect_finished"]
+    print(f"  ... finished as find does, the cut model at the peaks (the finder's ceiling): F1 {c['f1']:.4f}  "
+          f"precision {c['precision']:.4f}  recall {c['recall']:.4f}")
     print("Michel voxels lost, by cause:")
     for cause, voxels in d["lost"].items():
         print(f"  {cause:30s} {voxels:>9,}  {voxels / n:7.2%} of Michel voxels")

@@ -187,7 +187,7 @@ class MichelFinder:
         """``find``'s last step: the voxels of the taken candidates, those near their peaks described for the
         cut model (taken candidates only) and decided again."""
         cut = cut_rows(*event, feats, ptr, vox, take) if self._cut_model is not None and take.any() else None
-        return self._gather(index, ptr, vox, take, cut)
+        return self.voxels_of_selection(index, ptr, vox, take, cut)
 
     def michel_energies(self, xyze: np.ndarray, recover_radius_mm: float | None = None) -> np.ndarray:
         """Energy (MeV) of each Michel found in an event: its voxels' sum, or, with ``recover_radius_mm``,
@@ -217,11 +217,13 @@ class MichelFinder:
         numpy.ndarray
             Original indices (int32, ascending) of the voxels of the candidates ``decide`` takes.
         """
-        return self._gather(index, ptr, vox, self.decide(feats), cut)
+        return self.voxels_of_selection(index, ptr, vox, self.decide(feats), cut)
 
-    def _gather(self, index: np.ndarray, ptr: np.ndarray, vox: np.ndarray, take: np.ndarray,
-                cut: tuple | None) -> np.ndarray:
-        """The voxels of the taken candidates, those near their peaks decided again by the cut model."""
+    def voxels_of_selection(self, index: np.ndarray, ptr: np.ndarray, vox: np.ndarray, take: np.ndarray,
+                            cut: tuple | None) -> np.ndarray:
+        """Indices (int32, ascending) of the voxels ``find`` gives when the candidates flagged in ``take`` are taken
+        (any selection, a perfect one for ``diagnose``): theirs, those near their peaks decided again by the cut
+        model when ``cut`` (``candidates_and_cut``) is given and the finder has one."""
         if cut is None or self._cut_model is None:
             return chosen_voxels(index, ptr, vox, take)
         candidate, voxel, table = cut

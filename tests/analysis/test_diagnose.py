@@ -29,6 +29,11 @@ def test_causes_add_up_and_perfect_selection_is_the_ceiling(sim_sample):
     read = d["perfect_one_reading"]                                  # a subset of the perfect choice's candidates
     assert read["tp"] <= perfect["tp"] and read["fp"] <= perfect["fp"]
     assert read["tp"] + read["fn"] == perfect["tp"] + perfect["fn"]
+    # the finder's ceiling: that selection finished as find does; the cut model mends the boundary of the
+    # perfectly chosen candidates, and without a cut model the candidates are taken whole
+    finished = d["perfect_finished"]
+    assert finished["tp"] + finished["fn"] == d["michel_voxels"] and finished["f1"] > read["f1"]
+    assert whole["perfect_finished"] == whole["perfect_one_reading"]
     cats = d["by_category"]                                          # the simulator's truth is found beside
     assert sum(c["michel_voxels"] for c in cats.values()) == d["michel_voxels"]
     assert sum(c["lost"] for c in cats.values()) == actual["fn"]

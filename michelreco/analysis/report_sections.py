@@ -184,7 +184,11 @@ def lost_section(data: ReportData) -> str:
                 f"{100 * d['coverage']:.1f}%: the most any choice among these candidates could find"],
                ["F1 if exactly the mostly-Michel candidates were taken", f"{d['perfect']['f1']:.4f}",
                 f"precision {d['perfect']['precision']:.3f}, recall {d['perfect']['recall']:.3f}: "
-                "the ceiling of the selection"],
+                "the ceiling of any selection"],
+               ["F1 of the finder if its selection were perfect", f"{d['perfect_finished']['f1']:.4f}",
+                f"precision {d['perfect_finished']['precision']:.3f}, recall "
+                f"{d['perfect_finished']['recall']:.3f}: those candidates read one way per cluster and free end, "
+                "the voxels near their peaks decided by the cut model, as the finder does"],
                ["F1 of this solution", f"{d['actual']['f1']:.4f}",
                 f"precision {d['actual']['precision']:.3f}, recall {d['actual']['recall']:.3f}"]]
     lost = [[esc(k), thousands(v), percent(v, mv), esc(CAUSE_MEANINGS.get(k, ""))] for k, v in d["lost"].items()]

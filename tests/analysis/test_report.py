@@ -230,6 +230,12 @@ def test_diagnosis_of_a_sample_of_the_events(run):
     diagnosed = np.arange(len(events)) % 3 == 0
     assert np.isfinite(lost[:, diagnosed]).all() and np.isnan(lost[:, ~diagnosed]).all()
     assert (lost[:, diagnosed].sum(axis=0) == data.table.fn[diagnosed]).all()
+    from michelreco.analysis.report_sections import lost_section
+
+    ceiling = re.search(r'<table id="ceiling">.*?</table>', lost_section(data), re.S).group(0)
+    d = data.diagnosis.as_dict()      # any selection's ceiling, then the finder's (its cut model mends the cut)
+    assert d["perfect_finished"]["f1"] != d["perfect"]["f1"]
+    assert f"{d['perfect']['f1']:.4f}" in ceiling and f"{d['perfect_finished']['f1']:.4f}" in ceiling
     assert collect(paths.xyze, solution, paths.labels, finder=MichelFinder(), diagnose_events=0).diagnosis is None
 
 

@@ -27,12 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from michelreco.analysis.metrics import Counts
+from michelreco.analysis.metrics import Counts, solution_first_event
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError
 from michelreco.reco.candidates import one_reading_per_cluster
 from michelreco.reco.finder import MichelFinder
-from michelreco.run.io import check_label_row, event_count, iter_events, iter_labels, iter_solution, read_event
+from michelreco.run.io import (check_label_row, check_solution_row, event_count, iter_events, iter_labels,
+                               iter_solution, read_event, solution_dataset_name)
 
 __all__ = ["LOST_CAUSES", "FALSE_CAUSES", "CATEGORIES", "Diagnosis", "diagnose_event", "diagnose_files",
            "truth_by_event"]
@@ -206,11 +207,19 @@ def diagnose_files(xyze_path: str | PathLike, labels_path: str | PathLike, solut
     if event_count(labels_path, "labels") != n:
         raise InputError(f"{labels_path}: {event_count(labels_path, 'labels')} events, but {xyze_path} has {n}")
     truth = truth_by_event(xyze_path, truth_path)
-    solutions = iter_solution(solution_path, 0, stop) if solution_path else None
+    solutions = None
+    if solution_path is not None:
+        n_sol = event_count(solution_path, solution_dataset_name(solution_path))
+        first = solution_first_event(solution_path)
+        if n_sol != n or first != 0:
+            held = f"events {first}..{first + n_sol - 1}" if first else f"{n_sol} events"
+            raise InputError(f"{solution_path}: holds {held}, but {xyze_path} has {n}: a solution of the whole "
+                             "file is needed")
+        solutions = iter_solution(solution_path, 0, stop)
     total = Diagnosis()
     for (i, xyze), (_, labels) in zip(iter_events(xyze_path, 0, stop), iter_labels(labels_path, 0, stop)):
         check_label_row(labels, len(xyze), i, labels_path)
-        sol = next(solutions)[1] if solutions is not None else None
+        sol = check_solution_row(next(solutions)[1], len(xyze), i, solution_path) if solutions is not None else None
         rows = truth.get(i, truth.get(-1)) if truth is not None else None
         total.add(diagnose_event(finder, xyze, labels, sol, rows))
     return total

@@ -67,3 +67,24 @@ def test_a_truth_file_of_other_events_is_refused(sim_sample, tmp_path):
     other = simulate_file(tmp_path / "other", 5, seed=3, workers=1, progress=False)
     with pytest.raises(InputError, match="describes other events"):
         diagnose_files(paths.xyze, paths.labels, truth_path=other.truth)
+
+
+def test_a_solution_of_other_events_is_refused_in_one_line(sim_sample, tmp_path, capsys):
+    import pytest
+
+    from michelreco.errors import InputError
+
+    paths, events, labels = sim_sample
+    short = tmp_path / "short.h5"                 # the solution of another (smaller) file
+    write_solution(short, [np.flatnonzero(lab == 2).astype(np.int32) for lab in labels[:5]])
+    with pytest.raises(InputError, match="holds 5 events"):
+        diagnose_files(paths.xyze, paths.labels, short)
+    rows = [np.flatnonzero(lab == 2).astype(np.int32) for lab in labels]
+    rows[3] = np.array([len(events[3])], np.int32)          # an index past the event's last voxel
+    wrong = tmp_path / "wrong.h5"
+    write_solution(wrong, rows)
+    with pytest.raises(InputError, match="out of range"):
+        diagnose_files(paths.xyze, paths.labels, wrong)
+    assert main(["diagnose", str(paths.xyze), str(paths.labels), "--solution", str(wrong)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "event 3" in err[0] and "out of range" in err[0]

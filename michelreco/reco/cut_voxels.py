@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from michelreco.reco.candidates import taken_mask
+from michelreco.reco.candidates import chosen_voxels, input_indices, taken_mask
 from michelreco.reco.features import F_CLUSTER, F_COS, F_E, F_KIND, F_PX, F_PY, F_PZ
 
-__all__ = ["CUT_FEATURES", "CUT_RADIUS_VOXELS", "cut_rows", "deciding_rows", "voxels_after_cut"]
+__all__ = ["CUT_FEATURES", "CUT_RADIUS_VOXELS", "cut_rows", "deciding_rows", "voxels_after_cut", "finished_voxels"]
 
 CUT_FEATURES: tuple[str, ...] = ("in_candidate", "along_muon_voxels", "from_muon_axis_voxels",
                                  "from_peak_voxels", "along_candidate_voxels", "candidate_energy_mev",
@@ -172,3 +172,25 @@ def voxels_after_cut(n, ptr, vox, take, candidate, voxel, from_peak, michel):
         if row[v] >= 0:
             chosen[v] = michel[row[v]]
     return chosen
+
+
+def finished_voxels(index: np.ndarray, ptr: np.ndarray, vox: np.ndarray, take: np.ndarray, cut: tuple | None = None,
+                    michel: np.ndarray | None = None) -> np.ndarray:
+    """Indices (int32, ascending) of the voxels ``find`` gives when the candidates flagged in ``take`` are taken.
+
+    Parameters
+    ----------
+    index, ptr, vox : numpy.ndarray
+        An event's candidates (``MichelFinder.candidates``): original indices of the kept voxels, candidate c's
+        voxels ``vox[ptr[c]:ptr[c + 1]]``.
+    take : numpy.ndarray of bool
+        The candidates taken.
+    cut, michel : optional
+        The rows near the candidates' peaks (``cut_rows``: candidate, kept voxel, features) and the cut model's
+        verdict on each: the voxels with rows of taken candidates are decided again. Without them, whole
+        candidates are taken.
+    """
+    if cut is None or michel is None:
+        return chosen_voxels(index, ptr, vox, take)
+    candidate, voxel, table = cut
+    return input_indices(index, voxels_after_cut(len(index), ptr, vox, take, candidate, voxel, table[:, 3], michel))

@@ -21,11 +21,10 @@ import numpy as np
 from michelreco.config import check_params
 from michelreco.constants import GRID_VOXELS
 from michelreco.errors import DuplicateVoxelsError, EventInputError, InputError
-from michelreco.reco.candidates import (chosen_voxels, event_candidates, input_indices, one_reading_per_cluster,
-                                        taken_mask)
+from michelreco.reco.candidates import event_candidates, one_reading_per_cluster, taken_mask
 from michelreco.reco.canonical import canonical_voxels
 from michelreco.reco.checks import OK, describe_problem, value_problem, xyze_problem
-from michelreco.reco.cut_voxels import cut_rows, deciding_rows, voxels_after_cut
+from michelreco.reco.cut_voxels import cut_rows, deciding_rows, finished_voxels
 from michelreco.reco.graph import voxel_graph, voxel_graph_sklearn
 from michelreco.reco.model import TreeModel, load_model
 from michelreco.reco.rules import RuleSet
@@ -225,10 +224,8 @@ class MichelFinder:
         (any selection, a perfect one for ``diagnose``): theirs, those near their peaks decided again by the cut
         model when ``cut`` (``candidates_and_cut``) is given and the finder has one."""
         if cut is None or self._cut_model is None:
-            return chosen_voxels(index, ptr, vox, take)
-        candidate, voxel, table = cut
-        chosen = voxels_after_cut(len(index), ptr, vox, take, candidate, voxel, table[:, 3], self._cut_verdicts(table))
-        return input_indices(index, chosen)
+            return finished_voxels(index, ptr, vox, take)
+        return finished_voxels(index, ptr, vox, take, cut, self._cut_verdicts(cut[2]))
 
     def _cut_verdicts(self, table: np.ndarray) -> np.ndarray:
         """The cut model's verdict (Michel or not) on each row of a cut table."""

@@ -11,8 +11,8 @@ set of pipeline values, in parallel; every selection set (rule thresholds, model
 them, which costs a fraction of a finder run. A grid may also name training settings (``max_iter``,
 ``learning_rate``, ``max_leaf_nodes``, ``min_samples_leaf``, ``l2_regularization``): each such set trains its own
 model on the tuning events (fitted on 75% of them, its threshold chosen on the other 25%, where its tuning
-scores are counted), jointly with any pipeline parameters of the grid; ``best.yaml`` then feeds
-``michelreco train --config``.
+scores are counted), jointly with any pipeline parameters of the grid, and is scored as ``find`` would use it
+(with a cut model fitted once on the same 75%); ``best.yaml`` then feeds ``michelreco train --config``.
 
 While it runs, a sweep keeps its finished sets in ``DIR.parts/results.csv`` beside a manifest (the
 sweep's fingerprint: package version, both input files, events, split, seed, grid, number of draws);
@@ -41,14 +41,15 @@ from michelreco.config import check_params, load_mapping
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError, MichelrecoError
 from michelreco.reco.finder import PIPELINE_PARAMETERS, MichelFinder
-from michelreco.reco.candidates import chosen_voxels, one_reading_per_cluster
+from michelreco.reco.candidates import one_reading_per_cluster
+from michelreco.reco.cut_voxels import finished_voxels
 from michelreco.reco.model import MODEL_FEATURES, TreeModel
 from michelreco.reco.schema import ALL_PARAMETERS, RULE_PARAMETERS, TRAINING_PARAMETERS
 from michelreco.run.checkpoint import input_fingerprint
 from michelreco.run.io import LABELS_DATASET, check_label_row, event_count, iter_events, iter_labels
 from michelreco.run.outputs import check_output, output_directory, write_bytes_atomically
 from michelreco.run.parallel import event_ranges, ordered_results, progress_bar
-from michelreco.run.train import TRAIN_DEFAULTS, fit_with_threshold, holdout_mask, table_of_events
+from michelreco.run.train import TRAIN_DEFAULTS, fit_cut_model, fit_with_threshold, holdout_mask, table_of_events
 from michelreco.run.workers import worker_pool
 
 __all__ = ["load_grid", "parameter_sets", "split_events", "run_sweep", "sweep_fingerprint"]
@@ -179,26 +180,49 @@ class _Trainer:
 
     The ensemble is fitted on 75% of the tuning events and its threshold chosen on the other 25%
     (``model_threshold`` in the set overrides it); a set's tuning scores are counted on those held-back
-    events only, which the fit never saw, and its validation scores on the validation events. The voxels at
-    the cut are taken as the candidates were cut: a set's model has no cut model (``train.fit_cut_model``).
+    events only, which the fit never saw, and its validation scores on the validation events. The voxels near
+    the taken peaks are then decided again as ``find`` does, by a cut model (``train.fit_cut_model``) fitted
+    once on the same 75%: its settings are not swept.
     """
 
     def __init__(self, cached: list, validation: np.ndarray, seed: int):
-        self.cached, self.validation, self.seed = cached, validation, seed
+        self.validation, self.seed = validation, seed
         tuning = np.flatnonzero(~validation)
         self.table = table_of_events([cached[i] for i in tuning])
         self.held = holdout_mask(len(tuning), 0.25, seed)
         self.use = validation.copy()
         self.use[tuning[self.held]] = True
+        self.cut_model = fit_cut_model(table_of_events([cached[i] for i in tuning[~self.held]]), seed)
+        # the cut model's verdicts on the events scored, once for every set: (cut rows, verdicts) per event
+        self.cached = [(index, feats, ptr, vox, self._at_cut(cut) if use else (None, None), labels)
+                       for (index, feats, ptr, vox, cut, labels), use in zip(cached, self.use)]
 
-    def counts(self, params: dict) -> np.ndarray:
-        """Tuning (held-back part) and validation TP/FP/FN of the model trained with the set's settings."""
+    def _at_cut(self, cut: tuple) -> tuple:
+        """An event's cut rows and the cut model's verdict on each (no rows, no model: whole candidates)."""
+        if self.cut_model is None or not len(cut[2]):
+            return None, None
+        return cut, self.cut_model.decide(cut[2])
+
+    def model(self, params: dict) -> TreeModel:
+        """The model a set trains (its training settings; the threshold chosen on the held-back events), with the
+        cut model."""
         settings = {k: v for k, v in params.items() if k in TRAINING_PARAMETERS}
         clf, threshold, _ = fit_with_threshold(self.table, self.held, settings, self.seed)
         model = TreeModel.from_sklearn(clf, MODEL_FEATURES, threshold)
+        model.cut_model = self.cut_model
+        return model
+
+    def counts(self, params: dict) -> np.ndarray:
+        """Tuning (held-back part) and validation TP/FP/FN of the model trained with the set's settings."""
+        model = self.model(params)
         t = params.get("model_threshold")
-        return _judge(self.cached, lambda index, feats, ptr, vox, _: chosen_voxels(
-            index, ptr, vox, one_reading_per_cluster(feats, model.decide(feats, t))), self.validation, self.use)
+        nodes = params.get("cut_voxels", ALL_PARAMETERS["cut_voxels"].default) == "nodes"
+
+        def choose(index, feats, ptr, vox, at_cut):
+            take = one_reading_per_cluster(feats, model.decide(feats, t))
+            return finished_voxels(index, ptr, vox, take, *((None, None) if nodes else at_cut))
+
+        return _judge(self.cached, choose, self.validation, self.use)
 
 
 def _row(set_id: int, params: dict, counts: np.ndarray, names: list[str]) -> dict:

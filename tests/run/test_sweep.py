@@ -213,6 +213,30 @@ def test_training_settings_are_swept_by_training_a_model_per_set(sim_sample, tmp
                               "--model", str(model), "--workers", "1", "--quiet"]) == 0
 
 
+def test_a_training_set_is_scored_as_find_would_use_its_model(sim_sample, tmp_path):
+    """A training set's counts are those of find with the model the set trains, its cut model deciding the
+    voxels near the taken peaks again: the sweep compares sets on the voxels the finder would give."""
+    import michelreco.run.sweep as sweep
+    from michelreco.analysis.metrics import event_counts
+    from michelreco.reco.finder import MichelFinder
+    from michelreco.run.train import save_model
+
+    paths, events, labels = sim_sample
+    validation = sweep.split_events(len(events), 0.3, seed=4)
+    cached = sweep._candidates_of_range(str(paths.xyze), str(paths.labels), 0, len(events), {})
+    trainer = sweep._Trainer(cached, validation, seed=4)
+    assert trainer.cut_model is not None
+    params = {"max_iter": 40}
+    save_model(trainer.model(params), tmp_path / "m.json")
+    finder = MichelFinder(model=str(tmp_path / "m.json"))
+    expected = np.zeros((2, 3), np.int64)
+    for i in np.flatnonzero(trainer.use):
+        expected[int(validation[i])] += event_counts(finder.find(events[i]), labels[i])
+    assert np.array_equal(trainer.counts(params), expected)
+    # the cut model moves voxels here: whole candidates (cut_voxels 'nodes') count otherwise
+    assert not np.array_equal(trainer.counts({**params, "cut_voxels": "nodes"}), expected)
+
+
 @pytest.mark.parametrize("text, message", [
     ("max_iter: [10]\nmin_bragg_ratio: [1.5]\n", "min_bragg_ratio cannot be swept"),
     ("max_iter: [0]\n", "parameter 'max_iter' must be in 1 .. 5000"),

@@ -13,9 +13,17 @@ import numba
 import numpy as np
 
 __all__ = ["OK", "NON_FINITE", "OUT_OF_GRID", "NOT_INTEGER", "NEGATIVE_ENERGY", "DUPLICATE", "value_problem",
-           "xyze_problem", "describe_problem"]
+           "xyze_problem", "describe_problem", "native_numbers"]
 
 OK, NON_FINITE, OUT_OF_GRID, NOT_INTEGER, NEGATIVE_ENERGY, DUPLICATE = range(6)
+
+
+def native_numbers(a: np.ndarray) -> np.ndarray:
+    """A numeric array as the compiled kernels read it: in this machine's byte order (an HDF5 file or a tool may
+    give another), and half floats as float32 (numba has none; float32 holds each exactly)."""
+    if a.dtype == np.float16:
+        return a.astype(np.float32)
+    return a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("="))
 
 
 @numba.njit(cache=True, nogil=True)

@@ -23,7 +23,7 @@ from michelreco.constants import GRID_VOXELS
 from michelreco.errors import DuplicateVoxelsError, EventInputError, InputError
 from michelreco.reco.candidates import event_candidates, one_reading_per_cluster, taken_mask
 from michelreco.reco.canonical import canonical_voxels
-from michelreco.reco.checks import OK, describe_problem, value_problem, xyze_problem
+from michelreco.reco.checks import OK, describe_problem, native_numbers, value_problem, xyze_problem
 from michelreco.reco.cut_voxels import cut_rows, deciding_rows, finished_voxels
 from michelreco.reco.graph import voxel_graph, voxel_graph_sklearn
 from michelreco.reco.model import TreeModel, load_model
@@ -64,6 +64,7 @@ def checked_event(xyze: np.ndarray) -> np.ndarray:
         raise InputError(f"an event must be an (N, 4) array of x, y, z, energy; got shape {xyze.shape}")
     if xyze.dtype.kind not in "fiu":
         raise InputError(f"an event must hold numbers, got dtype {xyze.dtype}")
+    xyze = native_numbers(xyze)
     code, voxel, earlier = value_problem(xyze, GRID_VOXELS)
     if code != OK:
         raise EventInputError(describe_problem(xyze, code, voxel, earlier, GRID_VOXELS))

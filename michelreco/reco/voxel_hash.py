@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from michelreco.reco.checks import native_numbers
+
 __all__ = ["DEFAULT_EPS_VOXELS", "KEY_BITS", "MAX_COORD", "unique_voxels", "grid_edges", "find_root", "union_low",
            "number_cores", "half_offsets", "check_eps_min_samples", "check_coords"]
 
@@ -291,9 +293,7 @@ def check_coords(coords: Any) -> np.ndarray:
         if int(c.max()) > MAX_COORD:
             raise ValueError(f"coords contain a value above {MAX_COORD}")
         c = c.astype(np.int64)
-    if c.dtype.kind == "f" and c.dtype.itemsize < 4:
-        c = c.astype(np.float32)  # float16 is not supported by numba
-    xyz, code, row = _to_int_coords(np.ascontiguousarray(c))
+    xyz, code, row = _to_int_coords(np.ascontiguousarray(native_numbers(c)))
     if code:
         raise ValueError(f"coords row {row} = {c[row].tolist()} {_COORD_ERRORS[code]}")
     return xyz

@@ -75,6 +75,17 @@ def test_shuffled_events_give_the_same_voxels(sim_sample, selection):
         assert np.array_equal(np.sort(shuffled), direct)
 
 
+@pytest.mark.parametrize("dtype", [">f4", ">f8", "f2", "f8", ">i4"])
+def test_any_numeric_dtype_is_read_as_the_numbers_it_holds(sim_sample, dtype):
+    """Other byte orders and half floats (an HDF5 file written elsewhere) are read as the numbers they hold."""
+    _, events, _ = sim_sample
+    finder = MichelFinder()
+    for xyze in events[:8]:
+        x = np.round(xyze) if dtype.endswith("i4") else xyze        # an integer event: whole energies
+        held = x.astype(dtype)
+        assert np.array_equal(finder.find(held), finder.find(held.astype(np.float64)))
+
+
 @pytest.mark.parametrize("selection", ["model", "rules"])
 def test_thresholded_input(sim_sample, selection):
     _, events, labels = sim_sample

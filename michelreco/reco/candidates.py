@@ -30,7 +30,7 @@ from michelreco.reco.features import (F_BASE, F_BLOBE, F_CLCAND, F_CLE, F_CLUSTE
                                       shape_features, stopping_muon_features, voxels_of_nodes)
 from michelreco.reco.schema import FEATURES, KINDS, SETTING_INDEX, SETTINGS
 from michelreco.reco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
-                                   refine_peak, window_mean)
+                                   refine_peak, voxel_distance_mm, window_mean)
 
 __all__ = ["KINDS", "FEATURES", "SETTINGS", "event_candidates", "chosen_voxels", "taken_mask", "input_indices",
            "clusters_in_order",
@@ -219,7 +219,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 f[F_PEAK] = dedx.max()
                 f[F_MDEDX] = f[F_E] / max(s[s.shape[0] - 1], VOXEL_MM) * 10.0
                 f[F_PATH] = s[s.shape[0] - 1]
-                straight = np.sqrt(((xyz[main[0]] - xyz[main[main.shape[0] - 1]]) ** 2).sum()) * VOXEL_MM
+                straight = voxel_distance_mm(xyz, main[0], main[main.shape[0] - 1])
                 f[F_TORT] = s[s.shape[0] - 1] / max(straight, VOXEL_MM)
                 f[F_PX] = xyz[fv, 0]
                 f[F_PY] = xyz[fv, 1]

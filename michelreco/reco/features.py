@@ -14,7 +14,7 @@ from numba import njit
 from michelreco.constants import GRID_VOXELS, VOXEL_MM
 from michelreco.reco.bits import lowest_bit
 from michelreco.reco.schema import FEATURE_INDEX, SETTING_INDEX
-from michelreco.reco.track import pca_axis, sym3_eigen_scalars, window_mean
+from michelreco.reco.track import pca_axis, sym3_eigen_scalars, voxel_distance_mm, window_mean
 
 __all__ = ["shape_features", "stopping_muon_features", "voxels_of_nodes", "face_gap", "energy_near",
            "development_from_face"]
@@ -191,7 +191,7 @@ def shape_features(f, xyz, energy, voxels, ref):
         d = np.sqrt((xyz[v, 0] - ref[0]) ** 2 + (xyz[v, 1] - ref[1]) ** 2 + (xyz[v, 2] - ref[2]) ** 2) * VOXEL_MM
         ext = max(ext, d)
         gap = min(gap, d)
-    centre, axis, lin, along = pca_axis(pts, np.ones(nv))
+    centre, axis, lin, along = pca_axis(pts)
     f[F_NVOX] = nv
     f[F_E] = esum
     f[F_MEANE] = esum / max(nv, 1)
@@ -264,7 +264,7 @@ def stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junctio
     mpts = np.empty((m_end - p + 1, 3))
     for q in range(p, m_end + 1):
         mpts[q - p] = xyz[walk[q]]
-    _, _, mlin, _ = pca_axis(mpts, np.ones(mpts.shape[0]))
+    _, _, mlin, _ = pca_axis(mpts)
     # width and branches are measured from a few mm past the stop: the Michel leaves from the last
     # muon node, and its first voxels are assigned there
     q0 = p
@@ -293,7 +293,7 @@ def stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junctio
     rise = window_mean(s, dedx, s[p] + cfg[S_RISELO], s[p] + cfg[S_RISEHI])
     f[F_RISE] = rise / base if base > 0 else 0.0
     f[F_THICK] = _voxels_per_node(walk, s, s[p] + cfg[S_GAP], s[p] + cfg[S_GAP] + cfg[S_BASE], node_count)
-    straight = np.sqrt(((xyz[walk[0]] - xyz[pv]) ** 2).sum()) * VOXEL_MM
+    straight = voxel_distance_mm(xyz, walk[0], pv)
     f[F_TORT] = s[p] / max(straight, VOXEL_MM)
     f[F_BRANCH] = n_branch
     f[F_WIDTH] = _transverse_rms(xyz, mv) * VOXEL_MM

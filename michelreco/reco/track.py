@@ -28,8 +28,8 @@ from numba import njit
 
 from michelreco.constants import VOXEL_MM
 
-__all__ = ["sym3_eigen", "sym3_eigen_scalars", "pca_axis", "cluster_skeleton", "chain_lengths", "end_order", "end_profile", "find_bragg_peak",
-           "refine_peak", "truncated_mean", "window_mean"]
+__all__ = ["sym3_eigen", "sym3_eigen_scalars", "pca_axis", "cluster_skeleton", "chain_lengths", "end_order", "end_profile",
+           "find_bragg_peak", "refine_peak", "truncated_mean", "window_mean", "voxel_distance_mm"]
 
 
 
@@ -87,11 +87,12 @@ def sym3_eigen(cov: np.ndarray):
 
 
 @njit(cache=True, nogil=True)
-def pca_axis(points: np.ndarray, weights: np.ndarray):
+def pca_axis(points: np.ndarray, weights: np.ndarray | None = None):
     """Weighted principal axis of (n, 3) points: (centre, unit axis, linearity 1 - λ2/λ1, extent along axis).
 
     The extent is max - min of the projections, in the points' units. Fewer than two points give
-    linearity 0 and extent 0.
+    linearity 0 and extent 0. Without ``weights`` every point weighs 1: the same numbers as an array of ones
+    (a product by 1.0 is exact), without the array.
     """
     n = points.shape[0]
     centre = np.zeros(3)
@@ -106,7 +107,10 @@ def pca_axis(points: np.ndarray, weights: np.ndarray):
     m1 = 0.0
     m2 = 0.0
     for i in range(n):
-        w = weights[i]
+        if weights is None:
+            w = 1.0
+        else:
+            w = weights[i]
         wsum += w
         m0 += w * points[i, 0]
         m1 += w * points[i, 1]
@@ -119,7 +123,10 @@ def pca_axis(points: np.ndarray, weights: np.ndarray):
     m2 /= wsum
     c00 = c01 = c02 = c11 = c12 = c22 = 0.0
     for i in range(n):
-        w = weights[i]
+        if weights is None:
+            w = 1.0
+        else:
+            w = weights[i]
         d0 = points[i, 0] - m0
         d1 = points[i, 1] - m1
         d2 = points[i, 2] - m2
@@ -351,15 +358,21 @@ def cluster_skeleton(members, xyz, indptr, nbrs, dist, pred, root, min_branch_ho
 
 
 @njit(cache=True, nogil=True)
+def voxel_distance_mm(xyz, u, v):
+    """Distance (mm) between voxels u and v of ``xyz`` (voxel units), in scalar arithmetic (no array temporary)."""
+    d = 0.0
+    for a in range(3):
+        d += (xyz[u, a] - xyz[v, a]) ** 2
+    return np.sqrt(d) * VOXEL_MM
+
+
+@njit(cache=True, nogil=True)
 def chain_lengths(chain_nodes, chain_ptr, xyz):
     """Path length (mm) of every chain node from its chain's first node, along the chain."""
     cum = np.zeros(chain_nodes.shape[0])
     for c in range(chain_ptr.shape[0] - 1):
         for k in range(chain_ptr[c] + 1, chain_ptr[c + 1]):
-            d = 0.0
-            for a in range(3):
-                d += (xyz[chain_nodes[k], a] - xyz[chain_nodes[k - 1], a]) ** 2
-            cum[k] = cum[k - 1] + np.sqrt(d) * VOXEL_MM
+            cum[k] = cum[k - 1] + voxel_distance_mm(xyz, chain_nodes[k], chain_nodes[k - 1])
     return cum
 
 
@@ -394,10 +407,7 @@ def end_order(chain_nodes, chain_ptr, chain_junction, node_slot, chain_cum, xyz,
     c = np.searchsorted(chain_ptr, k, side="right") - 1
     p0 = chain_ptr[c]
     p1 = chain_ptr[c + 1]
-    step = 0.0
-    for a in range(3):
-        step += (xyz[last_own, a] - xyz[j, a]) ** 2
-    step = np.sqrt(step) * VOXEL_MM
+    step = voxel_distance_mm(xyz, last_own, j)
     forward = (p1 - 1 - k) >= (k - p0)
     if forward:    # on along the chain: k, k+1, ..., p1-1; the other side is p0..k-1
         rest_len = chain_cum[p1 - 1] - chain_cum[k]
@@ -430,10 +440,7 @@ def end_profile(order, xyz, node_energy, window_nodes):
     n = order.shape[0]
     s = np.zeros(n)
     for k in range(1, n):
-        d = 0.0
-        for a in range(3):
-            d += (xyz[order[k], a] - xyz[order[k - 1], a]) ** 2
-        s[k] = s[k - 1] + np.sqrt(d) * VOXEL_MM
+        s[k] = s[k - 1] + voxel_distance_mm(xyz, order[k], order[k - 1])
     cum = np.zeros(n + 1)
     for k in range(n):
         cum[k + 1] = cum[k] + node_energy[order[k]]

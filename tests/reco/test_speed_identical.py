@@ -346,6 +346,8 @@ def test_eigen_solver_and_pca_equal_the_array_versions_bit_for_bit():
             w[:] = 0.0                                   # no weight
         for a, b in zip(pca_axis(pts, w), ref_pca_axis(pts, w)):
             assert _same(a, b)
+        for a, b in zip(pca_axis(pts), ref_pca_axis(pts, np.ones(n))):     # unweighted: as weights of one
+            assert _same(a, b)
 
 
 def test_skeletons_equal_the_three_sweep_version_on_every_cluster(canonical_events):

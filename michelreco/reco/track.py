@@ -28,8 +28,8 @@ from numba import njit
 
 from michelreco.constants import VOXEL_MM
 
-__all__ = ["sym3_eigen", "sym3_eigen_scalars", "pca_axis", "cluster_skeleton", "chain_lengths", "end_order", "end_profile",
-           "find_bragg_peak", "refine_peak", "truncated_mean", "window_mean", "voxel_distance_mm"]
+__all__ = ["sym3_eigen", "sym3_eigen_scalars", "pca_axis", "cluster_skeleton", "chain_lengths", "end_order",
+           "end_profile", "find_bragg_peak", "refine_peak", "truncated_mean", "window_mean", "voxel_distance_mm"]
 
 
 

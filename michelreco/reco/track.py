@@ -3,9 +3,11 @@
 A cluster of touching voxels usually holds a stopping muon *and* its Michel electron, so the finder
 splits clusters along their skeleton:
 
-1. **Skeleton** (``cluster_skeleton``): the longest geodesic path from the voxel farthest from the
-   cluster's centroid (a breadth-first sweep over the voxel graph) is the first chain; then, repeatedly, the voxel farthest from the
-   skeleton starts a new chain that runs back to it (a branch), until no voxel is more than
+1. **Skeleton** (``cluster_skeleton``): the first chain approximates the cluster's longest path: a
+   breadth-first sweep over the voxel graph from the voxel farthest from the centroid finds the voxel a
+   farthest from it in hops, a second sweep the voxel b farthest from a, and the path b -> a is the chain
+   (starting at a itself costs 0.007 in F1, ``docs/performance.md``). Then, repeatedly, the voxel farthest
+   from the skeleton starts a new chain that runs back to it (a branch), until no voxel is more than
    ``min_branch_hops`` away. Every voxel is assigned to its nearest skeleton node. Chains are
    ordered voxel paths, so a curved track is followed where a single PCA axis is not.
 2. **Profile** (``end_profile``): from a free end of a chain, inwards, the energy of the voxels
@@ -304,8 +306,8 @@ def cluster_skeleton(members, xyz, indptr, nbrs, dist, pred, root, min_branch_ho
         For each chain, the skeleton node its last node touches (-1 for the first chain).
     """
     queue = np.empty(members.shape[0], np.int64)
-    # an extreme voxel a (the farthest from the centroid: one breadth-first sweep cheaper than a double
-    # sweep, and as good on elongated clusters), then the voxel b farthest from a; the path b -> a. These two
+    # an extreme voxel a, the farthest in hops from the voxel farthest from the centroid (that voxel itself,
+    # without this sweep, costs 0.007 in F1), then the voxel b farthest from a; the path b -> a. These two
     # sweeps write no ``root`` (and the first no ``pred``): the sweep from the first chain overwrites both on
     # every member
     a = _farthest_hops(indptr, nbrs, _farthest_from_centroid(members, xyz), dist, pred, queue, False)

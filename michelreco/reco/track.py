@@ -34,7 +34,6 @@ __all__ = ["sym3_eigen", "sym3_eigen_scalars", "pca_axis", "cluster_skeleton", "
            "end_profile", "find_bragg_peak", "refine_peak", "truncated_mean", "window_mean", "voxel_distance_mm"]
 
 
-
 @njit(cache=True, nogil=True)
 def sym3_eigen_scalars(a00, a11, a22, a01, a02, a12):
     """``sym3_eigen`` on the six entries, in registers: (λ1, λ2, λ3, axis x, y, z); no array is allocated."""

@@ -21,7 +21,7 @@ OK, NON_FINITE, OUT_OF_GRID, NOT_INTEGER, NEGATIVE_ENERGY, DUPLICATE = range(6)
 def native_numbers(a: np.ndarray) -> np.ndarray:
     """A numeric array as the compiled kernels read it: in this machine's byte order (an HDF5 file or a tool may
     give another), and half floats as float32 (numba has none; float32 holds each exactly)."""
-    if a.dtype == np.float16:
+    if a.dtype.kind == "f" and a.dtype.itemsize == 2:        # half floats, in either byte order
         return a.astype(np.float32)
     return a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("="))
 

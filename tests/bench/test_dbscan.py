@@ -136,7 +136,7 @@ def test_dtypes_give_same_labels():
     rng = np.random.default_rng(3)
     xyz = rng.integers(0, 10, size=(200, 3))
     ref = dbscan_voxels(xyz, 1.8, 3)
-    for dt in (np.float32, np.float64, np.int32, np.uint16, np.uint64, np.float16, ">f4", ">i8", ">u8"):
+    for dt in (np.float32, np.float64, np.int32, np.uint16, np.uint64, np.float16, ">f2", ">f4", ">i8", ">u8"):
         np.testing.assert_array_equal(dbscan_voxels(xyz.astype(dt), 1.8, 3), ref)
     np.testing.assert_array_equal(dbscan_voxels(xyz.tolist(), 1.8, 3), ref)
 

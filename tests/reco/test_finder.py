@@ -75,7 +75,7 @@ def test_shuffled_events_give_the_same_voxels(sim_sample, selection):
         assert np.array_equal(np.sort(shuffled), direct)
 
 
-@pytest.mark.parametrize("dtype", [">f4", ">f8", "f2", "f8", ">i4"])
+@pytest.mark.parametrize("dtype", [">f4", ">f8", "f2", ">f2", "f8", ">i4"])
 def test_any_numeric_dtype_is_read_as_the_numbers_it_holds(sim_sample, dtype):
     """Other byte orders and half floats (an HDF5 file written elsewhere) are read as the numbers they hold."""
     _, events, _ = sim_sample

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from michelreco.analysis.metrics import Counts, solution_first_event
+from michelreco.analysis.metrics import Counts, event_counts, solution_first_event
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError
 from michelreco.reco.candidates import one_reading_per_cluster
@@ -104,11 +104,6 @@ def _categories(xyz: np.ndarray, michel: np.ndarray, truth_rows: np.ndarray | No
     return cat[np.argmin(d2, axis=1)]
 
 
-def _counts(chosen: np.ndarray, is_michel: np.ndarray) -> list[int]:
-    """Voxel TP, FP, FN of a chosen set (boolean masks over an event's voxels)."""
-    return [int((chosen & is_michel).sum()), int((chosen & ~is_michel).sum()), int((~chosen & is_michel).sum())]
-
-
 def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, solution: np.ndarray | None = None,
                    truth_rows: np.ndarray | None = None) -> Diagnosis:
     """The diagnosis of one event (``solution``: the voxels taken, by default what ``finder`` takes).
@@ -153,12 +148,10 @@ def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, s
     chosen = np.zeros(n, bool)
     chosen[finder.choose(index, feats, ptr, vox, cut) if solution is None else np.asarray(solution, np.int64)] = True
     d = Diagnosis(events=1, michel_voxels=int(is_michel.sum()), covered_voxels=int((is_michel & in_cand).sum()))
-    d.perfect[:] = _counts(in_good, is_michel)
-    d.perfect_one_reading[:] = _counts(in_read, is_michel)
-    finished = np.zeros(n, bool)
-    finished[finder.voxels_of_selection(index, ptr, vox, read, cut)] = True
-    d.perfect_finished[:] = _counts(finished, is_michel)
-    d.actual[:] = _counts(chosen, is_michel)
+    d.perfect[:] = event_counts(np.flatnonzero(in_good), labels)
+    d.perfect_one_reading[:] = event_counts(np.flatnonzero(in_read), labels)
+    d.perfect_finished[:] = event_counts(finder.voxels_of_selection(index, ptr, vox, read, cut), labels)
+    d.actual[:] = event_counts(np.flatnonzero(chosen), labels)
     missed = is_michel & ~chosen
     d.lost["no candidate"] = int((missed & ~in_cand).sum())
     d.lost["candidate rejected"] = int((missed & in_good & ~in_taken_good).sum())

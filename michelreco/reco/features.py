@@ -160,10 +160,17 @@ def face_gap(p):
 @njit(cache=True, nogil=True)
 def energy_near(xyz, energy, labels, sizes, min_size, cluster, centre, radius_voxels):
     """Energy (MeV) of the voxels of the other clusters of at least ``min_size`` voxels (``sizes`` by label)
-    within ``radius_voxels`` of ``centre`` (voxel units)."""
+    within ``radius_voxels`` of ``centre`` (voxel units); ``xyz`` in canonical order (x ascending).
+
+    Only the slab of x within reach is read, with a voxel of margin so that no rounding of the squared
+    distance can drop a voxel the whole scan would count; the sum runs in the same order as over all voxels.
+    """
     r2 = radius_voxels * radius_voxels
     total = 0.0
-    for v in range(xyz.shape[0]):
+    x = xyz[:, 0]
+    lo = np.searchsorted(x, centre[0] - radius_voxels - 1.0, side="left")
+    hi = np.searchsorted(x, centre[0] + radius_voxels + 1.0, side="right")
+    for v in range(lo, hi):
         if labels[v] == cluster or sizes[labels[v]] < min_size:
             continue
         if (xyz[v, 0] - centre[0]) ** 2 + (xyz[v, 1] - centre[1]) ** 2 + (xyz[v, 2] - centre[2]) ** 2 <= r2:

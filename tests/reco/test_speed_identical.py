@@ -15,6 +15,7 @@ from numba import njit
 
 from michelreco.reco import graph as G
 from michelreco.reco.canonical import canonical_voxels
+from michelreco.reco.features import energy_near
 from michelreco.reco.graph import voxel_graph, voxel_graph_sklearn
 from michelreco.reco.track import (_farthest_from_centroid, cluster_skeleton, pca_axis, sym3_eigen,
                                    sym3_eigen_scalars)
@@ -248,6 +249,18 @@ def ref_cluster_skeleton(members, xyz, indptr, nbrs, dist, pred, root, min_branc
     return chain_nodes[:n_nodes].copy(), chain_ptr[:n_chains + 1].copy(), chain_junction[:n_chains].copy()
 
 
+@njit(nogil=True)
+def ref_energy_near(xyz, energy, labels, sizes, min_size, cluster, centre, radius_voxels):
+    """Energy of the other large clusters' voxels within the radius, every voxel of the event scanned."""
+    r2 = radius_voxels * radius_voxels
+    total = 0.0
+    for v in range(xyz.shape[0]):
+        if labels[v] == cluster or sizes[labels[v]] < min_size:
+            continue
+        if (xyz[v, 0] - centre[0]) ** 2 + (xyz[v, 1] - centre[1]) ** 2 + (xyz[v, 2] - centre[2]) ** 2 <= r2:
+            total += energy[v]
+    return total
+
 
 def _hashed_graph(xyz, eps):
     """The hash-table search (the only one before the row merge), as the finder called it."""
@@ -370,3 +383,23 @@ def test_skeletons_equal_the_three_sweep_version_on_every_cluster(canonical_even
                 assert all(_same(a, b) for a, b in zip(new_work, ref_work))
             clusters += 1
     assert clusters > 500
+
+
+# ---------------------------------------------------------------------------------------------------------
+# features
+# ---------------------------------------------------------------------------------------------------------
+def test_energy_near_over_the_slab_of_x_equals_the_whole_scan(canonical_events):
+    rng = np.random.default_rng(5)
+    checked = 0
+    for xyz, xyz_f, energy in canonical_events:
+        labels = voxel_graph(xyz, 1.8, validate=False)[0]
+        sizes = np.bincount(labels)
+        for _ in range(20):
+            cluster = int(rng.integers(labels.max() + 1))
+            # a voxel's own position as the centre, at whole and fractional radii: voxels exactly at the radius
+            centre = xyz_f[rng.integers(len(xyz_f))] + (rng.uniform(-1, 1, 3) if checked % 2 else 0.0)
+            radius = float(rng.choice([1.0, 5.0, 33.0, 100.0, 100.5, 2000.0]))
+            args = (xyz_f, energy, labels, sizes, 8, cluster, centre, radius)
+            assert _same(energy_near(*args), ref_energy_near(*args))
+            checked += 1
+    assert checked > 500

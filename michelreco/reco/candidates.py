@@ -86,7 +86,7 @@ def _nodes_after_peak(chain_nodes, chain_ptr, chain_junction, seed_nodes, mark):
                     n += 1
     for v in out[:n]:
         mark[v] = False
-    return out[:n].copy()
+    return out[:n]
 
 
 @njit(cache=True, nogil=True)
@@ -155,6 +155,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
     mark = np.zeros(n, np.bool_)
     node_slot = np.zeros(n, np.int64)       # position of a skeleton node in chain_nodes
     on_muon = np.zeros(n, np.bool_)
+    words = np.zeros((n >> 6) + 1, np.uint64)   # a bit set over the voxels (voxels_of_nodes)
     stops = np.empty((256, 3))              # ends of stopping tracks, for stop_gap_mm
     stop_cluster = np.empty(256, np.int64)
     n_stops = 0
@@ -193,7 +194,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
             face = 1e9
             fv = members[0]
             for v in members:
-                g = face_gap(xyz[v])
+                g = face_gap(xyz, v)
                 if g < face:
                     face, fv = g, v
             if face <= cfg[S_ENTERGAP]:
@@ -206,7 +207,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 f[F_NEARE] = energy_near(xyz, energy, labels, sizes, cfg[S_MINCL], c, centre,
                                          NEAR_RADIUS_MM / VOXEL_MM)
                 main = chain_nodes[chain_ptr[0]:chain_ptr[1]]
-                if face_gap(xyz[main[0]]) < face_gap(xyz[main[main.shape[0] - 1]]):
+                if face_gap(xyz, main[0]) < face_gap(xyz, main[main.shape[0] - 1]):
                     main = main[::-1].copy()      # walked from its inner end, towards the face
                 s, dedx = end_profile(main, xyz, node_energy, window)
                 # a particle that stops inside (a proton, a muon) has its Bragg peak at the inner end; an
@@ -262,7 +263,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                     if cut == 0 or cut_peak < cfg[S_MINPEAK]:
                         continue   # the end itself is the peak, or there is no peak worth a candidate
                     marked = _nodes_after_peak(chain_nodes, chain_ptr, chain_junction, walk[:cut], mark)
-                    voxels = voxels_of_nodes(marked, node_first, node_next)
+                    voxels = voxels_of_nodes(marked, node_first, node_next, words)
                     if voxels.shape[0] == 0:
                         continue
                     feats, cand_ptr, cand_vox = _push(feats, cand_ptr, cand_vox, nc, voxels)
@@ -275,7 +276,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                         e_first = esum
                     stopping_muon_features(f, xyz, walk, s, dedx, cut, cut_peak, cut_base, total_mm - s[cut],
                                            junction, other_len, last, pts, esum, node_first, node_next, n_chains,
-                                           chain_junction, node_count, node_energy, on_muon, cfg)
+                                           chain_junction, node_count, node_energy, on_muon, words, cfg)
                     nc += 1
         for k in range(first_candidate, nc):
             same = 0

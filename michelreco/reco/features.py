@@ -45,12 +45,13 @@ S_MUSKIP = _S["muon_skip_mm"]
 
 
 @njit(cache=True, nogil=True)
-def voxels_of_nodes(nodes_marked, node_first, node_next):
+def voxels_of_nodes(nodes_marked, node_first, node_next, words):
     """Voxels assigned to the marked nodes (linked lists ``node_first``/``node_next``), ascending.
 
-    The voxels of a candidate are numbered closely (the canonical order is by position), so they are put in
-    order by a bit set over their range of numbers, read out word by word: no comparison sort. A voxel hangs
-    from one node only, so every voxel is set once.
+    The voxels are put in order by a bit set over the event's voxels (``words``: uint64, zero, at least
+    n // 64 + 1 words; left zero), read out word by word over the range they span: no comparison sort, and
+    one walk of the lists. The voxels of a candidate are numbered closely (the canonical order is by position),
+    so the range is short. A voxel hangs from one node only, so every voxel is set once.
     """
     n = 0
     lo = node_first.shape[0]
@@ -58,24 +59,17 @@ def voxels_of_nodes(nodes_marked, node_first, node_next):
     for v in nodes_marked:
         w = node_first[v]
         while w >= 0:
+            words[w >> 6] |= np.uint64(1) << np.uint64(w & 63)
             n += 1
             lo = min(lo, w)
             hi = max(hi, w)
             w = node_next[w]
     out = np.empty(n, np.int64)
-    if n == 0:
-        return out
-    words = np.zeros(((hi - lo) >> 6) + 1, np.uint64)
-    for v in nodes_marked:
-        w = node_first[v]
-        while w >= 0:
-            d = w - lo
-            words[d >> 6] |= np.uint64(1) << np.uint64(d & 63)
-            w = node_next[w]
     k = 0
-    for i in range(words.shape[0]):
+    for i in range(lo >> 6, (hi >> 6) + 1):
         word = words[i]
-        base = lo + (i << 6)
+        words[i] = 0
+        base = i << 6
         while word != 0:
             out[k] = base + lowest_bit(word)
             word &= word - np.uint64(1)          # clear the lowest set bit
@@ -149,11 +143,14 @@ def _voxels_per_node(walk, s, lo_mm, hi_mm, node_count):
 
 
 @njit(cache=True, nogil=True)
-def face_gap(p):
-    """Distance in voxels from a voxel to the nearest face of the volume."""
+def face_gap(points, v):
+    """Distance in voxels from point ``v`` of ``points`` (voxel units) to the nearest face of the volume.
+
+    A row index rather than a row: a row view passed to a kernel costs two reference counts.
+    """
     g = 1e9
     for a in range(3):
-        g = min(g, p[a], GRID_VOXELS - 1 - p[a])
+        g = min(g, points[v, a], GRID_VOXELS - 1 - points[v, a])
     return g
 
 
@@ -209,7 +206,7 @@ def shape_features(f, xyz, energy, voxels, ref):
     f[F_GAP] = gap
     face = 1e9
     for k in range(nv):
-        face = min(face, face_gap(pts[k]))
+        face = min(face, face_gap(pts, k))
     f[F_FACE] = face
     return pts, esum, centre, axis
 
@@ -262,7 +259,8 @@ def development_from_face(f, pts, energy, voxels, centre, axis, face_point):
 
 @njit(cache=True, nogil=True)
 def stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junction, other_len, last, pts, esum,
-                            node_first, node_next, n_chains, chain_junction, node_count, node_energy, on_muon, cfg):
+                            node_first, node_next, n_chains, chain_junction, node_count, node_energy, on_muon, words,
+                            cfg):
     """Fill the muon-side, Bragg-peak and kink features of a stopping-muon candidate."""
     pv = walk[p]
     m_end = p
@@ -285,13 +283,13 @@ def stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junctio
             n_branch += 1
     for q in range(q0, m_end + 1):
         on_muon[walk[q]] = False
-    mv = voxels_of_nodes(walk[q0:m_end + 1], node_first, node_next)
+    mv = voxels_of_nodes(walk[q0:m_end + 1], node_first, node_next, words)
     f[F_PEAK] = peak
     f[F_BASE] = base
     f[F_RATIO] = peak / base if base > 0 else 0.0
     f[F_MULEN] = beyond
     f[F_MULIN] = mlin
-    f[F_MUFACE] = face_gap(xyz[last])
+    f[F_MUFACE] = face_gap(xyz, last)
     f[F_MDEDX] = esum / max(s[p], VOXEL_MM) * 10.0
     f[F_PATH] = s[p]
     f[F_PEAKE] = node_energy[pv]

@@ -355,7 +355,7 @@ def cluster_skeleton(members, xyz, indptr, nbrs, dist, pred, root, min_branch_ho
                 far = w
     for v in members:
         dist[v] = -1
-    return chain_nodes[:n_nodes].copy(), chain_ptr[:n_chains + 1].copy(), chain_junction[:n_chains].copy()
+    return chain_nodes[:n_nodes], chain_ptr[:n_chains + 1], chain_junction[:n_chains]
 
 
 @njit(cache=True, nogil=True)
@@ -403,7 +403,7 @@ def end_order(chain_nodes, chain_ptr, chain_junction, node_slot, chain_cum, xyz,
         n += 1
     j = chain_junction[chain]
     if j < 0:
-        return out[:n].copy(), -1, 0.0, last_own, own_len
+        return out[:n], -1, 0.0, last_own, own_len
     k = node_slot[j]
     c = np.searchsorted(chain_ptr, k, side="right") - 1
     p0 = chain_ptr[c]
@@ -428,7 +428,7 @@ def end_order(chain_nodes, chain_ptr, chain_junction, node_slot, chain_cum, xyz,
                 break
             out[n] = chain_nodes[i]
             n += 1
-    return out[:n].copy(), n_own, other_len, last, own_len + step + rest_len
+    return out[:n], n_own, other_len, last, own_len + step + rest_len
 
 
 @njit(cache=True, nogil=True)

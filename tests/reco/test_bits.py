@@ -24,6 +24,7 @@ def test_lowest_bit_of_every_position_and_of_mixed_words():
 def test_voxels_of_nodes_are_the_sorted_union_of_the_nodes_lists():
     rng = np.random.default_rng(2)
     n = 5000
+    words = np.zeros(n // 64 + 1, np.uint64)            # the bit set, shared by every call as in the finder
     for trial in range(200):
         node_first = np.full(n, -1, np.int64)
         node_next = np.full(n, -1, np.int64)
@@ -41,5 +42,6 @@ def test_voxels_of_nodes_are_the_sorted_union_of_the_nodes_lists():
             node_first[node] = members[0] if members else -1
         marked = rng.permutation(owner)[: rng.integers(1, len(owner) + 1)]
         expected = sorted(v for node in marked for v in lists[int(node)])
-        assert voxels_of_nodes(marked, node_first, node_next).tolist() == expected, trial
-    assert voxels_of_nodes(np.array([7]), np.full(10, -1, np.int64), np.full(10, -1, np.int64)).size == 0
+        assert voxels_of_nodes(marked, node_first, node_next, words).tolist() == expected, trial
+        assert not words.any()                            # left clear for the next call
+    assert voxels_of_nodes(np.array([7]), np.full(10, -1, np.int64), np.full(10, -1, np.int64), words).size == 0

@@ -183,8 +183,8 @@ def shape_features(f, xyz, energy, voxels, ref):
     pts = np.empty((nv, 3))
     esum = 0.0
     emax = 0.0
-    ext = 0.0
-    gap = 1e300
+    far2 = 0.0
+    near2 = np.inf
     for k in range(nv):
         v = voxels[k]
         pts[k, 0] = xyz[v, 0]
@@ -192,9 +192,13 @@ def shape_features(f, xyz, energy, voxels, ref):
         pts[k, 2] = xyz[v, 2]
         esum += energy[v]
         emax = max(emax, energy[v])
-        d = np.sqrt((xyz[v, 0] - ref[0]) ** 2 + (xyz[v, 1] - ref[1]) ** 2 + (xyz[v, 2] - ref[2]) ** 2) * VOXEL_MM
-        ext = max(ext, d)
-        gap = min(gap, d)
+        d2 = (xyz[v, 0] - ref[0]) ** 2 + (xyz[v, 1] - ref[1]) ** 2 + (xyz[v, 2] - ref[2]) ** 2
+        far2 = max(far2, d2)
+        near2 = min(near2, d2)
+    # one square root each: a rounded square root and product are monotonic, so the extreme distances are those
+    # of the extreme squares, to the last bit
+    ext = np.sqrt(far2) * VOXEL_MM
+    gap = np.sqrt(near2) * VOXEL_MM if nv else 1e300
     centre, axis, lin, along = pca_axis(pts)
     f[F_NVOX] = nv
     f[F_E] = esum
@@ -268,7 +272,8 @@ def stopping_muon_features(f, xyz, walk, s, dedx, p, peak, base, beyond, junctio
         m_end += 1
     mpts = np.empty((m_end - p + 1, 3))
     for q in range(p, m_end + 1):
-        mpts[q - p] = xyz[walk[q]]
+        for a in range(3):
+            mpts[q - p, a] = xyz[walk[q], a]
     _, _, mlin, _ = pca_axis(mpts)
     # width and branches are measured from a few mm past the stop: the Michel leaves from the last
     # muon node, and its first voxels are assigned there

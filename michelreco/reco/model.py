@@ -114,13 +114,17 @@ def _add_leaves_bitmask(x, rows, acc, columns, col_ptr, threshold, tree, mask, n
         words[:, :m] = full
         for c in columns:
             has_nan = False
+            top = -np.inf
             for i in range(m):
                 vi = x[rows[b0 + i], c]
                 v[i] = vi
                 has_nan |= vi != vi
+                top = max(top, vi)
             for k in range(col_ptr[c], col_ptr[c + 1]):
-                w = words[tree[k]]
                 thr = threshold[k]
+                if thr >= top and not has_nan:
+                    break                              # every row goes left here and at the column's later nodes
+                w = words[tree[k]]
                 keep = mask[k]
                 if has_nan:                            # a NaN goes right where the tree was told
                     go_nan = nan_right[k]

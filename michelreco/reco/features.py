@@ -78,16 +78,37 @@ def voxels_of_nodes(nodes_marked, node_first, node_next, words):
 
 
 @njit(cache=True, nogil=True)
+def _within_mm(d2, limit_mm):
+    """Whether a squared distance d2 (voxels^2) is at most ``limit_mm``: the test as written in mm."""
+    return np.sqrt(d2) * VOXEL_MM <= limit_mm
+
+
+@njit(cache=True, nogil=True)
+def _largest_square_within(limit_mm):
+    """The largest whole d2 (-1 if none) that ``_within_mm`` accepts: the test is monotonic in d2, so for whole
+    squared distances (points at whole voxel indices) ``d2 <= this`` is the same test without a square root."""
+    top = 3.0 * GRID_VOXELS * GRID_VOXELS         # beyond any squared distance within the grid
+    d2 = np.floor(min(max(limit_mm / VOXEL_MM, 0.0) ** 2, top))
+    while d2 < top and _within_mm(d2 + 1.0, limit_mm):
+        d2 += 1.0
+    while d2 >= 0.0 and not _within_mm(d2, limit_mm):
+        d2 -= 1.0
+    return d2
+
+
+@njit(cache=True, nogil=True)
 def _direction_cos(muon_back, peak, pts, start_mm):
-    """Cosine between muon_back -> peak and peak -> centroid of the points within start_mm of the peak."""
+    """Cosine between muon_back -> peak and peak -> centroid of the points within start_mm of the peak; the points
+    and the peak at whole voxel indices."""
     # scalar arithmetic, the same operations in the same order as the array expressions it replaced: an array
     # temporary per point cost more than the arithmetic
     u0, u1, u2 = peak[0] - muon_back[0], peak[1] - muon_back[1], peak[2] - muon_back[2]
     c0 = c1 = c2 = 0.0
     k = 0
+    reach2 = _largest_square_within(start_mm)
     for i in range(pts.shape[0]):
         d0, d1, d2 = pts[i, 0] - peak[0], pts[i, 1] - peak[1], pts[i, 2] - peak[2]
-        if np.sqrt(d0 * d0 + d1 * d1 + d2 * d2) * VOXEL_MM <= start_mm:
+        if d0 * d0 + d1 * d1 + d2 * d2 <= reach2:
             c0 += pts[i, 0]
             c1 += pts[i, 1]
             c2 += pts[i, 2]

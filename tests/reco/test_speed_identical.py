@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 from numba import njit
 
+from michelreco.constants import VOXEL_MM
 from michelreco.reco import graph as G
 from michelreco.reco.canonical import canonical_voxels
-from michelreco.reco.features import energy_near
+from michelreco.reco.features import _largest_square_within, _within_mm, energy_near, shape_features
+from michelreco.reco.schema import FEATURES
 from michelreco.reco.graph import voxel_graph, voxel_graph_sklearn
 from michelreco.reco.track import (_farthest_from_centroid, cluster_skeleton, pca_axis, sym3_eigen,
                                    sym3_eigen_scalars)
@@ -403,3 +405,27 @@ def test_energy_near_over_the_slab_of_x_equals_the_whole_scan(canonical_events):
             assert _same(energy_near(*args), ref_energy_near(*args))
             checked += 1
     assert checked > 500
+
+
+def test_the_squared_reach_accepts_exactly_the_squared_distances_the_test_in_mm_accepts():
+    rng = np.random.default_rng(7)
+    limits = [0.0, -1.0, 3.0, 29.999999999999996, 30.0, 30.000000000000004, 3.0 * math.sqrt(101), 1e300, np.inf]
+    limits += list(rng.uniform(0.0, 400.0, 300)) + [3.0 * math.sqrt(k) for k in rng.integers(0, 20_000, 100)]
+    d2 = np.arange(0.0, 20_000.0)
+    for limit in limits:
+        reach2 = _largest_square_within(limit)
+        expected = np.sqrt(d2) * VOXEL_MM <= limit                     # the test in mm, as _direction_cos wrote it
+        assert np.array_equal(d2 <= reach2, expected), limit
+        assert all(_within_mm(x, limit) == e for x, e in zip(d2[:: 997], expected[:: 997]))
+
+
+def test_extent_and_gap_from_the_extreme_squares_equal_the_largest_and_smallest_distances():
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        xyz = rng.integers(0, 768, size=(int(rng.integers(1, 60)), 3)).astype(np.float64)
+        ref = rng.integers(0, 768, size=3).astype(np.float64)
+        f = np.zeros(len(FEATURES))
+        shape_features(f, xyz, np.ones(len(xyz)), np.arange(len(xyz)), ref)
+        d = np.array([np.sqrt(((p - ref) ** 2).sum()) * VOXEL_MM for p in xyz])   # each distance, as before
+        assert _same(f[FEATURES.index("extent_mm")], d.max())
+        assert _same(f[FEATURES.index("attach_gap_mm")], d.min())

@@ -16,6 +16,7 @@ from michelreco.errors import DuplicateVoxelsError
 __all__ = ["canonical_voxels"]
 
 _DIGIT_BITS = 10          # three passes of a least-significant-digit radix sort cover keys < 2**30 > 768**3
+_INDEX_BITS = 33          # input row numbers below 2**33 beside a key below 2**30 in an int64
 
 
 @njit(cache=True, nogil=True)
@@ -28,42 +29,40 @@ def canonical_voxels(xyze: np.ndarray, threshold_mev: float):
     sorted keys: ``DuplicateVoxelsError`` is raised then (this is the run's duplicate check, at no cost).
     """
     n = xyze.shape[0]
-    keys = np.empty(n, np.int64)
-    idx = np.empty(n, np.int64)
+    # each voxel's key and input row packed into one word, the key above the row number: the sort moves one array,
+    # and the rows of equal keys (refused below) keep their order
+    packed = np.empty(n, np.int64)
+    keep = 0
     for i in range(n):
-        keys[i] = (np.int64(xyze[i, 0]) * GRID_VOXELS + np.int64(xyze[i, 1])) * GRID_VOXELS + np.int64(xyze[i, 2])
-        idx[i] = i
-    # LSD radix sort, stable, three digits of 10 bits (small count arrays stay in cache)
+        key = (np.int64(xyze[i, 0]) * GRID_VOXELS + np.int64(xyze[i, 1])) * GRID_VOXELS + np.int64(xyze[i, 2])
+        packed[i] = (key << _INDEX_BITS) | i
+        if xyze[i, 3] > threshold_mev:
+            keep += 1
+    # LSD radix sort of the keys, stable, three digits of 10 bits (small count arrays stay in cache)
     mask = (1 << _DIGIT_BITS) - 1
-    tmp_k = np.empty(n, np.int64)
-    tmp_i = np.empty(n, np.int64)
+    tmp = np.empty(n, np.int64)
     count = np.empty(mask + 2, np.int64)
-    for shift in (0, _DIGIT_BITS, 2 * _DIGIT_BITS):
+    for shift in (_INDEX_BITS, _INDEX_BITS + _DIGIT_BITS, _INDEX_BITS + 2 * _DIGIT_BITS):
         count[:] = 0
         for j in range(n):
-            count[((keys[j] >> shift) & mask) + 1] += 1
+            count[((packed[j] >> shift) & mask) + 1] += 1
         for d in range(mask + 1):
             count[d + 1] += count[d]
         for j in range(n):
-            d = (keys[j] >> shift) & mask
-            tmp_k[count[d]] = keys[j]
-            tmp_i[count[d]] = idx[j]
+            d = (packed[j] >> shift) & mask
+            tmp[count[d]] = packed[j]
             count[d] += 1
-        keys, tmp_k = tmp_k, keys
-        idx, tmp_i = tmp_i, idx
-    keep = 0
-    for j in range(n):
-        if j > 0 and keys[j] == keys[j - 1]:
-            raise DuplicateVoxelsError()
-        if xyze[idx[j], 3] > threshold_mev:
-            keep += 1
+        packed, tmp = tmp, packed
     xyz_i = np.empty((keep, 3), np.int64)
     xyz_f = np.empty((keep, 3), np.float64)
     energy = np.empty(keep, np.float64)
     index = np.empty(keep, np.int64)
+    row_mask = (np.int64(1) << _INDEX_BITS) - 1
     k = 0
     for j in range(n):
-        i = idx[j]
+        if j > 0 and (packed[j] >> _INDEX_BITS) == (packed[j - 1] >> _INDEX_BITS):
+            raise DuplicateVoxelsError()
+        i = packed[j] & row_mask
         if xyze[i, 3] > threshold_mev:
             index[k] = i
             for a in range(3):

@@ -188,11 +188,12 @@ def energy_near(xyz, energy, labels, sizes, min_size, cluster, centre, radius_vo
     x = xyz[:, 0]
     lo = np.searchsorted(x, centre[0] - radius_voxels - 1.0, side="left")
     hi = np.searchsorted(x, centre[0] + radius_voxels + 1.0, side="right")
+    c0, c1, c2 = centre[0], centre[1], centre[2]
     for v in range(lo, hi):
-        if labels[v] == cluster or sizes[labels[v]] < min_size:
-            continue
-        if (xyz[v, 0] - centre[0]) ** 2 + (xyz[v, 1] - centre[1]) ** 2 + (xyz[v, 2] - centre[2]) ** 2 <= r2:
-            total += energy[v]
+        # the distance first: the cluster's size is two dependent loads, read only for the voxels within reach
+        if (xyz[v, 0] - c0) ** 2 + (xyz[v, 1] - c1) ** 2 + (xyz[v, 2] - c2) ** 2 <= r2:
+            if labels[v] != cluster and sizes[labels[v]] >= min_size:
+                total += energy[v]
     return total
 
 

@@ -65,6 +65,8 @@ def cut_rows(xyz, energy, labels, feats, ptr, vox, which):
     r_cut2 = CUT_RADIUS_VOXELS ** 2
     d_lo2, d_hi2 = MUON_DIRECTION_VOXELS[0] ** 2, MUON_DIRECTION_VOXELS[1] ** 2
     l_lo2, l_hi2 = MUON_LEVEL_VOXELS[0] ** 2, MUON_LEVEL_VOXELS[1] ** 2
+    reach = max(CUT_RADIUS_VOXELS, MUON_DIRECTION_VOXELS[1], MUON_LEVEL_VOXELS[1])
+    x = xyz[:, 0]
     for c in range(feats.shape[0]):
         if not which[c] or feats[c, F_KIND] != 0 or ptr[c + 1] == ptr[c]:
             continue                                  # not asked for, not a stopping muon, or no voxels
@@ -83,12 +85,14 @@ def cut_rows(xyz, energy, labels, feats, ptr, vox, which):
         if nu > 0.0:
             u0, u1, u2 = u0 / nu, u1 / nu, u2 / nu
         # one pass over the peak's cluster (its voxels ascending): the voxels near the peak, and the muon (the
-        # cluster's voxels outside the candidate) by distance from the peak
+        # cluster's voxels outside the candidate) by distance from the peak; only the slab of x within the
+        # farthest of those distances is read (the canonical order sorts by x; a voxel of margin)
         s0 = s1 = s2 = 0.0
         n_dir = 0
         n_level = 0
         n_near = 0
-        for v in range(n):
+        for v in range(np.searchsorted(x, p0 - reach - 1.0, side="left"),
+                       np.searchsorted(x, p0 + reach + 1.0, side="right")):
             if labels[v] != cluster:
                 continue
             d2 = (xyz[v, 0] - p0) ** 2 + (xyz[v, 1] - p1) ** 2 + (xyz[v, 2] - p2) ** 2

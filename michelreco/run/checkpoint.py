@@ -9,6 +9,11 @@ another with one line saying what differs. A part that cannot be read back whole
 removed and its range computed again. When every range is done, the parts are merged in order into the
 output, which is renamed into place, and the parts are removed. An interrupted and a whole run therefore
 write the output the same way, byte for byte.
+
+A run holds an exclusive lock on ``OUTPUT.parts/lock`` while it writes there (``lock_folder``, an
+``fcntl.flock``: the kernel drops it when the process ends, however it ends), so a second run on the same output,
+with ``--resume`` or ``--force`` too, is refused in one line instead of writing into, or deleting, the parts of a
+run still going. A file system without locks runs without one. A sweep locks its parts the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +24,12 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import IO
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not a POSIX system: no lock
+    fcntl = None
 
 import numpy as np
 
@@ -26,7 +37,7 @@ from michelreco import __version__
 from michelreco.errors import InputError
 from michelreco.run.outputs import os_error_message, write_bytes_atomically
 
-__all__ = ["Checkpoint", "input_fingerprint", "FINGERPRINT_BLOCK"]
+__all__ = ["Checkpoint", "input_fingerprint", "lock_folder", "FINGERPRINT_BLOCK"]
 
 FINGERPRINT_BLOCK = 1 << 20
 
@@ -72,8 +83,35 @@ def _difference(old: dict | None, new: dict) -> str:
     return "made by a run with different " + ", ".join(names)
 
 
+def lock_folder(folder: Path) -> IO | None:
+    """An exclusive lock on ``folder/lock``, held while the returned file stays open (a run's parts, a sweep's);
+    None where the file system has no locks. Raises InputError when another process holds it."""
+    if fcntl is None:
+        return None
+    try:
+        handle = open(folder / "lock", "a+")
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip()
+        handle.close()
+        raise InputError(f"{folder}: another run is writing these parts now"
+                         f"{f' (process {holder})' if holder.isdigit() else ''}; wait for it to end, or write to "
+                         f"another output") from None
+    except OSError:              # no locks on this file system (some network file systems)
+        handle.close()
+        return None
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
 class Checkpoint:
-    """The parts directory of one run.
+    """The parts directory of one run, locked against other runs until ``release`` (or the end of a ``with``).
 
     Parameters
     ----------
@@ -92,31 +130,56 @@ class Checkpoint:
         manifest = json.loads(json.dumps({"version": __version__, **manifest}))   # normalized as read back
         self._explain = bool(manifest.get("explain"))
         found = self.dir / "manifest.json"
+        self._lock = None
         if self.dir.exists() or self.dir.is_symlink():
             if not self.dir.is_dir():
                 raise InputError(f"{self.dir}: is not a folder of parts; remove it")
-            if resume and not force:
-                try:
-                    old = json.loads(found.read_text())
-                except (OSError, ValueError):
-                    old = None
-                if old != manifest:
-                    raise InputError(f"{self.dir}: cannot resume: {_difference(old, manifest)}; "
-                                     f"use --force to start again")
-                for stale in self.dir.glob(".*"):          # temporaries of the killed run
-                    stale.unlink(missing_ok=True)
-            elif force:
-                shutil.rmtree(self.dir)
-            else:
-                raise InputError(f"{self.dir}: an interrupted run left its parts here; use --resume to "
-                                 f"continue it or --force to start again")
+            self._lock = lock_folder(self.dir)      # before anything is read, removed or continued
+            try:
+                self._reuse_or_clear(manifest, resume, force)
+            except InputError:
+                self.release()
+                raise
         if not self.dir.exists():
             try:
                 self.dir.mkdir()
             except OSError as err:
                 reason = os_error_message(err, "").lstrip(": ")
                 raise InputError(f"{self.dir}: cannot create the run's checkpoint folder ({reason})") from None
+            self._lock = lock_folder(self.dir)
             write_bytes_atomically(found, json.dumps(manifest, indent=1).encode())
+
+    def _reuse_or_clear(self, manifest: dict, resume: bool, force: bool) -> None:
+        """The parts found: continued (``resume``, same manifest), removed (``force``), or refused."""
+        found = self.dir / "manifest.json"
+        if resume and not force:
+            try:
+                old = json.loads(found.read_text())
+            except (OSError, ValueError):
+                old = None
+            if old != manifest:
+                raise InputError(f"{self.dir}: cannot resume: {_difference(old, manifest)}; "
+                                 f"use --force to start again")
+            for stale in self.dir.glob(".*"):          # temporaries of the killed run
+                stale.unlink(missing_ok=True)
+        elif force:
+            shutil.rmtree(self.dir)
+            self.release()
+        else:
+            raise InputError(f"{self.dir}: an interrupted run left its parts here; use --resume to "
+                             f"continue it or --force to start again")
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Let other runs use these parts (the lock also goes when the process ends)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def _path(self, first: int, suffix: str) -> Path:
         """The file of the range starting at ``first``."""
@@ -171,3 +234,4 @@ class Checkpoint:
         shutil.rmtree(self.dir, ignore_errors=True)
         if os.path.lexists(self.dir):  # pragma: no cover - a file of that name
             os.unlink(self.dir)
+        self.release()

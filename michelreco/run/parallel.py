@@ -328,66 +328,66 @@ def run_file(input_path: str | os.PathLike, output_path: str | os.PathLike, para
     if start == stop and n:
         raise InputError(f"{input_path}: the event range [{start}, {stop}) is empty")
     check_outputs({"-o": output_path, "--explain": explain_path}, [input_path, *inputs], force)
-    checkpoint = Checkpoint(output_path, {
-        "input": input_fingerprint(input_path), "dataset": dataset, "start": start, "stop": stop, "chunk": chunk,
-        "params": params, "explain": explain_path is not None}, resume=resume, force=force)
-    ranges = event_ranges(start, stop, chunk)
-    todo = [(lo, hi) for lo, hi in ranges if not checkpoint.done(lo, hi - lo)]
-    own_pool = executor is None and workers > 1
-    # where other processes do the work, the kernels are compiled aside: workers forked from a parent that
-    # compiled would carry the compiler's memory
-    warm_up_seconds = (_warm_up_announced(input_path, todo[0][0], params, dataset, progress,
-                                          aside=own_pool or executor is not None) if todo else 0.0)
-    bar = progress_bar(stop - start, progress)
-    bar.update(sum(hi - lo for lo, hi in ranges) - sum(hi - lo for lo, hi in todo))
-    peak_rss = 0.0
-    cpu_after_warm_up = _cpu_seconds()
-    find_seconds = task_seconds = 0.0
-    rss_trace = []
-    probe = _MalformedProbe(input_path, min(MALFORMED_PROBE, stop - start) if todo and todo[0][0] == start else 0)
-    try:
-        with (worker_pool(workers) if own_pool else contextlib.nullcontext(executor)) as pool:
-            tasks = [(str(input_path), lo, hi, params, dataset, explain_path is not None) for lo, hi in todo]
-            for result in ordered_results(pool, find_in_range, workers, tasks):
-                probe.check(result)
-                try:
-                    checkpoint.save(result.start, result.rows, result.failures,
-                                    result.records if explain_path is not None else None)
-                except (InputError, OSError) as err:     # a full disk: an output problem, the parts stay
-                    err = os_error_message(err) if isinstance(err, OSError) else err
-                    raise _PartsKept(f"{err} (the finished ranges are kept in {checkpoint.dir}: rerun with "
-                                     f"--resume once that is fixed)") from None
-                peak_rss = max(peak_rss, result.peak_rss_mb)
-                find_seconds += result.find_seconds
-                task_seconds += result.cpu_seconds
-                rss_trace.append((result.start, result.rss_mb, result.peak_rss_mb))
-                bar.update(result.stop - result.start)
-    except InputError as err:
-        if not isinstance(err, _PartsKept):
-            checkpoint.remove()      # bad input: no resume can finish this run; leave nothing behind
-        raise
-    finally:
-        bar.close()
-    try:
-        summary = _merge_parts(checkpoint, ranges, output_path, stop - start, output_dataset, force, explain_path,
-                               start, [input_path, *inputs])
-    except (InputError, OSError) as err:   # the output could not be written: every range is done, keep them
-        err = os_error_message(err) if isinstance(err, OSError) else err
-        raise InputError(f"{err} (every range is done and kept in {checkpoint.dir}: rerun with --resume once "
-                         f"that is fixed)") from None
-    checkpoint.remove()
-    log = errors_log_path(output_path)
-    if summary.failures:
-        write_bytes_atomically(log, "".join(f"{i}\t{msg}\n" for i, msg in summary.failures).encode())
-    else:
-        log.unlink(missing_ok=True)          # a previous run's log no longer describes this output
-    summary.peak_worker_rss_mb = peak_rss
-    summary.find_seconds, summary.task_cpu_seconds, summary.rss_trace = find_seconds, task_seconds, rss_trace
-    summary.parent_cpu_seconds = _cpu_seconds() - cpu_after_warm_up
-    summary.seconds = time.perf_counter() - t0
-    summary.warm_up_seconds = warm_up_seconds
-    summary.output = output_path
-    return summary
+    manifest = {"input": input_fingerprint(input_path), "dataset": dataset, "start": start, "stop": stop,
+                "chunk": chunk, "params": params, "explain": explain_path is not None}
+    with Checkpoint(output_path, manifest, resume=resume, force=force) as checkpoint:   # locked until the end
+        ranges = event_ranges(start, stop, chunk)
+        todo = [(lo, hi) for lo, hi in ranges if not checkpoint.done(lo, hi - lo)]
+        own_pool = executor is None and workers > 1
+        # where other processes do the work, the kernels are compiled aside: workers forked from a parent that
+        # compiled would carry the compiler's memory
+        warm_up_seconds = (_warm_up_announced(input_path, todo[0][0], params, dataset, progress,
+                                              aside=own_pool or executor is not None) if todo else 0.0)
+        bar = progress_bar(stop - start, progress)
+        bar.update(sum(hi - lo for lo, hi in ranges) - sum(hi - lo for lo, hi in todo))
+        peak_rss = 0.0
+        cpu_after_warm_up = _cpu_seconds()
+        find_seconds = task_seconds = 0.0
+        rss_trace = []
+        probe = _MalformedProbe(input_path, min(MALFORMED_PROBE, stop - start) if todo and todo[0][0] == start else 0)
+        try:
+            with (worker_pool(workers) if own_pool else contextlib.nullcontext(executor)) as pool:
+                tasks = [(str(input_path), lo, hi, params, dataset, explain_path is not None) for lo, hi in todo]
+                for result in ordered_results(pool, find_in_range, workers, tasks):
+                    probe.check(result)
+                    try:
+                        checkpoint.save(result.start, result.rows, result.failures,
+                                        result.records if explain_path is not None else None)
+                    except (InputError, OSError) as err:     # a full disk: an output problem, the parts stay
+                        err = os_error_message(err) if isinstance(err, OSError) else err
+                        raise _PartsKept(f"{err} (the finished ranges are kept in {checkpoint.dir}: rerun with "
+                                         f"--resume once that is fixed)") from None
+                    peak_rss = max(peak_rss, result.peak_rss_mb)
+                    find_seconds += result.find_seconds
+                    task_seconds += result.cpu_seconds
+                    rss_trace.append((result.start, result.rss_mb, result.peak_rss_mb))
+                    bar.update(result.stop - result.start)
+        except InputError as err:
+            if not isinstance(err, _PartsKept):
+                checkpoint.remove()      # bad input: no resume can finish this run; leave nothing behind
+            raise
+        finally:
+            bar.close()
+        try:
+            summary = _merge_parts(checkpoint, ranges, output_path, stop - start, output_dataset, force, explain_path,
+                                   start, [input_path, *inputs])
+        except (InputError, OSError) as err:   # the output could not be written: every range is done, keep them
+            err = os_error_message(err) if isinstance(err, OSError) else err
+            raise InputError(f"{err} (every range is done and kept in {checkpoint.dir}: rerun with --resume once "
+                             f"that is fixed)") from None
+        checkpoint.remove()
+        log = errors_log_path(output_path)
+        if summary.failures:
+            write_bytes_atomically(log, "".join(f"{i}\t{msg}\n" for i, msg in summary.failures).encode())
+        else:
+            log.unlink(missing_ok=True)          # a previous run's log no longer describes this output
+        summary.peak_worker_rss_mb = peak_rss
+        summary.find_seconds, summary.task_cpu_seconds, summary.rss_trace = find_seconds, task_seconds, rss_trace
+        summary.parent_cpu_seconds = _cpu_seconds() - cpu_after_warm_up
+        summary.seconds = time.perf_counter() - t0
+        summary.warm_up_seconds = warm_up_seconds
+        summary.output = output_path
+        return summary
 
 
 class _PartsKept(InputError):

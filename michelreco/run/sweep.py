@@ -19,6 +19,7 @@ sweep's fingerprint: package version, both input files, events, split, seed, gri
 ``--resume`` continues an interrupted sweep with the same fingerprint and refuses another with one line.
 When every set is done, ``DIR`` (``results.csv``, ``best.yaml``, ``sweep.png``, ``sweep.json`` with the
 fingerprint) is built aside and swapped in whole (``outputs.output_directory``); ``DIR.parts`` is removed.
+A second sweep on the same ``DIR`` while one runs is refused (``checkpoint.lock_folder``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import json
 import shutil
 from os import PathLike
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import yaml
@@ -45,7 +47,7 @@ from michelreco.reco.candidates import one_reading_per_cluster
 from michelreco.reco.cut_voxels import finished_voxels
 from michelreco.reco.model import MODEL_FEATURES, TreeModel
 from michelreco.reco.schema import ALL_PARAMETERS, RULE_PARAMETERS, TRAINING_PARAMETERS
-from michelreco.run.checkpoint import input_fingerprint
+from michelreco.run.checkpoint import input_fingerprint, lock_folder
 from michelreco.run.io import LABELS_DATASET, check_label_row, event_count, iter_events, iter_labels
 from michelreco.run.outputs import check_output, output_directory, write_bytes_atomically
 from michelreco.run.parallel import event_ranges, ordered_results, progress_bar
@@ -285,37 +287,52 @@ def _difference(old: dict | None, new: dict) -> str:
     return "made with another " + ", ".join(diff)
 
 
-def _open_parts(parts: Path, fingerprint: dict, names: list[str], resume: bool, force: bool) -> list[dict]:
-    """Start or continue the parts folder of a sweep; return the rows already finished there."""
-    manifest = parts / "manifest.json"
+def _open_parts(parts: Path, fingerprint: dict, names: list[str], resume: bool,
+                force: bool) -> tuple[list[dict], IO | None]:
+    """Start or continue the parts folder of a sweep, locked against other sweeps (``checkpoint.lock_folder``):
+    the rows already finished there, and the lock to hold until the sweep ends."""
     if parts.exists():
-        if resume and not force:
-            try:
-                old = json.loads(manifest.read_text())
-            except (OSError, ValueError):
-                old = None
-            if old != fingerprint:
-                raise InputError(f"{parts}: cannot resume: {_difference(old, fingerprint)}; use --force to "
-                                 f"start again")
-            results = parts / "results.csv"
-            if not results.exists():
-                return []
-            try:
-                with open(results, newline="") as f:
-                    rows = list(csv.DictReader(f))
-                for row in rows:
-                    check_params({k: yaml.safe_load(row[k]) for k in names}, _known())
-                    float(row["tune_f1"])
-            except (OSError, ValueError, KeyError, yaml.YAMLError, MichelrecoError):
-                return []                       # unreadable: compute every set again
-            return rows
-        if not force:
-            raise InputError(f"{parts}: an interrupted sweep left its results here; use --resume to continue "
-                             f"it or --force to start again")
+        lock = lock_folder(parts)              # before anything is read, removed or continued
+        try:
+            if resume and not force:
+                return _finished_rows(parts, fingerprint, names), lock
+            if not force:
+                raise InputError(f"{parts}: an interrupted sweep left its results here; use --resume to continue "
+                                 f"it or --force to start again")
+        except InputError:
+            if lock is not None:
+                lock.close()
+            raise
         shutil.rmtree(parts)
+        if lock is not None:
+            lock.close()
     parts.mkdir()
-    write_bytes_atomically(manifest, json.dumps(fingerprint, indent=1).encode())
-    return []
+    lock = lock_folder(parts)
+    write_bytes_atomically(parts / "manifest.json", json.dumps(fingerprint, indent=1).encode())
+    return [], lock
+
+
+def _finished_rows(parts: Path, fingerprint: dict, names: list[str]) -> list[dict]:
+    """The rows an interrupted sweep with the same manifest finished (none if unreadable); refused otherwise."""
+    try:
+        old = json.loads((parts / "manifest.json").read_text())
+    except (OSError, ValueError):
+        old = None
+    if old != fingerprint:
+        raise InputError(f"{parts}: cannot resume: {_difference(old, fingerprint)}; use --force to "
+                         f"start again")
+    results = parts / "results.csv"
+    if not results.exists():
+        return []
+    try:
+        with open(results, newline="") as f:
+            rows = list(csv.DictReader(f))
+        for row in rows:
+            check_params({k: yaml.safe_load(row[k]) for k in names}, _known())
+            float(row["tune_f1"])
+    except (OSError, ValueError, KeyError, yaml.YAMLError, MichelrecoError):
+        return []                       # unreadable: compute every set again
+    return rows
 
 
 def run_sweep(xyze_path: str | PathLike, labels_path: str | PathLike, grid_path: str | PathLike,
@@ -377,50 +394,52 @@ def run_sweep(xyze_path: str | PathLike, labels_path: str | PathLike, grid_path:
     fingerprint = sweep_fingerprint(xyze_path, labels_path, grid, events=n, validation_fraction=validation_fraction,
                                     random=random, seed=seed)
     parts = Path(str(out_dir) + ".parts")
-    rows = _open_parts(parts, fingerprint, names, resume, force)
-    done = {_key(check_params({k: yaml.safe_load(str(row[k])) for k in names}, _known())) for row in rows}
-    todo = [(i, p) for i, p in enumerate(sets) if _key(p) not in done]
-    pipeline_names = [name for name in names if name in PIPELINE_PARAMETERS]
-    training_names = [name for name in names if name in TRAINING_PARAMETERS]
-    groups: dict[str, list] = {}
-    for i, p in todo:
-        groups.setdefault(_key({k: p[k] for k in pipeline_names}), []).append((i, p))
-    bar = progress_bar(len(sets), progress, unit="set")
-    bar.update(len(sets) - len(todo))
-    try:
-        with (worker_pool(workers) if workers > 1 else contextlib.nullcontext()) as pool:
-            for group in groups.values():
-                pipeline = {k: group[0][1][k] for k in pipeline_names}
-                tasks = [(str(xyze_path), str(labels_path), lo, hi, pipeline) for lo, hi in event_ranges(0, n, chunk)]
-                cached = [ev for part in ordered_results(pool, _candidates_of_range, workers, tasks) for ev in part]
-                _refuse_without_michels(cached, validation, n, xyze_path)
-                trainer = _Trainer(cached, validation, seed) if training_names else None
-                for i, params in group:
-                    if trainer is None:
-                        counts = _judge(cached, MichelFinder(**params).choose, validation)
-                    else:
-                        counts = trainer.counts(params)
-                    rows.append(_row(i, params, counts, names))
-                    write_bytes_atomically(parts / "results.csv", _csv_bytes(rows))
-                    bar.update(1)
-    except InputError:
-        shutil.rmtree(parts, ignore_errors=True)     # bad input: no resume can finish this sweep
-        raise
-    finally:
-        bar.close()
-    rows.sort(key=lambda r: int(r["set"]))
-    best = max(rows, key=lambda r: float(r["tune_f1"]))
-    best_params = check_params({k: yaml.safe_load(str(best[k])) for k in names}, _known())
-    header = (f"# best of {len(rows)} parameter sets by pooled F1 on {int((~validation).sum())} tuning events:\n"
-              f"# tuning F1 {float(best['tune_f1']):.4f}; validation F1 {float(best['validation_f1']):.4f} on "
-              f"{int(validation.sum())} events\n")
-    with output_directory(out_dir, inputs, force) as tmp:
-        (tmp / "results.csv").write_bytes(_csv_bytes(rows))
-        (tmp / "best.yaml").write_text(header + yaml.safe_dump(best_params, sort_keys=True))
-        (tmp / "sweep.json").write_text(json.dumps(fingerprint, indent=1) + "\n")
-        _plot(rows, names, tmp / "sweep.png")
-    shutil.rmtree(parts, ignore_errors=True)
-    return best
+    rows, lock = _open_parts(parts, fingerprint, names, resume, force)
+    with contextlib.closing(lock) if lock is not None else contextlib.nullcontext():    # held until the end
+        done = {_key(check_params({k: yaml.safe_load(str(row[k])) for k in names}, _known())) for row in rows}
+        todo = [(i, p) for i, p in enumerate(sets) if _key(p) not in done]
+        pipeline_names = [name for name in names if name in PIPELINE_PARAMETERS]
+        training_names = [name for name in names if name in TRAINING_PARAMETERS]
+        groups: dict[str, list] = {}
+        for i, p in todo:
+            groups.setdefault(_key({k: p[k] for k in pipeline_names}), []).append((i, p))
+        bar = progress_bar(len(sets), progress, unit="set")
+        bar.update(len(sets) - len(todo))
+        try:
+            with (worker_pool(workers) if workers > 1 else contextlib.nullcontext()) as pool:
+                for group in groups.values():
+                    pipeline = {k: group[0][1][k] for k in pipeline_names}
+                    tasks = [(str(xyze_path), str(labels_path), lo, hi, pipeline)
+                             for lo, hi in event_ranges(0, n, chunk)]
+                    cached = [ev for part in ordered_results(pool, _candidates_of_range, workers, tasks) for ev in part]
+                    _refuse_without_michels(cached, validation, n, xyze_path)
+                    trainer = _Trainer(cached, validation, seed) if training_names else None
+                    for i, params in group:
+                        if trainer is None:
+                            counts = _judge(cached, MichelFinder(**params).choose, validation)
+                        else:
+                            counts = trainer.counts(params)
+                        rows.append(_row(i, params, counts, names))
+                        write_bytes_atomically(parts / "results.csv", _csv_bytes(rows))
+                        bar.update(1)
+        except InputError:
+            shutil.rmtree(parts, ignore_errors=True)     # bad input: no resume can finish this sweep
+            raise
+        finally:
+            bar.close()
+        rows.sort(key=lambda r: int(r["set"]))
+        best = max(rows, key=lambda r: float(r["tune_f1"]))
+        best_params = check_params({k: yaml.safe_load(str(best[k])) for k in names}, _known())
+        header = (f"# best of {len(rows)} parameter sets by pooled F1 on {int((~validation).sum())} tuning events:\n"
+                  f"# tuning F1 {float(best['tune_f1']):.4f}; validation F1 {float(best['validation_f1']):.4f} on "
+                  f"{int(validation.sum())} events\n")
+        with output_directory(out_dir, inputs, force) as tmp:
+            (tmp / "results.csv").write_bytes(_csv_bytes(rows))
+            (tmp / "best.yaml").write_text(header + yaml.safe_dump(best_params, sort_keys=True))
+            (tmp / "sweep.json").write_text(json.dumps(fingerprint, indent=1) + "\n")
+            _plot(rows, names, tmp / "sweep.png")
+        shutil.rmtree(parts, ignore_errors=True)
+        return best
 
 
 def _refuse_without_michels(cached, validation: np.ndarray, n: int, xyze_path) -> None:

@@ -1,6 +1,7 @@
 """Whole-file runs: checkpoints and resume after kill -9, failing events isolated, worker pools."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -75,7 +76,7 @@ def _rows(path):
     return [r for _, r in iter_solution(path)]
 
 
-def test_resume_after_kill_gives_the_same_file(sim_sample, tmp_path):
+def test_resume_after_kill_gives_the_same_file(sim_sample, tmp_path, capsys):
     paths, events, _ = sim_sample
     ref = tmp_path / "ref.h5"
     run_file(paths.xyze, ref, chunk=5, progress=False)
@@ -85,6 +86,14 @@ def test_resume_after_kill_gives_the_same_file(sim_sample, tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline and len(list(parts.glob("range_*.npz"))) < 3:
         time.sleep(0.05)
+    # the same job started again while the first still runs (submitted twice): refused in one line, even with
+    # --resume or --force, and the running job's parts are left alone
+    for flag in ("--resume", "--force"):
+        assert find_michels_main([str(paths.xyze), "-o", str(out), "--chunk", "5", flag, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.strip() == (f"find-michels: error: {parts}: another run is writing these parts now (process "
+                               f"{proc.pid}); wait for it to end, or write to another output")
+    assert proc.poll() is None and len(list(parts.glob("range_*.npz"))) >= 3
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     n_done = len(list(parts.glob("range_*.npz")))
@@ -152,10 +161,20 @@ def test_checkpoint_round_trip(tmp_path):
     back, fails, lines = cp.load(10)
     assert all(np.array_equal(a, b) for a, b in zip(back, rows)) and len(back) == 3
     assert fails == [(11, "ValueError: x")] and lines == ['{"event": 10}\n']
-    assert Checkpoint(tmp_path / "x.h5", {"a": 1}, resume=True).done(10)
+    # a second run on the same output while this one holds its parts: refused, whatever it asks, parts untouched
+    for flags in ({}, {"resume": True}, {"force": True}):
+        with pytest.raises(InputError, match=f"another run is writing these parts now \\(process {os.getpid()}\\)"):
+            Checkpoint(tmp_path / "x.h5", {"a": 1}, **flags)
+        assert cp.done(10)
+    cp.release()
+    with Checkpoint(tmp_path / "x.h5", {"a": 1}, resume=True) as again:
+        assert again.done(10)
     fresh = Checkpoint(tmp_path / "x.h5", {"a": 1}, force=True)
     assert not fresh.done(10)
     assert not any(p.name.endswith(".partial") for p in fresh.dir.iterdir())
+    fresh.remove()
+    assert not fresh.dir.exists()
+    Checkpoint(tmp_path / "x.h5", {"a": 1}).release()        # the lock went with the parts
 
 
 def test_dask_local_cluster_gives_the_same_rows(sim_sample, tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 from michelreco.cli import find_michels_main, main
 from michelreco.errors import InputError
+from michelreco.run.checkpoint import lock_folder
 from michelreco.run.sweep import load_grid, parameter_sets
 
 
@@ -69,6 +70,12 @@ def test_interrupted_sweep_resumes_and_refuses_another_sweep(sim_sample, tmp_pat
     err = capsys.readouterr().err
     assert "--resume to continue" in err and err.strip().endswith("michelreco sweep: interrupted")
     assert not out.exists() and len((tmp_path / "sweep.parts" / "results.csv").read_text().splitlines()) == 2
+    held = lock_folder(tmp_path / "sweep.parts")                            # the same sweep, still running
+    for flag in ("--resume", "--force"):
+        assert main(args + [flag]) == 2
+        assert "sweep.parts: another run is writing these parts now" in capsys.readouterr().err
+    assert len((tmp_path / "sweep.parts" / "results.csv").read_text().splitlines()) == 2
+    held.close()
     monkeypatch.setattr(sweep, "_judge", lambda *a: calls.append(1) or real(*a))
     assert main(args) == 2                                                   # neither --resume nor --force
     assert "use --resume to continue it or --force" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from numba import njit
 from michelreco.constants import GRID_VOXELS
 from michelreco.errors import DuplicateVoxelsError
 
-__all__ = ["canonical_voxels"]
+__all__ = ["canonical_voxels", "slab_of_x"]
 
 _DIGIT_BITS = 10          # three passes of a least-significant-digit radix sort cover keys < 2**30 > 768**3
 _INDEX_BITS = 33          # input row numbers below 2**33 beside a key below 2**30 in an int64
@@ -71,3 +71,12 @@ def canonical_voxels(xyze: np.ndarray, threshold_mev: float):
             energy[k] = xyze[i, 3]
             k += 1
     return index, xyz_i, xyz_f, energy
+
+
+@njit(cache=True, nogil=True)
+def slab_of_x(xyz, x0, reach):
+    """The voxels (lo, hi: ``xyz[lo:hi]``) of canonical order, sorted by x, with x within ``reach`` of ``x0``, and
+    a voxel more on each side: a search over a radius ``reach`` reads only these, and no rounding of a squared
+    distance at the radius can bring in a voxel outside them."""
+    x = xyz[:, 0]
+    return (np.searchsorted(x, x0 - reach - 1.0, side="left"), np.searchsorted(x, x0 + reach + 1.0, side="right"))

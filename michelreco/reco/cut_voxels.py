@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit
 
 from michelreco.reco.candidates import chosen_voxels, input_indices, taken_mask
+from michelreco.reco.canonical import slab_of_x
 from michelreco.reco.features import F_CLUSTER, F_COS, F_E, F_KIND, F_PX, F_PY, F_PZ
 
 __all__ = ["CUT_FEATURES", "CUT_RADIUS_VOXELS", "cut_rows", "deciding_rows", "voxels_after_cut", "finished_voxels"]
@@ -66,7 +67,6 @@ def cut_rows(xyz, energy, labels, feats, ptr, vox, which):
     d_lo2, d_hi2 = MUON_DIRECTION_VOXELS[0] ** 2, MUON_DIRECTION_VOXELS[1] ** 2
     l_lo2, l_hi2 = MUON_LEVEL_VOXELS[0] ** 2, MUON_LEVEL_VOXELS[1] ** 2
     reach = max(CUT_RADIUS_VOXELS, MUON_DIRECTION_VOXELS[1], MUON_LEVEL_VOXELS[1])
-    x = xyz[:, 0]
     for c in range(feats.shape[0]):
         if not which[c] or feats[c, F_KIND] != 0 or ptr[c + 1] == ptr[c]:
             continue                                  # not asked for, not a stopping muon, or no voxels
@@ -86,13 +86,13 @@ def cut_rows(xyz, energy, labels, feats, ptr, vox, which):
             u0, u1, u2 = u0 / nu, u1 / nu, u2 / nu
         # one pass over the peak's cluster (its voxels ascending): the voxels near the peak, and the muon (the
         # cluster's voxels outside the candidate) by distance from the peak; only the slab of x within the
-        # farthest of those distances is read (the canonical order sorts by x; a voxel of margin)
+        # farthest of those distances is read (``canonical.slab_of_x``)
         s0 = s1 = s2 = 0.0
         n_dir = 0
         n_level = 0
         n_near = 0
-        for v in range(np.searchsorted(x, p0 - reach - 1.0, side="left"),
-                       np.searchsorted(x, p0 + reach + 1.0, side="right")):
+        lo, hi = slab_of_x(xyz, p0, reach)
+        for v in range(lo, hi):
             if labels[v] != cluster:
                 continue
             d2 = (xyz[v, 0] - p0) ** 2 + (xyz[v, 1] - p1) ** 2 + (xyz[v, 2] - p2) ** 2

@@ -13,6 +13,7 @@ from numba import njit
 
 from michelreco.constants import GRID_VOXELS, VOXEL_MM
 from michelreco.reco.bits import lowest_bit
+from michelreco.reco.canonical import slab_of_x
 from michelreco.reco.schema import FEATURE_INDEX, SETTING_INDEX
 from michelreco.reco.track import pca_axis, sym3_eigen_scalars, voxel_distance_mm, window_mean
 
@@ -180,14 +181,12 @@ def energy_near(xyz, energy, labels, sizes, min_size, cluster, centre, radius_vo
     """Energy (MeV) of the voxels of the other clusters of at least ``min_size`` voxels (``sizes`` by label)
     within ``radius_voxels`` of ``centre`` (voxel units); ``xyz`` in canonical order (x ascending).
 
-    Only the slab of x within reach is read, with a voxel of margin so that no rounding of the squared
-    distance can drop a voxel the whole scan would count; the sum runs in the same order as over all voxels.
+    Only the slab of x within reach is read (``canonical.slab_of_x``); the sum runs in the same order as over all
+    voxels.
     """
     r2 = radius_voxels * radius_voxels
     total = 0.0
-    x = xyz[:, 0]
-    lo = np.searchsorted(x, centre[0] - radius_voxels - 1.0, side="left")
-    hi = np.searchsorted(x, centre[0] + radius_voxels + 1.0, side="right")
+    lo, hi = slab_of_x(xyz, centre[0], radius_voxels)
     c0, c1, c2 = centre[0], centre[1], centre[2]
     for v in range(lo, hi):
         # the distance first: the cluster's size is two dependent loads, read only for the voxels within reach

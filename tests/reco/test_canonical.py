@@ -5,7 +5,7 @@ import pytest
 
 from michelreco import MichelFinder
 from michelreco.errors import DuplicateVoxelsError, EventInputError
-from michelreco.reco.canonical import canonical_voxels
+from michelreco.reco.canonical import canonical_voxels, slab_of_x
 
 
 def test_sorted_by_position_with_indices_into_the_input():
@@ -33,3 +33,15 @@ def test_a_voxel_listed_twice_is_refused_even_below_the_threshold():
     for validate in (True, False):                      # the finder names both listings
         with pytest.raises(EventInputError, match=r"^voxel 3 \(5, 5, 6\): listed twice \(also voxel 1\)$"):
             MichelFinder().find(xyze.astype(np.float64), validate=validate)
+
+
+def test_the_slab_of_x_holds_every_voxel_within_reach_and_none_beyond_a_voxel_more():
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        xyz = np.sort(rng.integers(0, 768, size=(int(rng.integers(0, 300)), 3)), axis=0).astype(np.float64)
+        x0, reach = float(rng.integers(-5, 773) + rng.choice([0.0, 0.5])), float(rng.choice([0.0, 3.5, 40.0, 100.0]))
+        lo, hi = slab_of_x(xyz, x0, reach)
+        inside = np.zeros(len(xyz), bool)
+        inside[lo:hi] = True
+        assert np.all(inside[np.abs(xyz[:, 0] - x0) <= reach])            # nothing within reach is left out
+        assert np.all(np.abs(xyz[inside, 0] - x0) <= reach + 1.0)         # and nothing farther than a voxel more

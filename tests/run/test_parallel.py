@@ -177,6 +177,20 @@ def test_checkpoint_round_trip(tmp_path):
     Checkpoint(tmp_path / "x.h5", {"a": 1}).release()        # the lock went with the parts
 
 
+def test_a_file_system_without_locks_runs_without_one(tmp_path, monkeypatch):
+    import errno
+
+    import michelreco.run.checkpoint as checkpoint
+
+    def no_locks(*args):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(checkpoint.fcntl, "flock", no_locks)
+    first = Checkpoint(tmp_path / "x.h5", {"a": 1})
+    first.save(0, [np.array([1], np.int32)], [])
+    assert Checkpoint(tmp_path / "x.h5", {"a": 1}, resume=True).done(0)     # nothing to hold it: it goes on
+
+
 def test_dask_local_cluster_gives_the_same_rows(sim_sample, tmp_path):
     distributed = pytest.importorskip("distributed")
     paths, _, _ = sim_sample

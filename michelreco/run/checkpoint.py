@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 try:
     import fcntl
@@ -37,7 +37,7 @@ from michelreco import __version__
 from michelreco.errors import InputError
 from michelreco.run.outputs import os_error_message, write_bytes_atomically
 
-__all__ = ["Checkpoint", "input_fingerprint", "lock_folder", "FINGERPRINT_BLOCK"]
+__all__ = ["Checkpoint", "input_fingerprint", "lock_folder", "open_parts", "FINGERPRINT_BLOCK"]
 
 FINGERPRINT_BLOCK = 1 << 20
 
@@ -110,6 +110,74 @@ def lock_folder(folder: Path) -> IO | None:
     return handle
 
 
+def open_parts(folder: Path, manifest: dict, resume: bool, force: bool, difference: Callable[[dict | None, dict], str],
+               left: str) -> tuple[IO | None, bool]:
+    """Start or continue a folder of parts (a run's, a sweep's), locked against other processes (``lock_folder``).
+
+    Parameters
+    ----------
+    folder : Path
+        The folder; created with ``manifest.json`` when absent.
+    manifest : dict
+        What identifies the job (as JSON reads it back): parts with another manifest are not continued.
+    resume, force : bool
+        Continue the parts of an interrupted job with the same manifest; remove any parts and start again.
+    difference : callable
+        (the parts' manifest or None, ``manifest``) -> what differs, in the user's terms.
+    left : str
+        What an interrupted job left there, for the refusal without ``resume`` or ``force``.
+
+    Returns
+    -------
+    lock : file or None
+        The lock, to hold until the job ends (None on a file system without locks).
+    resumed : bool
+        Whether the folder's parts are continued.
+    """
+    if folder.exists() or folder.is_symlink():
+        if not folder.is_dir():
+            raise InputError(f"{folder}: is not a folder of parts; remove it")
+        lock = lock_folder(folder)              # before anything is read, removed or continued
+        try:
+            resumed = _continue_or_clear(folder, manifest, resume, force, difference, left)
+        except InputError:
+            if lock is not None:
+                lock.close()
+            raise
+        if resumed:
+            return lock, True
+        if lock is not None:
+            lock.close()                        # its folder is gone
+    try:
+        folder.mkdir()
+    except OSError as err:
+        reason = os_error_message(err, "").lstrip(": ")
+        raise InputError(f"{folder}: cannot create the folder of parts ({reason})") from None
+    lock = lock_folder(folder)
+    write_bytes_atomically(folder / "manifest.json", json.dumps(manifest, indent=1).encode())
+    return lock, False
+
+
+def _continue_or_clear(folder: Path, manifest: dict, resume: bool, force: bool,
+                       difference: Callable[[dict | None, dict], str], left: str) -> bool:
+    """The parts found in ``folder``: continued (True: ``resume``, the same manifest; the killed job's
+    temporaries removed), removed (False: ``force``), or refused (``open_parts``)."""
+    if resume and not force:
+        try:
+            old = json.loads((folder / "manifest.json").read_text())
+        except (OSError, ValueError):
+            old = None
+        if old != manifest:
+            raise InputError(f"{folder}: cannot resume: {difference(old, manifest)}; use --force to start again")
+        for stale in folder.glob(".*"):
+            stale.unlink(missing_ok=True)
+        return True
+    if not force:
+        raise InputError(f"{folder}: {left}; use --resume to continue it or --force to start again")
+    shutil.rmtree(folder)
+    return False
+
+
 class Checkpoint:
     """The parts directory of one run, locked against other runs until ``release`` (or the end of a ``with``).
 
@@ -129,45 +197,8 @@ class Checkpoint:
         self.dir = Path(str(output) + ".parts")
         manifest = json.loads(json.dumps({"version": __version__, **manifest}))   # normalized as read back
         self._explain = bool(manifest.get("explain"))
-        found = self.dir / "manifest.json"
-        self._lock = None
-        if self.dir.exists() or self.dir.is_symlink():
-            if not self.dir.is_dir():
-                raise InputError(f"{self.dir}: is not a folder of parts; remove it")
-            self._lock = lock_folder(self.dir)      # before anything is read, removed or continued
-            try:
-                self._reuse_or_clear(manifest, resume, force)
-            except InputError:
-                self.release()
-                raise
-        if not self.dir.exists():
-            try:
-                self.dir.mkdir()
-            except OSError as err:
-                reason = os_error_message(err, "").lstrip(": ")
-                raise InputError(f"{self.dir}: cannot create the run's checkpoint folder ({reason})") from None
-            self._lock = lock_folder(self.dir)
-            write_bytes_atomically(found, json.dumps(manifest, indent=1).encode())
-
-    def _reuse_or_clear(self, manifest: dict, resume: bool, force: bool) -> None:
-        """The parts found: continued (``resume``, same manifest), removed (``force``), or refused."""
-        found = self.dir / "manifest.json"
-        if resume and not force:
-            try:
-                old = json.loads(found.read_text())
-            except (OSError, ValueError):
-                old = None
-            if old != manifest:
-                raise InputError(f"{self.dir}: cannot resume: {_difference(old, manifest)}; "
-                                 f"use --force to start again")
-            for stale in self.dir.glob(".*"):          # temporaries of the killed run
-                stale.unlink(missing_ok=True)
-        elif force:
-            shutil.rmtree(self.dir)
-            self.release()
-        else:
-            raise InputError(f"{self.dir}: an interrupted run left its parts here; use --resume to "
-                             f"continue it or --force to start again")
+        self._lock, _ = open_parts(self.dir, manifest, resume, force, _difference,
+                                   "an interrupted run left its parts here")
 
     def __enter__(self) -> Checkpoint:
         return self

@@ -19,7 +19,7 @@ sweep's fingerprint: package version, both input files, events, split, seed, gri
 ``--resume`` continues an interrupted sweep with the same fingerprint and refuses another with one line.
 When every set is done, ``DIR`` (``results.csv``, ``best.yaml``, ``sweep.png``, ``sweep.json`` with the
 fingerprint) is built aside and swapped in whole (``outputs.output_directory``); ``DIR.parts`` is removed.
-A second sweep on the same ``DIR`` while one runs is refused (``checkpoint.lock_folder``).
+A second sweep on the same ``DIR`` while one runs is refused (``checkpoint.open_parts``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import json
 import shutil
 from os import PathLike
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import yaml
@@ -47,7 +46,7 @@ from michelreco.reco.candidates import one_reading_per_cluster
 from michelreco.reco.cut_voxels import finished_voxels
 from michelreco.reco.model import MODEL_FEATURES, TreeModel
 from michelreco.reco.schema import ALL_PARAMETERS, RULE_PARAMETERS, TRAINING_PARAMETERS
-from michelreco.run.checkpoint import input_fingerprint, lock_folder
+from michelreco.run.checkpoint import input_fingerprint, open_parts
 from michelreco.run.io import LABELS_DATASET, check_label_row, event_count, iter_events, iter_labels
 from michelreco.run.outputs import check_output, output_directory, write_bytes_atomically
 from michelreco.run.parallel import event_ranges, ordered_results, progress_bar
@@ -287,40 +286,8 @@ def _difference(old: dict | None, new: dict) -> str:
     return "made with another " + ", ".join(diff)
 
 
-def _open_parts(parts: Path, fingerprint: dict, names: list[str], resume: bool,
-                force: bool) -> tuple[list[dict], IO | None]:
-    """Start or continue the parts folder of a sweep, locked against other sweeps (``checkpoint.lock_folder``):
-    the rows already finished there, and the lock to hold until the sweep ends."""
-    if parts.exists():
-        lock = lock_folder(parts)              # before anything is read, removed or continued
-        try:
-            if resume and not force:
-                return _finished_rows(parts, fingerprint, names), lock
-            if not force:
-                raise InputError(f"{parts}: an interrupted sweep left its results here; use --resume to continue "
-                                 f"it or --force to start again")
-        except InputError:
-            if lock is not None:
-                lock.close()
-            raise
-        shutil.rmtree(parts)
-        if lock is not None:
-            lock.close()
-    parts.mkdir()
-    lock = lock_folder(parts)
-    write_bytes_atomically(parts / "manifest.json", json.dumps(fingerprint, indent=1).encode())
-    return [], lock
-
-
-def _finished_rows(parts: Path, fingerprint: dict, names: list[str]) -> list[dict]:
-    """The rows an interrupted sweep with the same manifest finished (none if unreadable); refused otherwise."""
-    try:
-        old = json.loads((parts / "manifest.json").read_text())
-    except (OSError, ValueError):
-        old = None
-    if old != fingerprint:
-        raise InputError(f"{parts}: cannot resume: {_difference(old, fingerprint)}; use --force to "
-                         f"start again")
+def _finished_rows(parts: Path, names: list[str]) -> list[dict]:
+    """The rows an interrupted sweep finished in ``parts`` (none where they cannot be read back whole)."""
     results = parts / "results.csv"
     if not results.exists():
         return []
@@ -394,7 +361,9 @@ def run_sweep(xyze_path: str | PathLike, labels_path: str | PathLike, grid_path:
     fingerprint = sweep_fingerprint(xyze_path, labels_path, grid, events=n, validation_fraction=validation_fraction,
                                     random=random, seed=seed)
     parts = Path(str(out_dir) + ".parts")
-    rows, lock = _open_parts(parts, fingerprint, names, resume, force)
+    lock, resumed = open_parts(parts, fingerprint, resume, force, _difference,
+                               "an interrupted sweep left its results here")
+    rows = _finished_rows(parts, names) if resumed else []
     with contextlib.closing(lock) if lock is not None else contextlib.nullcontext():    # held until the end
         done = {_key(check_params({k: yaml.safe_load(str(row[k])) for k in names}, _known())) for row in rows}
         todo = [(i, p) for i, p in enumerate(sets) if _key(p) not in done]

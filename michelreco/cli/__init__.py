@@ -6,6 +6,7 @@ One module per command family registers its subcommand parser(s). Every command 
 - 2 with one line on stderr for bad input or usage (``PROG: error: FILE: problem``), never a traceback;
 - 3 when some events failed and got empty rows (``find-michels``, see ``SOLUTION.errors.log``);
 - 130 on Ctrl-C and 143 on SIGTERM, after the same clean-up (finished parts kept, workers stopped);
+- 141, quietly, when the reader of the standard output went away (``michelreco score ... | head``);
 - 1 with one line for an internal error (``MICHELRECO_DEBUG=1`` shows the traceback).
 """
 
@@ -18,8 +19,8 @@ from collections.abc import Sequence
 
 from michelreco import __version__
 from michelreco.cli import bench, diagnose, display, find, score, sim, spectrum, sweep, train
-from michelreco.cli.common import (EXIT_EVENTS_FAILED, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED,
-                                   OneLineParser)
+from michelreco.cli.common import (EXIT_EVENTS_FAILED, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OUTPUT_CLOSED,
+                                   EXIT_TERMINATED, OneLineParser, silence_stdout, stdout_reader_gone)
 from michelreco.errors import MichelrecoError
 
 __all__ = ["main", "find_michels_main", "sweep_params_main", "EXIT_INPUT_ERROR", "EXIT_EVENTS_FAILED",
@@ -51,6 +52,9 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
         print(f"{prog}: error: {err}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except OSError as err:
+        if isinstance(err, BrokenPipeError) and stdout_reader_gone():
+            silence_stdout()             # ``| head`` read what it wanted: stop quietly, as Unix tools do
+            return EXIT_OUTPUT_CLOSED
         print(f"{prog}: error: {os_error_message(err)}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except Terminated:

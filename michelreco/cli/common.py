@@ -11,7 +11,8 @@ from typing import NoReturn
 
 from michelreco.errors import InputError, MichelrecoError
 
-__all__ = ["EXIT_INPUT_ERROR", "EXIT_EVENTS_FAILED", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "OneLineParser",
+__all__ = ["EXIT_INPUT_ERROR", "EXIT_EVENTS_FAILED", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_OUTPUT_CLOSED",
+           "OneLineParser", "stdout_reader_gone", "silence_stdout",
            "positive_int", "nonnegative_int", "positive_float", "default_workers", "finder_params",
            "add_workers_argument", "add_force_argument", "add_quiet_argument", "plural", "labels_or_guess",
            "add_selection_arguments"]
@@ -20,6 +21,26 @@ EXIT_INPUT_ERROR = 2
 EXIT_EVENTS_FAILED = 3
 EXIT_INTERRUPTED = 130        # 128 + SIGINT
 EXIT_TERMINATED = 143         # 128 + SIGTERM
+EXIT_OUTPUT_CLOSED = 141      # 128 + SIGPIPE: the reader of the standard output went away (``| head``)
+
+
+def stdout_reader_gone() -> bool:
+    """Whether the standard output is a pipe whose reader has closed it (a poll reports an error on it)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):   # no poll on this platform, or no real stdout
+        return False
+
+
+def silence_stdout() -> None:
+    """Point the standard output at the null device, so that the interpreter's last flush has nowhere to fail."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    os.close(null)
 
 
 class OneLineParser(argparse.ArgumentParser):

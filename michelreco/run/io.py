@@ -69,12 +69,21 @@ def _h5_reason(err: Exception) -> str:
     return text
 
 
+# What a file holding each of the challenge's datasets is, to name a file given in the wrong place
+_FILE_KINDS = {EVENTS_DATASET: "an events file", LABELS_DATASET: "a label file", SOLUTION_DATASET: "a solution file"}
+
+
 def _dataset(f: h5py.File, name: str) -> h5py.Dataset:
-    """The dataset ``name`` of an open file, or an InputError listing what the file holds."""
+    """The dataset ``name`` of an open file, or an InputError listing what the file holds (and, for a file of
+    another of the challenge's kinds, which: the files were most likely given in the wrong order)."""
     obj = f.get(name)
     if not isinstance(obj, h5py.Dataset):
-        have = ", ".join(sorted(k for k in f if isinstance(f[k], h5py.Dataset))) or "none"
-        raise InputError(f"{f.filename}: no dataset '{name}' (datasets: {have})")
+        datasets = sorted(k for k in f if isinstance(f[k], h5py.Dataset))
+        message = f"{f.filename}: no dataset '{name}' (datasets: {', '.join(datasets) or 'none'})"
+        if name in _FILE_KINDS and len(datasets) == 1 and datasets[0] in _FILE_KINDS:
+            message += (f": this is {_FILE_KINDS[datasets[0]]}, where {_FILE_KINDS[name]} was expected (files "
+                        "in the wrong order?)")
+        raise InputError(message)
     return obj
 
 

@@ -1,6 +1,8 @@
 """The command line: exit codes, one-line errors, outputs written only when complete."""
 
 import json
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -48,6 +50,31 @@ def test_score_bad_input_exits_2_with_one_line(tiny_sample, tmp_path, capsys, ki
     assert main(["score", str(sol), str(lab)]) == 2
     line = _only_line(capsys)
     assert {"missing": "no such file", "not_hdf5": "not an HDF5 file", "mismatch": "has 3 events"}[kind] in line
+
+
+def test_score_files_swapped_are_named(tiny_sample, tmp_path, capsys):
+    _, lab, _, labels = tiny_sample
+    sol = tmp_path / "sol.h5"
+    write_solution(sol, [[] for _ in labels])
+    assert main(["score", str(lab), str(sol)]) == 2
+    line = _only_line(capsys)
+    assert "this is a solution file, where a label file was expected (files in the wrong order?)" in line
+
+
+def test_output_closed_by_its_reader_ends_quietly(tiny_sample, tmp_path):
+    _, lab, _, labels = tiny_sample
+    sol = tmp_path / "sol.h5"
+    write_solution(sol, [[] for _ in labels])
+    command = [sys.executable, "-c", "import sys; from michelreco.cli import main; sys.exit(main(sys.argv[1:]))",
+               "score", str(sol), str(lab)]
+    # the reader (``| head``) goes before the report is printed: the report's write fails with a broken pipe
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == ""
+    # a report read to its end still exits 0
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "F1" in done.stdout
 
 
 def test_find_michels_writes_one_row_per_event(tiny_sample, tmp_path):

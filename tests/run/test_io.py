@@ -81,7 +81,16 @@ def test_missing_file_not_hdf5_missing_dataset(tmp_path):
         event_count(junk)
     path = tmp_path / "x.h5"
     _write_raw(path, "labels", [[1]], np.int32)
-    with pytest.raises(InputError, match=r"no dataset 'data' \(datasets: labels\)"):
+    with pytest.raises(InputError, match=r"no dataset 'data' \(datasets: labels\): this is a label file, where an "
+                                         r"events file was expected \(files in the wrong order\?\)"):
+        event_count(path)
+    events = tmp_path / "e.h5"
+    _write_raw(events, "data", [[1, 2, 3, 1.0]], np.float32)
+    with pytest.raises(InputError, match=r"no dataset 'labels' \(datasets: data\): this is an events file, where a "
+                                         "label file was expected"):
+        event_count(events, "labels")
+    _write_raw(path, "other", [[1]], np.int32)       # a file of no known kind: no guess
+    with pytest.raises(InputError, match=r"no dataset 'data' \(datasets: other\)$"):
         event_count(path)
 
 

@@ -81,8 +81,8 @@ def _dataset(f: h5py.File, name: str) -> h5py.Dataset:
         datasets = sorted(k for k in f if isinstance(f[k], h5py.Dataset))
         message = f"{f.filename}: no dataset '{name}' (datasets: {', '.join(datasets) or 'none'})"
         if name in _FILE_KINDS and len(datasets) == 1 and datasets[0] in _FILE_KINDS:
-            message += (f": this is {_FILE_KINDS[datasets[0]]}, where {_FILE_KINDS[name]} was expected (files "
-                        "in the wrong order?)")
+            message += (f": this is {_FILE_KINDS[datasets[0]]}, where {_FILE_KINDS[name]} was expected (the wrong "
+                        "file, or files in the wrong order?)")
         raise InputError(message)
     return obj
 

@@ -58,7 +58,7 @@ def test_score_files_swapped_are_named(tiny_sample, tmp_path, capsys):
     write_solution(sol, [[] for _ in labels])
     assert main(["score", str(lab), str(sol)]) == 2
     line = _only_line(capsys)
-    assert "this is a solution file, where a label file was expected (files in the wrong order?)" in line
+    assert "this is a solution file, where a label file was expected (the wrong file, or files in the wrong order?)" in line
 
 
 def test_output_closed_by_its_reader_ends_quietly(tiny_sample, tmp_path):

@@ -82,7 +82,7 @@ def test_missing_file_not_hdf5_missing_dataset(tmp_path):
     path = tmp_path / "x.h5"
     _write_raw(path, "labels", [[1]], np.int32)
     with pytest.raises(InputError, match=r"no dataset 'data' \(datasets: labels\): this is a label file, where an "
-                                         r"events file was expected \(files in the wrong order\?\)"):
+                                         r"events file was expected \(the wrong file, or files in the wrong order\?\)"):
         event_count(path)
     events = tmp_path / "e.h5"
     _write_raw(events, "data", [[1, 2, 3, 1.0]], np.float32)

@@ -25,7 +25,9 @@ def test_causes_add_up_and_perfect_selection_is_the_ceiling(sim_sample):
     # Michel voxels in no candidate are lost, but for those the cut model takes near a peak
     assert d["lost"]["no candidate"] <= d["michel_voxels"] - d["covered_voxels"]
     assert whole["lost"]["no candidate"] == whole["michel_voxels"] - whole["covered_voxels"]
-    assert perfect["tp"] <= d["covered_voxels"] and perfect["f1"] >= actual["f1"] - 0.02
+    # taking every mostly-Michel candidate, both readings of an end included, is no ceiling: the finder takes
+    # one reading per end (on this sample it beats that choice); its ceiling is the one-reading choice finished
+    assert perfect["tp"] <= d["covered_voxels"]
     read = d["perfect_one_reading"]                                  # a subset of the perfect choice's candidates
     assert read["tp"] <= perfect["tp"] and read["fp"] <= perfect["fp"]
     assert read["tp"] + read["fn"] == perfect["tp"] + perfect["fn"]
@@ -33,6 +35,7 @@ def test_causes_add_up_and_perfect_selection_is_the_ceiling(sim_sample):
     # perfectly chosen candidates, and without a cut model the candidates are taken whole
     finished = d["perfect_finished"]
     assert finished["tp"] + finished["fn"] == d["michel_voxels"] and finished["f1"] > read["f1"]
+    assert finished["f1"] >= actual["f1"] and whole["perfect_finished"]["f1"] >= whole["actual"]["f1"]
     assert whole["perfect_finished"] == whole["perfect_one_reading"]
     cats = d["by_category"]                                          # the simulator's truth is found beside
     assert sum(c["michel_voxels"] for c in cats.values()) == d["michel_voxels"]

@@ -29,13 +29,15 @@ par.run_file(sys.argv[1], sys.argv[2], chunk=5, workers=int(sys.argv[3]) if len(
              progress=False)
 """
 
+# The first four ranges of 5 events finish; the later ones wait a minute, so the run is still going when the
+# signal comes, however slow the machine (a fixed short delay raced a loaded machine).
 SLOW_CLI = """
 import sys, time
 import michelreco.run.parallel as par
 from michelreco.cli import find_michels_main
 real = par.find_in_range
 def slow(*args):
-    time.sleep(0.5)
+    time.sleep(0.2 if args[1] < 20 else 60)
     return real(*args)
 par.find_in_range = slow
 sys.exit(find_michels_main(sys.argv[1:]))
@@ -266,7 +268,7 @@ def test_sigterm_is_handled_like_ctrl_c_and_resume_finishes(sim_sample, tmp_path
     assert "--resume" in err and not out.exists()
     assert _wait_for(lambda: not any(_alive(w) for w in workers), 5)
     n_done = len(list(parts.glob("range_*.npz")))
-    assert 2 <= n_done < len(events) // 5
+    assert 2 <= n_done <= 4
     assert not list(parts.glob(".*"))                     # no temporary left behind
     assert find_michels_main([str(paths.xyze), "-o", str(out), "--chunk", "5", "--resume", "--quiet",
                               "--workers", "1"]) == 0

@@ -250,7 +250,7 @@ def test_workers_die_within_seconds_of_a_kill_9_of_their_parent(sim_sample, tmp_
 @pytest.mark.parametrize("sig, status, word", [(signal.SIGTERM, 143, "terminated"),
                                                (signal.SIGINT, 130, "interrupted")])
 def test_sigterm_is_handled_like_ctrl_c_and_resume_finishes(sim_sample, tmp_path, sig, status, word):
-    paths, events, _ = sim_sample
+    paths, _, _ = sim_sample
     ref = tmp_path / "ref.h5"
     run_file(paths.xyze, ref, chunk=5, progress=False)
     out = tmp_path / "out.h5"

@@ -31,7 +31,7 @@ from michelreco.analysis.metrics import Counts, event_counts, solution_first_eve
 from michelreco.constants import MICHEL_LABEL
 from michelreco.errors import InputError
 from michelreco.reco.candidates import one_reading_per_cluster
-from michelreco.reco.finder import MichelFinder
+from michelreco.reco.finder import MichelFinder, checked_event
 from michelreco.run.io import (check_label_row, check_solution_row, event_count, iter_events, iter_labels,
                                iter_solution, read_event, solution_dataset_name)
 
@@ -124,12 +124,14 @@ def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, s
     Diagnosis
         The counts of this one event.
     """
-    xyze = np.asarray(xyze)
+    xyze = checked_event(xyze)
     n = len(xyze)
     is_michel = labels == MICHEL_LABEL
     index, feats, ptr, vox, cut = finder.candidates_and_cut(xyze)
     taken = finder.decide(feats)
-    voxels = [index[vox[ptr[c]:ptr[c + 1]]] for c in range(feats.shape[0])]
+    # each candidate as taking it would give it: with the faint voxels that touch it (``with_low_voxels``)
+    voxels = [finder.with_low_voxels(xyze, np.sort(index[vox[ptr[c]:ptr[c + 1]]]).astype(np.int32))
+              for c in range(feats.shape[0])]
     good = np.array([2 * int(is_michel[v].sum()) > len(v) for v in voxels], bool)    # mostly Michel
     in_cand = np.zeros(n, bool)           # voxel in any candidate
     in_good = np.zeros(n, bool)           # ... in a candidate that is mostly Michel
@@ -146,11 +148,12 @@ def diagnose_event(finder: MichelFinder, xyze: np.ndarray, labels: np.ndarray, s
         if taken[c]:
             (in_taken_good if good[c] else in_taken_bad)[v] = True
     chosen = np.zeros(n, bool)
-    chosen[finder.choose(index, feats, ptr, vox, cut) if solution is None else np.asarray(solution, np.int64)] = True
+    chosen[finder.choose(index, feats, ptr, vox, cut, xyze) if solution is None
+           else np.asarray(solution, np.int64)] = True
     d = Diagnosis(events=1, michel_voxels=int(is_michel.sum()), covered_voxels=int((is_michel & in_cand).sum()))
     d.perfect[:] = event_counts(np.flatnonzero(in_good), labels)
     d.perfect_one_reading[:] = event_counts(np.flatnonzero(in_read), labels)
-    d.perfect_finished[:] = event_counts(finder.voxels_of_selection(index, ptr, vox, read, cut), labels)
+    d.perfect_finished[:] = event_counts(finder.voxels_of_selection(index, ptr, vox, read, cut, xyze), labels)
     d.actual[:] = event_counts(np.flatnonzero(chosen), labels)
     missed = is_michel & ~chosen
     d.lost["no candidate"] = int((missed & ~in_cand).sum())

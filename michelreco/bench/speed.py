@@ -31,7 +31,7 @@ __all__ = ["load_events", "bench_finder", "bench_stages", "bench_dbscan", "bench
            "bench_run", "STAGES", "READ_LAYOUTS"]
 
 STAGES = ("input checks", "canonical order", "neighbour graph and clusters", "skeletons",
-          "candidates and features", "selection", "voxels at the cut, gathering")
+          "candidates and features", "selection", "voxels at the cut, faint voxels, gathering")
 """The finder's stages as ``bench_stages`` times them (skeletons are timed on their own and taken out of the
 candidates, which build them)."""
 
@@ -155,7 +155,8 @@ def bench_stages(events: list[np.ndarray], params: dict | None = None, repeats: 
             t5 = clock()
             ok = finder.decide(feats)
             t6 = clock()
-            finder._after_selection(index, (xyz_f, energy, labels), feats, ptr, vox, ok)
+            found = finder._after_selection(index, (xyz_f, energy, labels), feats, ptr, vox, ok)
+            finder.with_low_voxels(checked, found)
             t7 = clock()
             candidates += feats.shape[0]
             acc += (t1 - t0, t2 - t1, t3 - t2, t4 - t3, (t5 - t4) - (t4 - t3), t6 - t5, t7 - t6)

@@ -2,13 +2,14 @@
 
 Steps (``docs/algorithm.md``):
 
-1. drop voxels at or below ``energy_threshold_mev``; sort the rest by position (the finder never depends
-   on the order of the input array);
+1. set aside the voxels at or below ``energy_threshold_mev``; sort the rest by position (the finder never
+   depends on the order of the input array);
 2. cluster touching voxels (``cluster.voxel_graph``: DBSCAN with min_samples 1 and radius ``eps_voxels``);
 3. for each cluster of at least ``min_cluster_voxels`` voxels, build its skeleton, walk in from every free
    end, find the Bragg peak nearest the end and cut there (``candidates.event_candidates``);
-4. judge every candidate with the rule set (``rules``); the voxels of the candidates that pass every rule
-   are the Michel voxels.
+4. judge every candidate with the learned model (or the hand rules, ``rules``); the voxels of the candidates
+   taken are the Michel voxels, those near their Bragg peaks decided again (``cut_voxels``);
+5. the voxels set aside that touch a Michel voxel are Michel too (``low_voxels``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from michelreco.reco.canonical import canonical_voxels
 from michelreco.reco.checks import OK, describe_problem, native_numbers, value_problem, xyze_problem
 from michelreco.reco.cut_voxels import cut_rows, deciding_rows, finished_voxels
 from michelreco.reco.graph import voxel_graph, voxel_graph_sklearn
+from michelreco.reco.low_voxels import touching_low_voxels, with_low_voxels
 from michelreco.reco.model import TreeModel, load_model
 from michelreco.reco.rules import RuleSet
 from michelreco.reco.schema import (ALL_PARAMETERS, FEATURES, KINDS, PIPELINE_PARAMETERS, SETTINGS,
@@ -73,11 +75,14 @@ def checked_event(xyze: np.ndarray) -> np.ndarray:
 
 def found_in_records(records: list[dict]) -> np.ndarray:
     """The voxels ``find`` gives (int32, ascending), from an event's ``explain`` records: those of the taken
-    candidates, with the voxels the cut model moved near their peaks."""
+    candidates, with the voxels the cut model moved near their peaks, and the voxels at or below the energy
+    threshold that touch them."""
     taken = {v for r in records if r["michel"] for v in r["voxels"]}
     for r in records:
         cut = r.get("cut", {})
         taken = taken.difference(cut.get("removed", ())).union(cut.get("added", ()))
+    for r in records:
+        taken.update(r.get("low_voxels", ()))
     return np.array(sorted(taken), np.int32)
 
 
@@ -179,8 +184,24 @@ class MichelFinder:
 
     def find(self, xyze: np.ndarray, validate: bool = True) -> np.ndarray:
         """Indices (int32, ascending) of the Michel voxels of an (N, 4) event (``validate``: see ``candidates``)."""
-        index, event, feats, ptr, vox = self._event(xyze, validate)
-        return self._after_selection(index, event, feats, ptr, vox, self.decide(feats))
+        if validate:
+            xyze = checked_event(xyze)
+        index, event, feats, ptr, vox = self._event(xyze, False)
+        return self.with_low_voxels(xyze, self._after_selection(index, event, feats, ptr, vox, self.decide(feats)))
+
+    def with_low_voxels(self, xyze: np.ndarray, found: np.ndarray) -> np.ndarray:
+        """``found`` (indices of voxels above the energy threshold, ascending) and, with ``low_voxels='attach'``,
+        the event's voxels at or below the threshold that touch them (``low_voxels.with_low_voxels``)."""
+        if self._params["low_voxels"] != "attach" or len(found) == 0:
+            return found
+        return with_low_voxels(xyze, found, float(self._params["energy_threshold_mev"]))
+
+    def _low_voxels_touching(self, xyze: np.ndarray, found: np.ndarray) -> list[int]:
+        """The voxels at or below the threshold that ``with_low_voxels`` adds to ``found``."""
+        if self._params["low_voxels"] != "attach" or len(found) == 0:
+            return []
+        return touching_low_voxels(xyze, np.asarray(found, np.int64),
+                                   float(self._params["energy_threshold_mev"])).tolist()
 
     def _after_selection(self, index: np.ndarray, event: tuple, feats: np.ndarray, ptr: np.ndarray,
                          vox: np.ndarray, take: np.ndarray) -> np.ndarray:
@@ -200,7 +221,7 @@ class MichelFinder:
         return recovered_energies(np.asarray(xyze), found, recover_radius_mm)
 
     def choose(self, index: np.ndarray, feats: np.ndarray, ptr: np.ndarray, vox: np.ndarray,
-               cut: tuple | None = None) -> np.ndarray:
+               cut: tuple | None = None, xyze: np.ndarray | None = None) -> np.ndarray:
         """Indices (int32, ascending) of the voxels of the chosen candidates.
 
         Parameters
@@ -211,22 +232,28 @@ class MichelFinder:
         cut : tuple, optional
             The voxels near the candidates' peaks (``candidates_and_cut``): with a model that has cut trees,
             they are decided again as ``find`` does; without them, whole candidates are taken.
+        xyze : numpy.ndarray, optional
+            The event: its voxels at or below the energy threshold that touch the chosen ones are added, as
+            ``find`` adds them (``with_low_voxels``); without it, the chosen voxels above the threshold only.
 
         Returns
         -------
         numpy.ndarray
             Original indices (int32, ascending) of the voxels of the candidates ``decide`` takes.
         """
-        return self.voxels_of_selection(index, ptr, vox, self.decide(feats), cut)
+        return self.voxels_of_selection(index, ptr, vox, self.decide(feats), cut, xyze)
 
     def voxels_of_selection(self, index: np.ndarray, ptr: np.ndarray, vox: np.ndarray, take: np.ndarray,
-                            cut: tuple | None) -> np.ndarray:
+                            cut: tuple | None, xyze: np.ndarray | None = None) -> np.ndarray:
         """Indices (int32, ascending) of the voxels ``find`` gives when the candidates flagged in ``take`` are taken
         (any selection, a perfect one for ``diagnose``): theirs, those near their peaks decided again by the cut
-        model when ``cut`` (``candidates_and_cut``) is given and the finder has one."""
+        model when ``cut`` (``candidates_and_cut``) is given and the finder has one, and, when the event ``xyze``
+        is given, the voxels at or below the threshold that touch them (``with_low_voxels``)."""
         if cut is None or self._cut_model is None:
-            return finished_voxels(index, ptr, vox, take)
-        return finished_voxels(index, ptr, vox, take, cut, self._cut_verdicts(cut[2]))
+            found = finished_voxels(index, ptr, vox, take)
+        else:
+            found = finished_voxels(index, ptr, vox, take, cut, self._cut_verdicts(cut[2]))
+        return found if xyze is None else self.with_low_voxels(xyze, found)
 
     def _cut_verdicts(self, table: np.ndarray) -> np.ndarray:
         """The cut model's verdict (Michel or not) on each row of a cut table."""
@@ -248,8 +275,11 @@ class MichelFinder:
         ``one_reading_per_cluster``), the hand rules' verdicts (with reasons), and with a model its probability
         and the ``top`` features that moved the score most (log-odds). A taken candidate whose voxels near its
         peak the cut model decided again (``cut_voxels``) also lists the voxels it ``added`` and ``removed``
-        there (``cut``): ``find`` gives the taken candidates' voxels with those changes."""
-        index, event, feats, ptr, vox = self._event(xyze, True)
+        there (``cut``), and the voxels at or below the energy threshold that touch its final voxels
+        (``low_voxels``): ``find`` gives the taken candidates' voxels with those changes and additions
+        (``found_in_records``)."""
+        xyze = checked_event(xyze)
+        index, event, feats, ptr, vox = self._event(xyze, False)
         verdict = self.verdicts(feats)
         michel = one_reading_per_cluster(feats, verdict)
         moves = self._cut_moves(index, event, feats, ptr, vox, michel)
@@ -275,6 +305,11 @@ class MichelFinder:
             if c in moves:
                 record["cut"] = moves[c]
             records.append(record)
+        final = set(found_in_records(records).tolist())
+        for record in records:
+            if record["michel"]:
+                own = set(record["voxels"]).union(record.get("cut", {}).get("added", ())) & final
+                record["low_voxels"] = self._low_voxels_touching(xyze, sorted(own))
         return records
 
     def _cut_moves(self, index: np.ndarray, event: tuple, feats: np.ndarray, ptr: np.ndarray, vox: np.ndarray,

@@ -156,18 +156,19 @@ def _key(params: dict) -> str:
 
 def _candidates_of_range(xyze_path, labels_path, start, stop, pipeline: dict):
     """Per event of [start, stop): kept-voxel indices, candidate features, voxel lists, the voxels near the peaks
-    (``MichelFinder.candidates_and_cut``) and the labels."""
+    (``MichelFinder.candidates_and_cut``), the event itself (its faint voxels join the chosen ones, as ``find``
+    adds them) and the labels."""
     finder = MichelFinder(**pipeline)
     out = []
     for (i, xyze), (_, labels) in zip(iter_events(xyze_path, start, stop), iter_labels(labels_path, start, stop)):
         check_label_row(labels, len(xyze), i, labels_path)
-        out.append((*finder.candidates_and_cut(xyze), labels))
+        out.append((*finder.candidates_and_cut(xyze), xyze, labels))
     return out
 
 
 def _judge(cached, choose, validation: np.ndarray, use: np.ndarray | None = None) -> np.ndarray:
     """Pooled TP/FP/FN on the cached events (those flagged in ``use``, all by default) of a selection ``choose``
-    (an event's candidates and cut rows -> the voxels taken, as ``MichelFinder.choose``): rows tuning,
+    (an event's candidates, cut rows and voxels -> the voxels taken, as ``MichelFinder.choose``): rows tuning,
     validation."""
     counts = np.zeros((2, 3), np.int64)
     for i, (*candidates, labels) in enumerate(cached):
@@ -186,17 +187,17 @@ class _Trainer:
     once on the same 75%: its settings are not swept.
     """
 
-    def __init__(self, cached: list, validation: np.ndarray, seed: int):
-        self.validation, self.seed = validation, seed
+    def __init__(self, cached: list, validation: np.ndarray, seed: int, finder: MichelFinder):
+        self.validation, self.seed, self.finder = validation, seed, finder
         tuning = np.flatnonzero(~validation)
-        self.table = table_of_events([cached[i] for i in tuning])
+        self.table = table_of_events([cached[i] for i in tuning], finder)
         self.held = holdout_mask(len(tuning), 0.25, seed)
         self.use = validation.copy()
         self.use[tuning[self.held]] = True
-        self.cut_model = fit_cut_model(table_of_events([cached[i] for i in tuning[~self.held]]), seed)
+        self.cut_model = fit_cut_model(table_of_events([cached[i] for i in tuning[~self.held]], finder), seed)
         # the cut model's verdicts on the events scored, once for every set: (cut rows, verdicts) per event
-        self.cached = [(index, feats, ptr, vox, self._at_cut(cut) if use else (None, None), labels)
-                       for (index, feats, ptr, vox, cut, labels), use in zip(cached, self.use)]
+        self.cached = [(index, feats, ptr, vox, self._at_cut(cut) if use else (None, None), xyze, labels)
+                       for (index, feats, ptr, vox, cut, xyze, labels), use in zip(cached, self.use)]
 
     def _at_cut(self, cut: tuple) -> tuple:
         """An event's cut rows and the cut model's verdict on each (no rows, no model: whole candidates)."""
@@ -219,9 +220,10 @@ class _Trainer:
         t = params.get("model_threshold")
         nodes = params.get("cut_voxels", ALL_PARAMETERS["cut_voxels"].default) == "nodes"
 
-        def choose(index, feats, ptr, vox, at_cut):
+        def choose(index, feats, ptr, vox, at_cut, xyze):
             take = one_reading_per_cluster(feats, model.decide(feats, t))
-            return finished_voxels(index, ptr, vox, take, *((None, None) if nodes else at_cut))
+            found = finished_voxels(index, ptr, vox, take, *((None, None) if nodes else at_cut))
+            return self.finder.with_low_voxels(xyze, found)
 
         return _judge(self.cached, choose, self.validation, self.use)
 
@@ -382,7 +384,7 @@ def run_sweep(xyze_path: str | PathLike, labels_path: str | PathLike, grid_path:
                              for lo, hi in event_ranges(0, n, chunk)]
                     cached = [ev for part in ordered_results(pool, _candidates_of_range, workers, tasks) for ev in part]
                     _refuse_without_michels(cached, validation, n, xyze_path)
-                    trainer = _Trainer(cached, validation, seed) if training_names else None
+                    trainer = _Trainer(cached, validation, seed, MichelFinder(**pipeline)) if training_names else None
                     for i, params in group:
                         if trainer is None:
                             counts = _judge(cached, MichelFinder(**params).choose, validation)

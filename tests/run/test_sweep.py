@@ -231,7 +231,7 @@ def test_a_training_set_is_scored_as_find_would_use_its_model(sim_sample, tmp_pa
     paths, events, labels = sim_sample
     validation = sweep.split_events(len(events), 0.3, seed=4)
     cached = sweep._candidates_of_range(str(paths.xyze), str(paths.labels), 0, len(events), {})
-    trainer = sweep._Trainer(cached, validation, seed=4)
+    trainer = sweep._Trainer(cached, validation, seed=4, finder=MichelFinder())
     assert trainer.cut_model is not None
     params = {"max_iter": 40}
     save_model(trainer.model(params), tmp_path / "m.json")

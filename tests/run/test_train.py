@@ -45,7 +45,7 @@ def test_trained_model_matches_scikit_learn_and_the_finder_uses_it(sim_sample, t
         assert np.array_equal(finder.decide(feats), loaded.probabilities(feats) >= loaded.threshold)
     # the cut model: learned from the voxels near the peaks of the mostly-Michel stopping-muon candidates
     cut = loaded.cut_model
-    assert cut is not None and cut.meta["voxels"] == len(table.cut_michel) > 500
+    assert cut is not None and cut.meta["voxels"] == len(table.cut_michel) > 300
     assert 0 < table.cut_michel.mean() < 1
     np.testing.assert_allclose(cut.probabilities(table.cut_features),
                                model.cut_model.sklearn_estimator.predict_proba(table.cut_features)[:, 1], atol=1e-6)
@@ -54,8 +54,10 @@ def test_trained_model_matches_scikit_learn_and_the_finder_uses_it(sim_sample, t
         index, feats, ptr, vox, rows = finder.candidates_and_cut(xyze)
         near = set(index[rows[1][finder.decide(feats)[rows[0]]]].tolist())
         whole = set(finder.choose(index, feats, ptr, vox).tolist())
-        after = set(finder.find(xyze).tolist())
-        assert after ^ whole <= near and finder.choose(index, feats, ptr, vox, rows).tolist() == sorted(after)
+        after = set(finder.choose(index, feats, ptr, vox, rows).tolist())
+        assert after ^ whole <= near
+        # and with the event, the faint voxels touching them: what find gives
+        assert finder.choose(index, feats, ptr, vox, rows, xyze).tolist() == finder.find(xyze).tolist()
         moved += len(after ^ whole)
     assert moved > 0
 

@@ -192,16 +192,12 @@ class MichelFinder:
     def with_low_voxels(self, xyze: np.ndarray, found: np.ndarray) -> np.ndarray:
         """``found`` (indices of voxels above the energy threshold, ascending) and, with ``low_voxels='attach'``,
         the event's voxels at or below the threshold that touch them (``low_voxels.with_low_voxels``)."""
-        if self._params["low_voxels"] != "attach" or len(found) == 0:
-            return found
-        return with_low_voxels(xyze, found, float(self._params["energy_threshold_mev"]))
+        threshold = self._attach_below()
+        return found if threshold is None or len(found) == 0 else with_low_voxels(xyze, found, threshold)
 
-    def _low_voxels_touching(self, xyze: np.ndarray, found: np.ndarray) -> list[int]:
-        """The voxels at or below the threshold that ``with_low_voxels`` adds to ``found``."""
-        if self._params["low_voxels"] != "attach" or len(found) == 0:
-            return []
-        return touching_low_voxels(xyze, np.asarray(found, np.int64),
-                                   float(self._params["energy_threshold_mev"])).tolist()
+    def _attach_below(self) -> float | None:
+        """The energy (MeV) at or below which a voxel touching a found one joins it; None: none joins."""
+        return float(self._params["energy_threshold_mev"]) if self._params["low_voxels"] == "attach" else None
 
     def _after_selection(self, index: np.ndarray, event: tuple, feats: np.ndarray, ptr: np.ndarray,
                          vox: np.ndarray, take: np.ndarray) -> np.ndarray:
@@ -306,10 +302,13 @@ class MichelFinder:
                 record["cut"] = moves[c]
             records.append(record)
         final = set(found_in_records(records).tolist())
+        threshold = self._attach_below()
         for record in records:
             if record["michel"]:
                 own = set(record["voxels"]).union(record.get("cut", {}).get("added", ())) & final
-                record["low_voxels"] = self._low_voxels_touching(xyze, sorted(own))
+                touching = [] if threshold is None or not own else touching_low_voxels(
+                    xyze, np.array(sorted(own), np.int64), threshold).tolist()
+                record["low_voxels"] = touching
         return records
 
     def _cut_moves(self, index: np.ndarray, event: tuple, feats: np.ndarray, ptr: np.ndarray, vox: np.ndarray,

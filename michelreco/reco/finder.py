@@ -193,7 +193,9 @@ class MichelFinder:
         """``found`` (indices of voxels above the energy threshold, ascending) and, with ``low_voxels='attach'``,
         the event's voxels at or below the threshold that touch them (``low_voxels.with_low_voxels``)."""
         threshold = self._attach_below()
-        return found if threshold is None or len(found) == 0 else with_low_voxels(xyze, found, threshold)
+        if threshold is None or len(found) == 0:
+            return found
+        return with_low_voxels(native_numbers(np.asarray(xyze)), found, threshold)
 
     def _attach_below(self) -> float | None:
         """The energy (MeV) at or below which a voxel touching a found one joins it; None: none joins."""

@@ -215,7 +215,9 @@ def warm_up(path: str | os.PathLike, event: int, params: dict, dataset: str = EV
             if best is None or len(xyze) > len(best):
                 best = xyze
         finder = MichelFinder(**params)
-        finder.find(best if best is not None else np.zeros((0, 4), np.float32))
+        best = best if best is not None else np.zeros((0, 4), np.float32)
+        finder.find(best)
+        finder.with_low_voxels(best, np.arange(min(1, len(best)), dtype=np.int32))   # it runs where a Michel is found
         return True
     except Exception:  # noqa: BLE001 - the warm-up is an optimization
         return False

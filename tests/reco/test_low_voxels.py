@@ -70,3 +70,12 @@ def test_find_adds_the_faint_voxels_touching_what_it_found_above_the_threshold(s
         assert np.array_equal(found, np.union1d(core, _reference(xyze, core, 0.13)))
         added += len(found) - len(core)
     assert added > 100
+
+
+def test_choose_with_the_event_gives_what_find_gives_whatever_the_event_array(sim_sample):
+    _, events, _ = sim_sample
+    finder = MichelFinder()
+    for xyze in [x for x in events if len(MichelFinder().find(x))][:3]:
+        index, feats, ptr, vox, cut = finder.candidates_and_cut(xyze)
+        for given in (xyze, xyze.astype(">f4"), xyze.astype(np.float64), xyze.tolist()):
+            assert np.array_equal(finder.choose(index, feats, ptr, vox, cut, given), finder.find(xyze))

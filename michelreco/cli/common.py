@@ -128,7 +128,7 @@ def add_selection_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def finder_params(config_path: str | os.PathLike | None, model: str | os.PathLike | None = None,
-                  rules: bool = False) -> dict:
+                  rules: bool = False, note: bool = True) -> dict:
     """Finder parameters of a JSON/YAML file, checked by building a finder.
 
     Parameters
@@ -139,6 +139,9 @@ def finder_params(config_path: str | os.PathLike | None, model: str | os.PathLik
         A model file (``--model``): ``selection="model"`` with this model.
     rules : bool
         ``--rules``: ``selection="rules"`` (the hand rules); ignored when ``model`` is given.
+    note : bool
+        Say on stderr, in one line, which pipeline parameters differ from those the model was trained with
+        (``MichelFinder.pipeline_differences``).
 
     Returns
     -------
@@ -162,13 +165,17 @@ def finder_params(config_path: str | os.PathLike | None, model: str | os.PathLik
     elif rules:
         params["selection"] = "rules"
     if config_path is None:
-        MichelFinder(**params)          # a bad --model file: one line
-        return params
-    try:
-        MichelFinder(**params)          # validates names, types, ranges and the rule set
-    except MichelrecoError as err:
-        text = str(err)
-        raise MichelrecoError(text if text.startswith(str(config_path)) else f"{config_path}: {text}") from None
+        finder = MichelFinder(**params)          # a bad --model file: one line
+    else:
+        try:
+            finder = MichelFinder(**params)      # validates names, types, ranges and the rule set
+        except MichelrecoError as err:
+            text = str(err)
+            raise MichelrecoError(text if text.startswith(str(config_path)) else f"{config_path}: {text}") from None
+    differences = finder.pipeline_differences() if note else []
+    if differences:
+        print(f"note: the model was trained with {', '.join(differences)}: its candidates differ from those it "
+              "learned from; train one with these parameters (michelreco train --config)", file=sys.stderr)
     return params
 
 

@@ -83,7 +83,7 @@ def run_find(args: argparse.Namespace) -> int:
     """Run ``find-michels`` on parsed arguments; the exit status (3 when some events failed)."""
     from michelreco.run.parallel import dask_executor, errors_log_path, run_file
 
-    params = finder_params(args.config, args.model, args.rules)
+    params = finder_params(args.config, args.model, args.rules, note=not args.quiet)
     if args.demo:
         return _run_demo(args, params)
     if not args.input or not args.output:

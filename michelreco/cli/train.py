@@ -26,7 +26,7 @@ def _run_train(args: argparse.Namespace) -> int:
                  option="--out")
     if not 0.0 < args.holdout < 1.0:
         raise InputError(f"--holdout must be between 0 and 1, got {args.holdout}")
-    params = {k: v for k, v in finder_params(args.config).items() if k in PIPELINE_PARAMETERS}
+    params = {k: v for k, v in finder_params(args.config, note=False).items() if k in PIPELINE_PARAMETERS}
     settings = training_settings(args.config)
     settings.update((k, v) for k, v in (("max_iter", args.max_iter), ("learning_rate", args.learning_rate),
                                         ("max_leaf_nodes", args.max_leaf_nodes)) if v is not None)

@@ -142,6 +142,22 @@ class MichelFinder:
         """The tree ensemble that chooses the candidates (None when the hand rules do)."""
         return self._model
 
+    def pipeline_differences(self) -> list[str]:
+        """The pipeline parameters whose value here differs from the one the model was trained with (as its file
+        records them; ``clustering`` gives the same clusters either way): its candidates then differ from those
+        it learned from. Empty with the hand rules, or when the model records no pipeline."""
+        if self._model is None:
+            return []
+        trained = (self._model.meta or {}).get("training", {}).get("pipeline", {})
+        out = []
+        for name, value in trained.items():
+            if name == "clustering" or name not in PIPELINE_PARAMETERS:
+                continue
+            value = float(value) if value == "inf" else value       # strict JSON writes infinity as "inf"
+            if value != self._params[name]:
+                out.append(f"{name} {value!r} (here {self._params[name]!r})")
+        return out
+
     def __repr__(self) -> str:
         changed = {k: v for k, v in self._params.items() if v != _defaults()[k]}
         return f"MichelFinder({', '.join(f'{k}={v!r}' for k, v in changed.items())})"

@@ -77,6 +77,31 @@ def test_train_command_writes_a_model_find_michels_uses(sim_sample, tmp_path, ca
         assert np.array_equal(row, finder.find(xyze))
 
 
+def test_the_shipped_model_was_trained_with_the_default_pipeline():
+    # a change of a pipeline default without retraining the shipped model fails here
+    assert MichelFinder().pipeline_differences() == []
+
+
+def test_a_model_used_with_other_pipeline_parameters_is_named_once(sim_sample, tmp_path, capsys):
+    paths, _, _ = sim_sample
+    config, model = tmp_path / "c.json", tmp_path / "m.json"
+    config.write_text('{"energy_threshold_mev": 0.0}')
+    assert main(["train", str(paths.xyze), str(paths.labels), "--out", str(model), "--config", str(config),
+                 "--max-iter", "10", "--workers", "1", "--quiet"]) == 0
+    assert "note:" not in capsys.readouterr().err           # training with a config says nothing of the shipped model
+    assert MichelFinder(model=str(model)).pipeline_differences() == ["energy_threshold_mev 0.0 (here 0.13)"]
+    assert MichelFinder(model=str(model), energy_threshold_mev=0.0).pipeline_differences() == []
+    assert MichelFinder(selection="rules", model=str(model)).pipeline_differences() == []
+    run = ["find-michels", str(paths.xyze), "-o", str(tmp_path / "s.h5"), "--model", str(model), "--workers", "1"]
+    assert find_michels_main(run[1:] + ["--stop", "2"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("note: the model was trained with energy_threshold_mev 0.0 (here 0.13)") == 1
+    assert find_michels_main(run[1:] + ["--stop", "2", "--force", "--config", str(config)]) == 0
+    assert "note:" not in capsys.readouterr().err
+    assert find_michels_main(run[1:] + ["--stop", "2", "--force", "--quiet"]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("extra, match", [
     (["--holdout", "1.5"], "--holdout"),
     (["--events", "0"], "--events"),

@@ -77,7 +77,7 @@ def bench_finder(events: list[np.ndarray], params: dict | None = None, repeats: 
         ``events_per_s`` (from the median), ``wall_seconds_median`` (one more set of passes, wall clock).
     """
     finder = MichelFinder(**(params or {}))
-    finder.find(max(events, key=len))            # compile / load the numba cache
+    finder.warm_up(max(events, key=len))         # compile / load the numba cache
     med, lo, hi = _median_time(finder.find, events, repeats)
     wall, _, _ = _median_time(finder.find, events, repeats, clock=time.perf_counter)
     return {"events": len(events), "mean_voxels": float(np.mean([len(x) for x in events])),
@@ -134,9 +134,7 @@ def bench_stages(events: list[np.ndarray], params: dict | None = None, repeats: 
     if p["clustering"] != "numba":
         raise InputError("bench_stages times the finder's own neighbour graph (clustering 'numba')")
     min_voxels, hops, max_chains = int(p["min_cluster_voxels"]), int(p["min_branch_hops"]), int(p["max_chains"])
-    warm = max(events, key=len)
-    finder.find(warm)
-    finder.with_low_voxels(warm, np.arange(min(1, len(warm)), dtype=np.int32))   # it runs where a Michel is found
+    finder.warm_up(max(events, key=len))
     clock = time.process_time
     passes = []
     chains = candidates = 0

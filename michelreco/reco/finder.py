@@ -213,6 +213,19 @@ class MichelFinder:
             return found
         return with_low_voxels(native_numbers(np.asarray(xyze)), found, threshold)
 
+    def candidate_voxels(self, xyze: np.ndarray, index: np.ndarray, ptr: np.ndarray,
+                         vox: np.ndarray) -> list[np.ndarray]:
+        """Each candidate's voxels (indices into ``xyze``, int32, ascending) as taking it alone gives them: its
+        own and the faint voxels that touch them (``with_low_voxels``)."""
+        return [self.with_low_voxels(xyze, np.sort(index[vox[ptr[c]:ptr[c + 1]]]).astype(np.int32))
+                for c in range(len(ptr) - 1)]
+
+    def warm_up(self, xyze: np.ndarray) -> None:
+        """Run every kernel once on an event, so that numba compiles them or loads them from its cache: ``find``,
+        and the faint voxels' kernel, which ``find`` runs only where it finds a Michel."""
+        self.find(xyze)
+        self.with_low_voxels(xyze, np.arange(min(1, len(xyze)), dtype=np.int32))
+
     def _attach_below(self) -> float | None:
         """The energy (MeV) at or below which a voxel touching a found one joins it; None: none joins."""
         return float(self._params["energy_threshold_mev"]) if self._params["low_voxels"] == "attach" else None

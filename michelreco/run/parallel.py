@@ -214,10 +214,7 @@ def warm_up(path: str | os.PathLike, event: int, params: dict, dataset: str = EV
                 continue
             if best is None or len(xyze) > len(best):
                 best = xyze
-        finder = MichelFinder(**params)
-        best = best if best is not None else np.zeros((0, 4), np.float32)
-        finder.find(best)
-        finder.with_low_voxels(best, np.arange(min(1, len(best)), dtype=np.int32))   # it runs where a Michel is found
+        MichelFinder(**params).warm_up(best if best is not None else np.zeros((0, 4), np.float32))
         return True
     except Exception:  # noqa: BLE001 - the warm-up is an optimization
         return False

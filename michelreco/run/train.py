@@ -39,9 +39,9 @@ from michelreco.run.workers import worker_pool
 if TYPE_CHECKING:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-__all__ = ["TRAIN_DEFAULTS", "CandidateTable", "candidate_table", "candidate_voxels", "table_of_events",
-           "training_finder", "training_settings", "best_threshold", "fit_ensemble", "fit_cut_model", "holdout_mask",
-           "early_exit_for", "fit_with_threshold", "train_model", "save_model"]
+__all__ = ["TRAIN_DEFAULTS", "CandidateTable", "candidate_table", "table_of_events", "training_finder",
+           "training_settings", "best_threshold", "fit_ensemble", "fit_cut_model", "holdout_mask", "early_exit_for",
+           "fit_with_threshold", "train_model", "save_model"]
 
 # Tree-ensemble settings (scikit-learn's names, ranges in the schema); the sweep may vary them.
 TRAIN_DEFAULTS = {name: spec.default for name, spec in TRAINING_PARAMETERS.items()}
@@ -140,19 +140,11 @@ def training_settings(config_path: str | PathLike | None) -> dict:
                         where=str(config_path))
 
 
-def candidate_voxels(finder: MichelFinder, xyze: np.ndarray, index: np.ndarray, ptr: np.ndarray,
-                     vox: np.ndarray) -> list[np.ndarray]:
-    """Each candidate's voxels (indices into ``xyze``, ascending) as taking it alone gives them: its own and the
-    faint voxels that touch them (``MichelFinder.with_low_voxels``)."""
-    return [finder.with_low_voxels(xyze, np.sort(index[vox[ptr[c]:ptr[c + 1]]]).astype(np.int32))
-            for c in range(len(ptr) - 1)]
-
-
 def _table_parts(events) -> tuple[np.ndarray, ...]:
     """The candidate-table columns of events given as (event number, kept-voxel indices, features, ptr, vox,
-    cut rows or None, labels, each candidate's voxels as ``candidate_voxels`` gives them): features, Michel and
-    other voxels, event, Michel voxels per event, sizes, voxel ids, voxel truth, and the cut rows of the
-    mostly-Michel stopping-muon candidates with their voxels' truth."""
+    cut rows or None, labels, each candidate's voxels as ``MichelFinder.candidate_voxels`` gives them):
+    features, Michel and other voxels, event, Michel voxels per event, sizes, voxel ids, voxel truth, and the cut
+    rows of the mostly-Michel stopping-muon candidates with their voxels' truth."""
     feats, mich, other, event, totals, sizes, ids, truth = [], [], [], [], [], [], [], []
     cut_feats, cut_truth = [np.empty((0, len(CUT_FEATURES)))], [np.empty(0, bool)]
     for i, index, f, ptr, vox, cut, labels, voxels in events:
@@ -193,7 +185,7 @@ def table_of_events(events: list[tuple], finder: MichelFinder) -> CandidateTable
     """The candidate table of events already built, each (kept-voxel indices, features, ptr, vox, cut rows,
     the event, labels) as the sweep caches them, its candidates' voxels as ``finder`` gives them; events
     numbered from 0 in the order given."""
-    parts = ((i, index, f, ptr, vox, cut, labels, candidate_voxels(finder, xyze, index, ptr, vox))
+    parts = ((i, index, f, ptr, vox, cut, labels, finder.candidate_voxels(xyze, index, ptr, vox))
              for i, (index, f, ptr, vox, cut, xyze, labels) in enumerate(events))
     return _table([_table_parts(parts)], 0)
 
@@ -213,7 +205,7 @@ def _candidates_of_range(xyze_path: str, labels_path: str, start: int, stop: int
         for (i, xyze), (_, labels) in zip(iter_events(xyze_path, start, stop), iter_labels(labels_path, start, stop)):
             check_label_row(labels, len(xyze), i, labels_path)
             index, f, ptr, vox, cut = finder.candidates_and_cut(xyze)
-            yield i, index, f, ptr, vox, cut, labels, candidate_voxels(finder, xyze, index, ptr, vox)
+            yield i, index, f, ptr, vox, cut, labels, finder.candidate_voxels(xyze, index, ptr, vox)
 
     return _table_parts(events())
 

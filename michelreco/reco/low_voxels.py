@@ -40,9 +40,8 @@ def touching_low_voxels(xyze, found, threshold_mev):
     neighbours row by row ((x, y) and a z window of three) in the sorted keys of ``found``.
     """
     m = found.shape[0]
-    out = np.empty(0, np.int32)
     if m == 0:
-        return out
+        return np.empty(0, np.int32)
     keys = np.empty(m, np.int64)
     lo = np.full(3, GRID_VOXELS, np.int64)
     hi = np.full(3, -1, np.int64)

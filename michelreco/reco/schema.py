@@ -122,8 +122,8 @@ FEATURE_INDEX: dict[str, int] = {name: k for k, name in enumerate(FEATURES)}
 # Clustering and candidate-building parameters.
 PIPELINE_PARAMETERS: dict[str, Param] = {
     "energy_threshold_mev": Param(0.13, "MeV", 0.0, 100.0, "voxels at or below this energy are left out of the "
-                                  "clusters, skeletons and candidates (0.13: the real data's reference cut, at or below "
-                                  "which lie a quarter of its voxels)"),
+                                  "clusters, skeletons and candidates (0.13: the real data's reference cut, at or "
+                                  "below which lie a quarter of its voxels)"),
     "low_voxels": Param("attach", "", 0, 0, "what becomes of the voxels at or below energy_threshold_mev: "
                         "'attach' (those touching a found Michel voxel are Michel too) or 'drop' (never Michel)",
                         choices=("attach", "drop")),

@@ -27,7 +27,7 @@ from michelreco.constants import VOXEL_MM
 from michelreco.reco.features import (F_BASE, F_BLOBE, F_CLCAND, F_CLE, F_CLUSTER, F_CLVOX, F_CUT, F_E, F_KIND,
                                       F_MDEDX, F_NEARE, F_PATH, F_PEAK, F_PX, F_PY, F_PZ, F_RATIO, F_SAMEPEAK,
                                       F_STOPGAP, F_TORT, development_from_face, energy_near, face_gap,
-                                      shape_features, stopping_muon_features, voxels_of_nodes)
+                                      peak_shells, shape_features, stopping_muon_features, voxels_of_nodes)
 from michelreco.reco.schema import FEATURES, KINDS, SETTING_INDEX, SETTINGS
 from michelreco.reco.track import (chain_lengths, cluster_skeleton, end_order, end_profile, find_bragg_peak,
                                    refine_peak, voxel_distance_mm, window_mean)
@@ -313,6 +313,7 @@ def event_candidates(xyz, energy, labels, indptr, nbrs, cfg):
                 v = cand_vox[i]
                 best2 = min(best2, (xyz[v, 0] - s0) ** 2 + (xyz[v, 1] - s1) ** 2 + (xyz[v, 2] - s2) ** 2)
         feats[k, F_STOPGAP] = min(NO_STOP_MM, np.sqrt(best2) * VOXEL_MM)
+    peak_shells(feats[:nc], xyz, energy)
     return feats[:nc].copy(), cand_ptr[:nc + 1].copy(), cand_vox[:cand_ptr[nc]].copy()
 
 

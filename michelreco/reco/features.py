@@ -14,11 +14,11 @@ from numba import njit
 from michelreco.constants import GRID_VOXELS, VOXEL_MM
 from michelreco.reco.bits import lowest_bit
 from michelreco.reco.canonical import slab_of_x
-from michelreco.reco.schema import FEATURE_INDEX, SETTING_INDEX
+from michelreco.reco.schema import FEATURE_INDEX, PEAK_SHELLS, SETTING_INDEX
 from michelreco.reco.track import pca_axis, sym3_eigen_scalars, voxel_distance_mm, window_mean
 
 __all__ = ["shape_features", "stopping_muon_features", "voxels_of_nodes", "face_gap", "energy_near",
-           "development_from_face"]
+           "development_from_face", "peak_shells"]
 
 # Column of each feature and position of each setting, looked up by name in the schema (numba reads these
 # module globals as compile-time constants).
@@ -38,6 +38,10 @@ F_CLVOX, F_CLE, F_CLCAND = _F["cluster_voxels"], _F["cluster_energy_mev"], _F["c
 F_STOPGAP, F_SAMEPEAK, F_PEAKE = _F["stop_gap_mm"], _F["same_peak_candidates"], _F["peak_node_mev"]
 F_BLOBE, F_CUT, F_NEARE = _F["blob_energy_mev"], _F["cut_rank"], _F["near_energy_mev"]
 F_WIDEN, F_FACEHALF = _F["inward_widening_mm"], _F["face_half_energy_frac"]
+F_SHELL_MEV = _F["shell_mev_" + PEAK_SHELLS[0][0]]          # the shells' columns are consecutive, inner first
+F_SHELL_VOXELS = _F["shell_voxels_" + PEAK_SHELLS[0][0]]
+N_SHELLS = len(PEAK_SHELLS)
+SHELL_R2 = np.array([hi * hi for _, _, hi in PEAK_SHELLS])     # squared outer radii (voxels^2)
 S_GAP, S_BASE, S_MUPCA, S_JUNCTION = _S["baseline_gap_mm"], _S["baseline_mm"], _S["muon_pca_mm"], \
     _S["junction_window_mm"]
 S_RISELO, S_RISEHI, S_START, S_DROPLO, S_DROPHI = _S["rise_lo_mm"], _S["rise_hi_mm"], _S["start_mm"], \
@@ -194,6 +198,42 @@ def energy_near(xyz, energy, labels, sizes, min_size, cluster, centre, radius_vo
             if labels[v] != cluster and sizes[labels[v]] >= min_size:
                 total += energy[v]
     return total
+
+
+@njit(cache=True, nogil=True)
+def peak_shells(feats, xyz, energy):
+    """Fill each candidate's shell columns (``schema.PEAK_SHELLS``): the energy (MeV) and number of the voxels
+    ``xyz`` (canonical order, x ascending) in each shell around its peak (``peak_x``, ``peak_y``, ``peak_z``).
+
+    Only the slab of x within the outer radius is read (``canonical.slab_of_x``); a voxel at a shell's outer
+    radius belongs to that shell. A candidate whose peak an earlier one shares (the readings of one stop:
+    four in ten) copies its shells.
+    """
+    r2 = SHELL_R2
+    outer = r2[N_SHELLS - 1]
+    sums = np.zeros(N_SHELLS + 1)            # per shell, and a last bin for the voxels outside
+    counts = np.zeros(N_SHELLS + 1)
+    for k in range(feats.shape[0]):
+        p0, p1, p2 = feats[k, F_PX], feats[k, F_PY], feats[k, F_PZ]
+        same = -1
+        for q in range(k):
+            if feats[q, F_PX] == p0 and feats[q, F_PY] == p1 and feats[q, F_PZ] == p2:
+                same = q
+                break
+        if same < 0:
+            sums[:] = 0.0
+            counts[:] = 0.0
+            lo, hi = slab_of_x(xyz, p0, np.sqrt(outer))
+            for v in range(lo, hi):
+                d2 = (xyz[v, 0] - p0) ** 2 + (xyz[v, 1] - p1) ** 2 + (xyz[v, 2] - p2) ** 2
+                s = 0                        # the shell: how many outer radii lie below the voxel (no branch)
+                for t in range(N_SHELLS):
+                    s += d2 > r2[t]
+                sums[s] += energy[v]
+                counts[s] += 1.0
+        for s in range(N_SHELLS):
+            feats[k, F_SHELL_MEV + s] = sums[s] if same < 0 else feats[same, F_SHELL_MEV + s]
+            feats[k, F_SHELL_VOXELS + s] = counts[s] if same < 0 else feats[same, F_SHELL_VOXELS + s]
 
 
 @njit(cache=True, nogil=True)

@@ -12,10 +12,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from michelreco.constants import MICHEL_ENDPOINT_MEV
+from michelreco.constants import MICHEL_ENDPOINT_MEV, VOXEL_MM
 from michelreco.errors import InputError
 
-__all__ = ["Feature", "Param", "KINDS", "FEATURE_SPECS", "FEATURES", "FEATURE_INDEX", "PIPELINE_PARAMETERS",
+__all__ = ["Feature", "Param", "KINDS", "PEAK_SHELLS", "FEATURE_SPECS", "FEATURES", "FEATURE_INDEX", "PIPELINE_PARAMETERS",
            "RULE_PARAMETERS", "SELECTION_PARAMETERS", "ALL_PARAMETERS", "TRAINING_PARAMETERS", "SETTINGS",
            "check_value", "parameter_table"]
 
@@ -56,6 +56,11 @@ class Param:
 
 
 KINDS = ("stopping_muon", "entering")
+
+# Shells around a candidate's peak (name, inner and outer radius in voxels, the outer one included): the 26
+# neighbours, then doubling radii
+PEAK_SHELLS: tuple[tuple[str, float, float], ...] = (("0_5mm", 0.0, 1.8), ("5_10mm", 1.8, 3.5),
+                                                     ("10_21mm", 3.5, 7.0), ("21_42mm", 7.0, 14.0))
 
 FEATURE_SPECS: tuple[Feature, ...] = (
     Feature("kind", "", "index in KINDS: 0 stopping muon, 1 entering cluster"),
@@ -115,6 +120,12 @@ FEATURE_SPECS: tuple[Feature, ...] = (
     Feature("peak_x", "voxels", "Bragg-peak voxel x (entering: the voxel nearest a face)"),
     Feature("peak_y", "voxels", "Bragg-peak voxel y"),
     Feature("peak_z", "voxels", "Bragg-peak voxel z"),
+    *(Feature(f"shell_{what}_{name}", unit, f"{doc} of the event's voxels above the energy threshold (every "
+              f"cluster, the candidate's own too) {lo:g}-{hi:g} voxels ({lo * VOXEL_MM:g}-{hi * VOXEL_MM:g} mm) "
+              f"from the peak: a muon's stop and one electron, or a vertex or a shower's core, where more "
+              f"particles meet")
+      for what, unit, doc in (("mev", "MeV", "energy"), ("voxels", "voxels", "number"))
+      for name, lo, hi in PEAK_SHELLS),
 )
 FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURE_SPECS)
 FEATURE_INDEX: dict[str, int] = {name: k for k, name in enumerate(FEATURES)}

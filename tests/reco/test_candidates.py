@@ -5,6 +5,7 @@ import pytest
 
 from michelreco import MichelFinder
 from michelreco.constants import VOXEL_MM
+from michelreco.reco.schema import FEATURE_INDEX, PEAK_SHELLS
 
 MUON_END_X = 319     # the muon runs along +x from x = 200 to 319 at y = z = 300
 
@@ -206,3 +207,54 @@ def test_a_free_end_is_cut_once():
     assert one_reading_per_cluster(feats, np.ones(5, bool)).tolist() == [False, True, True, False, True]
     take = np.array([True, False, True, False, True])
     assert one_reading_per_cluster(feats, take).tolist() == take.tolist()
+
+
+SHELL_NAMES = [f"shell_{what}_{name}" for what in ("mev", "voxels") for name, _, _ in PEAK_SHELLS]
+
+
+def _shells(record):
+    """A record's shell columns: energies (MeV), then voxel counts, inner shell first."""
+    return np.array([record["features"][name] for name in SHELL_NAMES])
+
+
+def test_peak_shells_count_every_cluster_with_the_outer_radius_included():
+    # single voxels (clusters of one, never analysed) at known squared distances from the muon's peak, each
+    # beside no other voxel: 4 and 12 inside the second shell (radius 3.5: 12.25), 13 and 49 inside the third
+    # (radius 7, on it), 50 and 196 inside the fourth (radius 14, on it), 197 outside
+    event = (_muon(), _line((MUON_END_X, 300, 300), (0, 1, 0), 30))
+    (before,) = [r for r in _records(_event(*event)[0]) if r["kind"] == "stopping_muon"]
+    peak = np.array([before["features"][f"peak_{a}"] for a in "xyz"], int)
+    specks = {(0, 0, 2): (1, 0.31), (2, -2, 2): (1, 0.32), (0, -2, 3): (2, 0.33), (0, 0, 7): (2, 0.34),
+              (0, -1, -7): (3, 0.35), (0, 0, 14): (3, 0.36), (0, -1, -14): (None, 0.37)}
+    extra = ([tuple(int(c) for c in peak + off) for off in specks], [e for _, e in specks.values()])
+    (after,) = [r for r in _records(_event(*event, extra)[0]) if r["kind"] == "stopping_muon"]
+    assert after["voxels"] == before["voxels"] and after["features"]["peak_x"] == before["features"]["peak_x"]
+    added = np.zeros(2 * len(PEAK_SHELLS))
+    for shell, e in specks.values():
+        if shell is not None:
+            added[shell] += e
+            added[len(PEAK_SHELLS) + shell] += 1
+    np.testing.assert_allclose(_shells(after) - _shells(before), added, atol=1e-5)
+    assert _shells(before)[len(PEAK_SHELLS)] >= 2          # the muon's last voxel and the Michel's first at least
+
+
+def test_peak_shells_equal_a_scan_of_every_voxel(sim_sample):
+    _, events, _ = sim_sample
+    finder = MichelFinder()
+    threshold = finder.get_params()["energy_threshold_mev"]
+    r2 = np.array([hi * hi for _, _, hi in PEAK_SHELLS])
+    checked = 0
+    for xyze in events[:20]:
+        _, feats, _, _ = finder.candidates(xyze)
+        kept = xyze[xyze[:, 3] > threshold].astype(np.float64)
+        cols = [FEATURE_INDEX[name] for name in SHELL_NAMES]
+        for f in feats:
+            d2 = ((kept[:, :3] - f[[FEATURE_INDEX[f"peak_{a}"] for a in "xyz"]]) ** 2).sum(axis=1)
+            shell = np.searchsorted(r2, d2)               # the first shell whose squared radius is not below
+            inside = shell < len(r2)
+            expected_mev = np.bincount(shell[inside], kept[inside, 3], minlength=len(r2))
+            expected_n = np.bincount(shell[inside], minlength=len(r2))
+            np.testing.assert_allclose(f[cols[:len(r2)]], expected_mev, rtol=1e-9, atol=1e-12)
+            np.testing.assert_array_equal(f[cols[len(r2):]], expected_n)
+            checked += 1
+    assert checked > 100

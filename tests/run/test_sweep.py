@@ -177,11 +177,11 @@ def test_model_threshold_can_be_swept(sim_sample, tmp_path):
     from michelreco.analysis.metrics import score_rows
 
     paths, events, labels = sim_sample
-    grid = _grid(tmp_path, "model_threshold: [0.2, 0.5, 0.8]\n")
-    assert sweep.load_grid(grid) == {"model_threshold": [0.2, 0.5, 0.8]}          # the model stays the judge
+    grid = _grid(tmp_path, "model_threshold: [0.1, 0.5, 0.8]\n")
+    assert sweep.load_grid(grid) == {"model_threshold": [0.1, 0.5, 0.8]}          # the model stays the judge
     best = sweep.run_sweep(paths.xyze, paths.labels, grid, tmp_path / "out", progress=False)
     rows = list(csv.DictReader(open(tmp_path / "out" / "results.csv")))
-    assert len(rows) == 3 and float(best["model_threshold"]) in (0.2, 0.5, 0.8)
+    assert len(rows) == 3 and float(best["model_threshold"]) in (0.1, 0.5, 0.8)
     # each row scores the tuning events as the finder does with that threshold (reading rules included)
     tuning = np.flatnonzero(~sweep.split_events(len(events), 0.3, seed=0))
     for row in rows:

@@ -15,8 +15,8 @@ from typing import Any
 from michelreco.constants import MICHEL_ENDPOINT_MEV, VOXEL_MM
 from michelreco.errors import InputError
 
-__all__ = ["Feature", "Param", "KINDS", "PEAK_SHELLS", "FEATURE_SPECS", "FEATURES", "FEATURE_INDEX", "PIPELINE_PARAMETERS",
-           "RULE_PARAMETERS", "SELECTION_PARAMETERS", "ALL_PARAMETERS", "TRAINING_PARAMETERS", "SETTINGS",
+__all__ = ["Feature", "Param", "KINDS", "PEAK_SHELLS", "FEATURE_SPECS", "FEATURES", "FEATURE_INDEX",
+           "PIPELINE_PARAMETERS", "RULE_PARAMETERS", "SELECTION_PARAMETERS", "ALL_PARAMETERS", "TRAINING_PARAMETERS", "SETTINGS",
            "check_value", "parameter_table"]
 
 INF = math.inf

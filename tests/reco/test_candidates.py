@@ -243,13 +243,14 @@ def test_peak_shells_equal_a_scan_of_every_voxel(sim_sample):
     finder = MichelFinder()
     threshold = finder.get_params()["energy_threshold_mev"]
     r2 = np.array([hi * hi for _, _, hi in PEAK_SHELLS])
+    cols = [FEATURE_INDEX[name] for name in SHELL_NAMES]
+    peak = [FEATURE_INDEX[f"peak_{a}"] for a in "xyz"]
     checked = 0
     for xyze in events[:20]:
         _, feats, _, _ = finder.candidates(xyze)
         kept = xyze[xyze[:, 3] > threshold].astype(np.float64)
-        cols = [FEATURE_INDEX[name] for name in SHELL_NAMES]
         for f in feats:
-            d2 = ((kept[:, :3] - f[[FEATURE_INDEX[f"peak_{a}"] for a in "xyz"]]) ** 2).sum(axis=1)
+            d2 = ((kept[:, :3] - f[peak]) ** 2).sum(axis=1)
             shell = np.searchsorted(r2, d2)               # the first shell whose squared radius is not below
             inside = shell < len(r2)
             expected_mev = np.bincount(shell[inside], kept[inside, 3], minlength=len(r2))

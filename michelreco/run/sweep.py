@@ -194,7 +194,7 @@ class _Trainer:
         self.held = holdout_mask(len(tuning), 0.25, seed)
         self.use = validation.copy()
         self.use[tuning[self.held]] = True
-        self.cut_model = fit_cut_model(table_of_events([cached[i] for i in tuning[~self.held]], finder), seed)
+        self.cut_model = fit_cut_model(self.table.subset(~self.held), seed)
         # the cut model's verdicts on the events scored, once for every set: (cut rows, verdicts) per event
         self.cached = [(index, feats, ptr, vox, self._at_cut(cut) if use else (None, None), xyze, labels)
                        for (index, feats, ptr, vox, cut, xyze, labels), use in zip(cached, self.use)]

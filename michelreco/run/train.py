@@ -65,9 +65,9 @@ class CandidateTable:
         which ``voxel_michel`` are labelled Michel: candidates may share voxels, so scores are counted on the
         union of the chosen ones, as the finder does.
     first_event : int
-    cut_features, cut_michel : ndarray (R, len(CUT_FEATURES)), (R,)
-        The voxels near the peaks of the mostly-Michel stopping-muon candidates (``cut_voxels.cut_rows``) and
-        whether each is labelled Michel: what the cut model learns from. A table's ``subset`` has none.
+    cut_features, cut_michel, cut_event : ndarray (R, len(CUT_FEATURES)), (R,), (R,)
+        The voxels near the peaks of the mostly-Michel stopping-muon candidates (``cut_voxels.cut_rows``),
+        whether each is labelled Michel, and its event: what the cut model learns from.
     """
 
     features: np.ndarray
@@ -81,6 +81,7 @@ class CandidateTable:
     first_event: int = 0
     cut_features: np.ndarray = field(default_factory=lambda: np.empty((0, len(CUT_FEATURES))))
     cut_michel: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
+    cut_event: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
     @property
     def target(self) -> np.ndarray:
@@ -97,10 +98,12 @@ class CandidateTable:
         keep = events[self.event - self.first_event]
         sizes = np.diff(self.voxel_ptr)
         entries = np.repeat(keep, sizes)
+        rows = events[self.cut_event - self.first_event]
         return CandidateTable(self.features[keep], self.michel_voxels[keep], self.other_voxels[keep],
                               self.event[keep], np.where(events, self.event_michel_voxels, 0),
                               np.concatenate([[0], np.cumsum(sizes[keep])]), self.voxel_id[entries],
-                              self.voxel_michel[entries], self.first_event)
+                              self.voxel_michel[entries], self.first_event, self.cut_features[rows],
+                              self.cut_michel[rows], self.cut_event[rows])
 
     @classmethod
     def concatenate(cls, tables: Sequence[CandidateTable]) -> CandidateTable:
@@ -111,7 +114,8 @@ class CandidateTable:
             entry_event = np.repeat(event, np.diff(t.voxel_ptr))
             ids = (t.voxel_id & 0xFFFFFFFF) + (entry_event << 32)      # voxel index, new event number
             parts.append((t.features, t.michel_voxels, t.other_voxels, event, t.event_michel_voxels,
-                          np.diff(t.voxel_ptr), ids, t.voxel_michel, t.cut_features, t.cut_michel))
+                          np.diff(t.voxel_ptr), ids, t.voxel_michel, t.cut_features, t.cut_michel,
+                          t.cut_event - t.first_event + offset))
             offset += len(t.event_michel_voxels)
         return _table(parts, 0)
 
@@ -144,9 +148,9 @@ def _table_parts(events) -> tuple[np.ndarray, ...]:
     """The candidate-table columns of events given as (event number, kept-voxel indices, features, ptr, vox,
     cut rows or None, labels, each candidate's voxels as ``MichelFinder.candidate_voxels`` gives them):
     features, Michel and other voxels, event, Michel voxels per event, sizes, voxel ids, voxel truth, and the cut
-    rows of the mostly-Michel stopping-muon candidates with their voxels' truth."""
+    rows of the mostly-Michel stopping-muon candidates with their voxels' truth and event."""
     feats, mich, other, event, totals, sizes, ids, truth = [], [], [], [], [], [], [], []
-    cut_feats, cut_truth = [np.empty((0, len(CUT_FEATURES)))], [np.empty(0, bool)]
+    cut_feats, cut_truth, cut_event = [np.empty((0, len(CUT_FEATURES)))], [np.empty(0, bool)], [np.empty(0, np.int64)]
     for i, index, f, ptr, vox, cut, labels, voxels in events:
         is_michel = labels == MICHEL_LABEL
         mostly = np.zeros(f.shape[0], bool)
@@ -163,6 +167,7 @@ def _table_parts(events) -> tuple[np.ndarray, ...]:
             keep = mostly[cut[0]]
             cut_feats.append(cut[2][keep])
             cut_truth.append(is_michel[index[cut[1][keep]]])
+            cut_event.append(np.full(int(keep.sum()), i, np.int64))
         feats.append(f)
         totals.append(int((labels == MICHEL_LABEL).sum()))
     width = len(FEATURE_INDEX)
@@ -170,7 +175,7 @@ def _table_parts(events) -> tuple[np.ndarray, ...]:
     return (np.concatenate(feats) if feats else np.empty((0, width)), np.array(mich, np.int64),
             np.array(other, np.int64), np.array(event, np.int64), np.array(totals, np.int64),
             np.array(sizes, np.int64), cat(ids, np.int64), cat(truth, bool), np.concatenate(cut_feats),
-            np.concatenate(cut_truth))
+            np.concatenate(cut_truth), np.concatenate(cut_event))
 
 
 def _table(parts: list[tuple[np.ndarray, ...]], first_event: int) -> CandidateTable:
@@ -178,7 +183,7 @@ def _table(parts: list[tuple[np.ndarray, ...]], first_event: int) -> CandidateTa
     cols = [np.concatenate(c) for c in zip(*parts)]
     ptr = np.concatenate([[0], np.cumsum(cols[5])])
     return CandidateTable(cols[0], cols[1], cols[2], cols[3], cols[4], ptr, cols[6], cols[7], first_event, cols[8],
-                          cols[9])
+                          cols[9], cols[10])
 
 
 def table_of_events(events: list[tuple], finder: MichelFinder) -> CandidateTable:

@@ -145,6 +145,14 @@ def test_tables_of_several_files_keep_their_events_apart(sim_sample):
                                   + np.array(later.counts(later.target)))
     tail = both.subset(np.arange(60) >= 40)
     np.testing.assert_array_equal(tail.features, later.features)
+    # the cut rows follow their events (the sweep fits its cut model on a subset's)
+    assert len(later.cut_michel) > 0 and len(both.cut_michel) == 2 * len(first.cut_michel) + len(later.cut_michel)
+    np.testing.assert_array_equal(tail.cut_features, later.cut_features)
+    np.testing.assert_array_equal(tail.cut_michel, later.cut_michel)
+    np.testing.assert_array_equal(tail.cut_event - 40, later.cut_event - later.first_event)
+    middle = both.subset((np.arange(60) >= 20) & (np.arange(60) < 40))
+    np.testing.assert_array_equal(middle.cut_features, first.cut_features)
+    np.testing.assert_array_equal(middle.cut_event - 20, first.cut_event)
 
 
 def test_train_adds_labelled_pairs(sim_sample, tmp_path, capsys):
